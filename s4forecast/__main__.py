@@ -1,0 +1,3 @@
+from s4forecast.cli import main
+
+main()

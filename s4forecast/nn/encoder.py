@@ -1,0 +1,83 @@
+"""A stack of residual S4 blocks: (B, L, d_input) -> (B, L, d_model)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s4forecast.nn.s4layer import S4Layer, check_sequence
+
+NORMS = ("layer", "batch")
+
+
+class _BatchNormL(nn.BatchNorm1d):
+    """BatchNorm over channels of a (B, L, H) tensor, or of a (B, H) step."""
+
+    def forward(self, x):
+        return super().forward(x.transpose(1, 2)).transpose(1, 2) if x.dim() == 3 else super().forward(x)
+
+
+class S4Block(nn.Module):
+    """Residual block ``x + dropout(S4(norm(x)))`` (prenorm) or ``norm(x + dropout(S4(x)))``."""
+
+    def __init__(self, d_model: int, prenorm: bool = True, norm: str = "layer", dropout: float = 0.0, **layer_kwargs):
+        super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+        self.prenorm = prenorm
+        self.layer = S4Layer(d_model, dropout=dropout, **layer_kwargs)
+        self.norm = nn.LayerNorm(d_model) if norm == "layer" else _BatchNormL(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+        if self.prenorm:
+            return x + self.dropout(self.layer(self.norm(x), rate))
+        return self.norm(x + self.dropout(self.layer(x, rate)))
+
+    def step(self, x: torch.Tensor, state):
+        if self.prenorm:
+            y, state = self.layer.step(self.norm(x), state)
+            return x + y, state
+        y, state = self.layer.step(x, state)
+        return self.norm(x + y), state
+
+
+class S4Encoder(nn.Module):
+    """Linear(d_input, d_model), then ``n_layers`` S4 blocks. (B, L, d_input) -> (B, L, d_model).
+
+    Extra keyword arguments go to every :class:`S4Layer` (d_state, mode, init, l_max, ...).
+    """
+
+    def __init__(self, d_input: int, d_model: int = 128, n_layers: int = 4, prenorm: bool = True,
+                 norm: str = "layer", dropout: float = 0.0, **layer_kwargs):
+        super().__init__()
+        self.d_input = d_input
+        self.encoder = nn.Linear(d_input, d_model)
+        seed = layer_kwargs.pop("seed", 0)
+        self.blocks = nn.ModuleList(
+            S4Block(d_model, prenorm=prenorm, norm=norm, dropout=dropout, seed=seed + i, **layer_kwargs)
+            for i in range(n_layers)
+        )
+        self.final_norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()
+
+    def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+        check_sequence(x, self.d_input)
+        x = self.encoder(x)
+        for block in self.blocks:
+            x = block(x, rate)
+        return self.final_norm(x)
+
+    def setup_step(self, rate: float = 1.0) -> None:
+        for block in self.blocks:
+            block.layer.setup_step(rate)
+
+    def default_state(self, batch_size: int) -> list[torch.Tensor]:
+        return [block.layer.default_state(batch_size) for block in self.blocks]
+
+    def step(self, x_t: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """x_t (B, d_input) -> (y_t (B, d_model), new state): ``forward`` one position at a time."""
+        x = self.encoder(x_t)
+        new_state = []
+        for block, s in zip(self.blocks, state):
+            x, s = block.step(x, s)
+            new_state.append(s)
+        return self.final_norm(x), new_state

@@ -1,0 +1,86 @@
+"""The S4 layer: an SSM convolution per channel, D skip, activation, output mixing (S4 Sec. 3.4).
+
+Shapes: input and output (B, L, H) with B batch, L length, H = d_model channels.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s4forecast.nn.fftconv import fft_conv
+from s4forecast.ssm.systems import build_ssm
+
+ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
+
+
+def check_sequence(x: torch.Tensor, d: int, name: str = "input") -> None:
+    """Raise a clear error for a wrongly shaped or non-finite (B, L, d) tensor."""
+    if x.dim() != 3 or x.shape[-1] != d:
+        raise ValueError(f"{name} must have shape (batch, length, {d}); got {tuple(x.shape)}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name} has length 0")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or Inf values")
+
+
+class S4Layer(nn.Module):
+    """S4 layer. (B, L, H) -> (B, L, H); causal unless ``bidirectional``.
+
+    ``mode``: ``nplr`` (S4, Algorithm 1), ``diag`` (S4D) or ``dense`` (LSSL reference).
+    ``init``: a HiPPO measure (legs, legt, lagt, fout, random) or, for diag, diag-lin/diag-inv/diag-legs.
+    ``postact='glu'`` mixes channels with Linear(H, 2H) + GLU, ``'linear'`` with Linear(H, H).
+    """
+
+    def __init__(self, d_model: int, d_state: int = 64, l_max: int | None = None, mode: str = "nplr",
+                 init: str = "legs", discretization: str = "bilinear", bidirectional: bool = False,
+                 dt_min: float = 1e-3, dt_max: float = 1e-1, backend: str = "auto", rank: int = 1,
+                 activation: str = "gelu", postact: str = "glu", dropout: float = 0.0, seed: int = 0):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        if postact not in ("glu", "linear"):
+            raise ValueError(f"unknown postact {postact!r}; valid: glu, linear")
+        if mode in ("nplr", "diag") and d_state % 2:
+            raise ValueError(f"d_state must be even for mode={mode!r} (states come in conjugate pairs); got {d_state}")
+        self.d_model, self.bidirectional = d_model, bidirectional
+        kwargs = dict(d_state=d_state, init=init, dt_min=dt_min, dt_max=dt_max, discretization=discretization, seed=seed)
+        if mode == "nplr":
+            kwargs.update(l_max=l_max, backend=backend, rank=rank)
+        self.ssm = nn.ModuleList([build_ssm(mode, d_model, **kwargs) for _ in range(1 + bidirectional)])
+        self.D = nn.Parameter(torch.randn(d_model))
+        self.activation = ACTIVATIONS[activation]()
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GLU(-1)) if postact == "glu" else nn.Linear(d_model, d_model)
+
+    def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward)."""
+        k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]
+        return torch.stack(k) if self.bidirectional else k[0]
+
+    def ssm_matrices(self):
+        """(A (H, N, N) complex, B (H, N), C (H, N), dt (H,)) of the forward SSM; see SSM.ssm_matrices."""
+        return self.ssm[0].ssm_matrices()
+
+    def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+        check_sequence(x, self.d_model)
+        u = x.transpose(1, 2)  # (B, H, L)
+        k = self.conv_kernel(u.shape[-1], rate).to(u.dtype)
+        y = fft_conv(u, k) + u * self.D[:, None]
+        return self._post(y.transpose(1, 2))
+
+    def _post(self, y: torch.Tensor) -> torch.Tensor:
+        return self.output(self.dropout(self.activation(y)))
+
+    # -- recurrent view (S4 Sec. 3.1); unidirectional only -------------------------------------
+    def setup_step(self, rate: float = 1.0) -> None:
+        if self.bidirectional:
+            raise RuntimeError("a bidirectional S4 layer reads the future and has no recurrent view")
+        self.ssm[0].setup_step(rate)
+
+    def default_state(self, batch_size: int) -> torch.Tensor:
+        return self.ssm[0].default_state(batch_size)
+
+    def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_t (B, H) -> (y_t (B, H), new state); equals ``forward`` one position at a time."""
+        y, state = self.ssm[0].step(x_t, state)
+        return self._post(y.to(x_t.dtype) + x_t * self.D), state

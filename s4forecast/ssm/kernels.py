@@ -1,0 +1,99 @@
+"""SSM convolution kernels ``K = (C B̄, C Ā B̄, ..., C Ā^{L-1} B̄)`` (S4 eq. 5), real, shape (H, L).
+
+Glossary: ``H`` channels, ``N`` state size, ``N2 = N/2`` one member of each conjugate pair,
+``r`` rank of the low-rank term, ``L`` kernel length.
+
+* :func:`nplr`  S4's Algorithm 1: the truncated generating function at the roots of unity through
+  the Woodbury identity and four (``(r+1)^2``) Cauchy products, then an inverse FFT (Lemma C.3).
+* :func:`diagonal` S4D's Vandermonde product.
+* :func:`dense` the slow LSSL-style reference: explicit powers (Krylov sequence) of the dense Ā.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from s4forecast.ssm import discretize
+from s4forecast.ssm.cauchy import cauchy
+
+
+def conj_pair(x: torch.Tensor) -> torch.Tensor:
+    """(..., N2) -> (..., N): a half-system vector and its conjugate, the full real system's vector."""
+    return torch.cat([x, x.conj()], -1)
+
+
+def dplr_dense(Lambda: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    """Dense full-state matrix ``diag(Λ, conj Λ) - P_f P_f^*`` (H, N, N) from Λ (H, N2) and P (r, H, N2)."""
+    Pf = conj_pair(P)
+    return torch.diag_embed(conj_pair(Lambda)) - torch.einsum("rhm,rhn->hmn", Pf, Pf.conj())
+
+
+def roots_of_unity(L: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """ω_k = exp(-2πi k / L), k = 0..L//2: the points where an rfft evaluates a generating function."""
+    k = torch.arange(L // 2 + 1, device=device, dtype=torch.float64)
+    return torch.exp(-2j * math.pi * k / L).to(dtype)
+
+
+def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tensor:
+    """S4 kernel of the DPLR system ``A = Λ - P P^*`` (bilinear discretisation), Algorithm 1.
+
+    Λ, B, C̃ (H, N2) complex, P (r, H, N2) complex, dt (H,) real -> K (H, L) real.
+    ``C̃ = C (I - Ā^L)`` (Sec. 3.3): at the roots of unity the truncated generating function is
+    ``C̃ (I - Ā ω)^{-1} B̄ = 2/(1+ω) C̃ (g(ω) - A)^{-1} B`` with ``g(ω) = 2/Δ (1-ω)/(1+ω)``
+    (Lemma C.3), and the Woodbury identity turns the DPLR resolvent into Cauchy products
+    ``k_ab(ω) = Σ_n a_n b_n / (g(ω) - Λ_n) = Δ Σ_n a_n b_n / (2(1-ω)/(1+ω) - ΔΛ_n)``.
+    """
+    cdtype = Lambda.dtype
+    omega = roots_of_unity(L, cdtype, Lambda.device)
+    # ω = -1 (the Nyquist bin of an even L) makes g infinite; its value is computed in closed form below.
+    finite = omega[:-1] if L % 2 == 0 else omega
+    g = 2 * (1 - finite) / (1 + finite)
+    left = torch.cat([C_tilde[None], P.conj()], 0)  # (r+1, H, N2): C̃ and the Q^* = P^* rows
+    right = torch.cat([B[None], P], 0)  # (r+1, H, N2): B and P columns
+    dt_c = dt.to(cdtype)[:, None]
+    v = left[:, None] * right[None] * dt_c  # (r+1, r+1, H, N2)
+    w = (dt_c * Lambda).expand_as(v)
+    k = cauchy(v, g, w, backend=backend, conj=True)  # (r+1, r+1, H, Lf)
+    k = k.permute(2, 3, 0, 1)  # (H, Lf, r+1, r+1)
+    k00, k01, k10, k11 = k[..., 0, 0], k[..., 0, 1:], k[..., 1:, 0], k[..., 1:, 1:]
+    eye = torch.eye(P.shape[0], dtype=cdtype, device=Lambda.device)
+    correction = (k01[..., None, :] @ torch.linalg.solve(eye + k11, k10[..., None]))[..., 0, 0]
+    K_hat = 2 / (1 + finite) * (k00 - correction)
+    if L % 2 == 0:
+        # C̃ (I + Ā)^{-1} B̄ = Δ/2 C̃ B at ω = -1 (both Woodbury terms vanish there).
+        nyquist = dt * (C_tilde * B).sum(-1).real
+        K_hat = torch.cat([K_hat, nyquist[:, None].to(cdtype)], -1)
+    return torch.fft.irfft(K_hat, n=L)
+
+
+def convert_c_tilde(C_tilde, A_bar_from, L_from, A_bar_to, L_to) -> torch.Tensor:
+    """Re-express ``C̃ = C (I - Ā^{L_from})`` as ``C (I - Ā'^{L_to})`` for another length or rate.
+
+    C̃ (H, N2), Ā/Ā' (H, N, N) dense full-state; ``L_from=None`` means C̃ is C itself (Ā^∞ = 0 for a
+    stable system). This costs O(N^3 log L): it serves lengths beyond ``l_max`` and changed rates.
+    """
+    I = torch.eye(A_bar_to.shape[-1], dtype=A_bar_to.dtype, device=A_bar_to.device)
+    C = conj_pair(C_tilde)[..., None, :]
+    if L_from is not None:
+        C = torch.linalg.solve(I - torch.linalg.matrix_power(A_bar_from, L_from), C, left=False)
+    C_new = C @ (I - torch.linalg.matrix_power(A_bar_to, L_to))
+    return C_new[..., 0, : C_tilde.shape[-1]]
+
+
+def diagonal(Lambda, B, C, dt, L: int, method: str = "zoh") -> torch.Tensor:
+    """S4D kernel ``K_l = 2 Re Σ_n C_n B̄_n Ā_n^l`` (Vandermonde). Λ, B, C (H, N2) complex, dt (H,) -> (H, L)."""
+    A_bar, B_bar = discretize.diagonal(Lambda, B, dt.to(Lambda.dtype), method)
+    log_A = dt.to(Lambda.dtype)[:, None] * Lambda if method == "zoh" else torch.log(A_bar)
+    powers = torch.exp(log_A[..., None] * torch.arange(L, device=Lambda.device, dtype=Lambda.real.dtype))
+    return 2 * torch.einsum("hn,hnl->hl", C * B_bar, powers).real
+
+
+def dense(A, B, C, dt, L: int, method: str = "bilinear") -> torch.Tensor:
+    """Reference kernel by explicit powers: A (H, N, N), B, C (H, N), dt (H,) -> Re(C Ā^l B̄) (H, L)."""
+    A_bar, x = discretize.dense(A, B, dt.to(A.dtype), method)
+    out = []
+    for _ in range(L):
+        out.append((C * x).sum(-1))
+        x = (A_bar @ x[..., None])[..., 0]
+    return torch.stack(out, -1).real

@@ -1,0 +1,212 @@
+"""Parameterised SSMs of H independent channels, one class per kernel mode.
+
+Each holds the learned continuous-time parameters (Λ, P, B, C, Δ) and exposes the two views of
+the same system (S4 Sec. 2): ``conv_kernel(L)`` -> (H, L) and the recurrent
+``setup_step() / default_state(B) / step(u, x)``, plus ``ssm_matrices()``: the dense full-state
+continuous system (A (H, N, N), B (H, N), C (H, N), dt (H,)) that both views discretise.
+
+Complex parameters are stored as real (..., 2) tensors so that every optimiser and
+``Module.to(dtype)`` handles them. The real part of Λ is ``-exp(·)``: negative by construction.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from s4forecast.ssm import discretize, hippo, kernels, recurrence
+
+MODES = ("nplr", "diag", "dense")
+
+
+def _complex(p: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_complex(p)
+
+
+def _real_param(x: np.ndarray | torch.Tensor) -> nn.Parameter:
+    x = torch.as_tensor(x)
+    return nn.Parameter(torch.view_as_real(x.to(torch.complex128)).float().contiguous() if x.is_complex() else x.float())
+
+
+def _tile(x: np.ndarray, H: int) -> np.ndarray:
+    return np.broadcast_to(x, (H,) + x.shape).copy()
+
+
+class SSM(nn.Module):
+    """Common part: per-channel step size Δ, log-uniform in [dt_min, dt_max] at init (S4 App. D.2).
+
+    ``rate`` multiplies Δ: a model trained at one sampling rate runs at another (S4 Sec. 4.3).
+    """
+
+    def __init__(self, d_model: int, d_state: int, dt_min: float, dt_max: float, discretization: str):
+        super().__init__()
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(f"need 0 < dt_min <= dt_max; got dt_min={dt_min}, dt_max={dt_max}")
+        if d_model < 1 or d_state < 1:
+            raise ValueError(f"d_model and d_state must be positive; got {d_model}, {d_state}")
+        discretize.check_discretization(discretization)
+        self.H, self.N, self.discretization = d_model, d_state, discretization
+        u = torch.rand(d_model, dtype=torch.float64)
+        self.log_dt = nn.Parameter((math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min))).float())
+        self._step_fn = None
+        self._step_versions = None
+
+    def dt(self, rate: float = 1.0) -> torch.Tensor:
+        return torch.exp(self.log_dt) * rate
+
+    # -- recurrent view ----------------------------------------------------------------------
+    def setup_step(self, rate: float = 1.0) -> None:
+        """Precompute the discrete step operators from the current parameters (no gradient)."""
+        with torch.no_grad():
+            self._step_fn = self._make_step(rate)
+        self._step_versions = self._versions()
+
+    def _versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.parameters())
+
+    def default_state(self, batch_size: int) -> torch.Tensor:
+        """Zero state (batch_size, H, N_state) complex."""
+        return torch.zeros(batch_size, self.H, self.state_size, dtype=self.log_dt.dtype.to_complex(), device=self.log_dt.device)
+
+    def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: u (B, H) real, state (B, H, N_state) -> (y (B, H), new state)."""
+        if self._step_fn is None:
+            raise RuntimeError("call setup_step() before step()")
+        if self._versions() != self._step_versions:
+            raise RuntimeError("the SSM parameters changed since setup_step(); call setup_step() again")
+        return self._step_fn(u, state)
+
+
+class NPLRSSM(SSM):
+    """S4: ``A = Λ - P P^*`` from a HiPPO measure (Sec. 3.2), kernel by Algorithm 1.
+
+    C is stored as ``C̃ = C (I - Ā^{l_max})`` (Sec. 3.3) so the kernel of length ``l_max`` needs no
+    matrix power; ``l_max=None`` stores C itself. Lengths beyond ``l_max`` and ``rate != 1`` convert
+    C̃ exactly at O(N^3 log L) cost.
+    """
+
+    def __init__(self, d_model, d_state=64, l_max=None, init="legs", rank=1, dt_min=1e-3, dt_max=1e-1,
+                 discretization="bilinear", backend="auto", seed=0):
+        super().__init__(d_model, d_state, dt_min, dt_max, discretization)
+        if init not in hippo.MEASURES:
+            hint = " (diagonal inits need mode='diag')" if init in hippo.DIAG_INITS else ""
+            raise ValueError(f"unknown init {init!r} for mode='nplr'{hint}; valid: {', '.join(hippo.MEASURES)}")
+        if discretization != "bilinear":
+            raise ValueError("mode='nplr' computes its kernel through the bilinear transform (Lemma C.3): "
+                             "use discretization='bilinear', or mode='diag' for 'zoh'")
+        if l_max is not None and l_max < 1:
+            raise ValueError(f"l_max must be a positive length or None; got {l_max}")
+        self.l_max, self.backend, self.state_size = l_max, backend, d_state // 2
+        d = hippo.nplr(init, d_state, rank, seed)
+        Lambda = d.Lambda.copy()
+        Lambda.real = np.minimum(Lambda.real, -1e-4)  # strictly stable even for skew measures
+        self.log_neg_re = nn.Parameter(torch.tensor(np.log(-_tile(Lambda.real, d_model))).float())
+        self.Lambda_im = nn.Parameter(torch.tensor(_tile(Lambda.imag, d_model)).float())
+        self.P = _real_param(np.broadcast_to(d.P[:, None], (rank, d_model, d_state // 2)).copy())
+        self.B = _real_param(_tile(d.B, d_model))
+        self.C_tilde = _real_param(torch.randn(d_model, d_state // 2, dtype=torch.complex128))
+
+    def Lambda(self) -> torch.Tensor:
+        return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
+
+    def _dense_bar(self, rate: float):
+        A = kernels.dplr_dense(self.Lambda(), _complex(self.P))
+        return A, discretize.dense(A, kernels.conj_pair(_complex(self.B)), self.dt(rate).to(A.dtype), "bilinear")
+
+    def true_C(self) -> torch.Tensor:
+        """C (H, N) of the full system, recovered from C̃ = C (I - Ā^{l_max})."""
+        C = kernels.conj_pair(_complex(self.C_tilde))
+        if self.l_max is None:
+            return C
+        _, (A_bar, _) = self._dense_bar(1.0)
+        I = torch.eye(self.N, dtype=A_bar.dtype, device=A_bar.device)
+        return torch.linalg.solve(I - torch.linalg.matrix_power(A_bar, self.l_max), C[..., None, :], left=False)[..., 0, :]
+
+    def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        Lambda, P, B = self.Lambda(), _complex(self.P), _complex(self.B)
+        if rate == 1.0 and self.l_max is not None and L <= self.l_max:
+            return kernels.nplr(Lambda, P, B, _complex(self.C_tilde), self.dt(), self.l_max, self.backend)[:, :L]
+        _, (A_bar, _) = self._dense_bar(rate)
+        I = torch.eye(self.N, dtype=A_bar.dtype, device=A_bar.device)
+        C_tilde = (self.true_C()[..., None, :] @ (I - torch.linalg.matrix_power(A_bar, L)))[..., 0, : self.state_size]
+        return kernels.nplr(Lambda, P, B, C_tilde, self.dt(rate), L, self.backend)
+
+    def ssm_matrices(self):
+        A = kernels.dplr_dense(self.Lambda(), _complex(self.P))
+        return A, kernels.conj_pair(_complex(self.B)), self.true_C(), self.dt()
+
+    def _make_step(self, rate):
+        return recurrence.DPLRBilinearStep(self.Lambda(), _complex(self.P), _complex(self.B),
+                                           self.true_C()[..., : self.state_size], self.dt(rate))
+
+
+class DiagSSM(SSM):
+    """S4D: diagonal ``A = Λ`` (diag-lin / diag-inv / diag-legs, or the Λ of any HiPPO measure)."""
+
+    def __init__(self, d_model, d_state=64, init="diag-lin", dt_min=1e-3, dt_max=1e-1, discretization="zoh", seed=0, **_):
+        super().__init__(d_model, d_state, dt_min, dt_max, discretization)
+        if init in hippo.DIAG_INITS:
+            Lambda, B = hippo.diagonal_init(init, d_state)
+        elif init in hippo.MEASURES:
+            d = hippo.nplr(init, d_state, hippo.REQUIRED_RANK[init], seed)
+            Lambda, B = d.Lambda.copy(), d.B
+        else:
+            raise ValueError(f"unknown init {init!r} for mode='diag'; valid: {', '.join(hippo.DIAG_INITS + hippo.MEASURES)}")
+        Lambda.real = np.minimum(Lambda.real, -1e-4)
+        self.state_size = d_state // 2
+        self.log_neg_re = nn.Parameter(torch.tensor(np.log(-_tile(Lambda.real, d_model))).float())
+        self.Lambda_im = nn.Parameter(torch.tensor(_tile(Lambda.imag, d_model)).float())
+        self.B = _real_param(_tile(B, d_model))
+        self.C = _real_param(torch.randn(d_model, d_state // 2, dtype=torch.complex128))
+
+    def Lambda(self) -> torch.Tensor:
+        return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
+
+    def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        return kernels.diagonal(self.Lambda(), _complex(self.B), _complex(self.C), self.dt(rate), L, self.discretization)
+
+    def ssm_matrices(self):
+        return (torch.diag_embed(kernels.conj_pair(self.Lambda())), kernels.conj_pair(_complex(self.B)),
+                kernels.conj_pair(_complex(self.C)), self.dt())
+
+    def _make_step(self, rate):
+        Lambda = self.Lambda()
+        A_bar, B_bar = discretize.diagonal(Lambda, _complex(self.B), self.dt(rate).to(Lambda.dtype), self.discretization)
+        return recurrence.DiagonalStep(A_bar, B_bar, _complex(self.C))
+
+
+class DenseSSM(SSM):
+    """LSSL-style dense real system (Gu et al. 2021): the slow reference, O(N^2 L) per channel."""
+
+    def __init__(self, d_model, d_state=64, init="legs", dt_min=1e-3, dt_max=1e-1, discretization="bilinear", seed=0, **_):
+        super().__init__(d_model, d_state, dt_min, dt_max, discretization)
+        if init not in hippo.MEASURES:
+            raise ValueError(f"unknown init {init!r} for mode='dense'; valid: {', '.join(hippo.MEASURES)}")
+        A, B = hippo.transition(init, d_state, seed)
+        self.state_size = d_state
+        self.A = nn.Parameter(torch.tensor(_tile(A, d_model)).float())
+        self.B = nn.Parameter(torch.tensor(_tile(B, d_model)).float())
+        self.C = nn.Parameter(torch.randn(d_model, d_state) / math.sqrt(d_state))
+
+    def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        return kernels.dense(self.A, self.B, self.C, self.dt(rate), L, self.discretization)
+
+    def ssm_matrices(self):
+        c = self.A.dtype.to_complex()
+        return self.A.to(c), self.B.to(c), self.C.to(c), self.dt()
+
+    def _make_step(self, rate):
+        c = self.A.dtype.to_complex()
+        A_bar, B_bar = discretize.dense(self.A.to(c), self.B.to(c), self.dt(rate).to(c), self.discretization)
+        return recurrence.DenseStep(A_bar, B_bar, self.C.to(c))
+
+
+_CLASSES = {"nplr": NPLRSSM, "diag": DiagSSM, "dense": DenseSSM}
+
+
+def build_ssm(mode: str, d_model: int, **kwargs) -> SSM:
+    if mode not in _CLASSES:
+        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    return _CLASSES[mode](d_model, **kwargs)

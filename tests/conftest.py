@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Real data: $S4FORECAST_DATA_DIR, else ../shared/data; skipped (with the reason) only when absent."""
+    path = Path(os.environ.get("S4FORECAST_DATA_DIR", DEFAULT_DATA))
+    if not (path / "ETTh1.csv").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the real data, but {path} has no ETTh1.csv")
+        pytest.skip(f"real data not found in {path}; set S4FORECAST_DATA_DIR")
+    return path

@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from s4forecast import cauchy
+from s4forecast.ssm import cauchy as cauchy_module
+
+BACKENDS = ["torch", "keops"] if cauchy_module.keops_available() else ["torch"]
+
+
+def plain_sum(v, z, w, conj):
+    """The definition, term by term in float64 loops over n."""
+    out = torch.zeros(*v.shape[:-1], z.shape[0], dtype=torch.complex128)
+    for n in range(v.shape[-1]):
+        out += v[..., n, None] / (z - w[..., n, None])
+        if conj:
+            out += v[..., n, None].conj() / (z - w[..., n, None].conj())
+    return out
+
+
+def inputs(shape=(2, 3, 6), L=17, dtype=torch.complex128):
+    v = torch.randn(shape, dtype=dtype, requires_grad=True)
+    w = torch.complex(-torch.rand(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)).to(dtype).requires_grad_()
+    z = torch.randn(L, dtype=dtype)
+    return v, z, w
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["naive"])
+@pytest.mark.parametrize("conj", [False, True])
+def test_backend_equals_plain_sum(backend, conj):
+    v, z, w = inputs()
+    torch.testing.assert_close(cauchy(v, z, w, backend=backend, conj=conj), plain_sum(v, z, w, conj), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradients_match_naive(backend):
+    v, z, w = inputs()
+    z.requires_grad_()
+    g = torch.randn(2, 3, 17, dtype=torch.complex128)
+    grads = {}
+    for b in (backend, "naive"):
+        out = cauchy(v, z, w, backend=b, conj=True)
+        grads[b] = torch.autograd.grad((out * g.conj()).real.sum(), [v, z, w])
+    for a, b in zip(grads[backend], grads["naive"]):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_torch_backend_gradcheck_and_chunking(monkeypatch):
+    monkeypatch.setattr(cauchy_module, "CHUNK_ELEMENTS", 20)  # forces several chunks over L
+    v, z, w = inputs((2, 4), L=9)
+    z.requires_grad_()
+    assert torch.autograd.gradcheck(lambda v, z, w: cauchy(v, z, w, backend="torch", conj=True), (v, z, w))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_complex64(backend):
+    v, z, w = (t.detach().to(torch.complex64) for t in inputs())
+    out = cauchy(v, z, w, backend=backend)
+    assert out.dtype == torch.complex64
+    torch.testing.assert_close(out.to(torch.complex128), plain_sum(v, z, w, False), rtol=1e-4, atol=1e-4)
+
+
+def test_bad_arguments():
+    v, z, w = inputs()
+    with pytest.raises(ValueError, match="unknown Cauchy backend 'cuda'"):
+        cauchy(v, z, w, backend="cuda")
+    with pytest.raises(ValueError, match="equal shape"):
+        cauchy(v, z, w[..., :3])
+    with pytest.raises(TypeError, match="complex"):
+        cauchy(v.real, z, w)
+
+
+def test_explicit_keops_without_pykeops_says_why(monkeypatch):
+    monkeypatch.setattr(cauchy_module, "keops_available", lambda: False)
+    cauchy_module.resolve_backend.cache_clear()
+    v, z, w = inputs()
+    with pytest.raises(RuntimeError, match="pykeops"):
+        cauchy(v, z, w, backend="keops")
+    cauchy_module.resolve_backend.cache_clear()

@@ -1,0 +1,143 @@
+import pytest
+import torch
+
+from s4forecast import S4Encoder, S4Layer, param_groups
+
+
+def layer(mode="nplr", **kw):
+    init = "legs" if mode != "diag" else "diag-lin"
+    return S4Layer(6, d_state=8, l_max=40, mode=mode, init=init, **kw).double()
+
+
+@pytest.mark.parametrize("mode", ["nplr", "diag", "dense"])
+def test_recurrent_step_equals_convolution(mode):
+    m = layer(mode).eval()
+    x = torch.randn(2, 40, 6, dtype=torch.float64)
+    y = m(x)
+    m.setup_step()
+    state, ys = m.default_state(2), []
+    for t in range(40):
+        y_t, state = m.step(x[:, t], state)
+        ys.append(y_t)
+    torch.testing.assert_close(torch.stack(ys, 1), y, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("prenorm", [True, False])
+def test_encoder_step_equals_forward(prenorm):
+    enc = S4Encoder(3, d_model=8, n_layers=2, d_state=8, l_max=30, prenorm=prenorm, norm="batch").double().eval()
+    x = torch.randn(2, 30, 3, dtype=torch.float64)
+    y = enc(x)
+    enc.setup_step()
+    state, ys = enc.default_state(2), []
+    for t in range(30):
+        y_t, state = enc.step(x[:, t], state)
+        ys.append(y_t)
+    torch.testing.assert_close(torch.stack(ys, 1), y, rtol=1e-8, atol=1e-8)
+
+
+def test_step_after_parameter_update_requires_new_setup():
+    m = layer().eval()
+    m.setup_step()
+    with torch.no_grad():
+        m.ssm[0].log_dt.add_(0.5)
+    with pytest.raises(RuntimeError, match="setup_step"):
+        m.step(torch.randn(1, 6, dtype=torch.float64), m.default_state(1))
+    m.setup_step()  # uses the updated parameters: equal to the convolution again
+    x = torch.randn(1, 10, 6, dtype=torch.float64)
+    state, ys = m.default_state(1), []
+    for t in range(10):
+        y_t, state = m.step(x[:, t], state)
+        ys.append(y_t)
+    torch.testing.assert_close(torch.stack(ys, 1), m(x), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["nplr", "diag"])
+def test_causality(mode):
+    m = layer(mode).eval()
+    x = torch.randn(1, 40, 6, dtype=torch.float64)
+    x2 = x.clone()
+    x2[:, 25:] += torch.randn(1, 15, 6, dtype=torch.float64)
+    y, y2 = m(x), m(x2)
+    torch.testing.assert_close(y[:, :25], y2[:, :25], rtol=0, atol=1e-12)
+    assert (y[:, 25:] - y2[:, 25:]).abs().max() > 1e-3
+
+
+def test_bidirectional_reads_the_future():
+    m = layer(bidirectional=True).eval()
+    assert m.conv_kernel(40).shape == (2, 6, 40)
+    x = torch.randn(1, 40, 6, dtype=torch.float64)
+    x2 = x.clone()
+    x2[:, 30] += 1.0
+    assert (m(x)[:, :30] - m(x2)[:, :30]).abs().max() > 1e-6
+    with pytest.raises(RuntimeError, match="bidirectional"):
+        m.setup_step()
+
+
+def test_fft_convolution_has_no_circular_wrap():
+    m = layer().eval()
+    x = torch.zeros(1, 40, 6, dtype=torch.float64)
+    x[:, -1] = 1.0  # an impulse at the last position must not leak to the start
+    y = m(x)
+    y0 = m(torch.zeros_like(x))
+    torch.testing.assert_close(y[:, :-1], y0[:, :-1], rtol=0, atol=1e-12)
+
+
+def test_layer_matches_direct_convolution():
+    m = layer(postact="linear", activation="identity").eval()
+    x = torch.randn(1, 40, 6, dtype=torch.float64)
+    k = m.conv_kernel(40)
+    direct = torch.stack([sum(k[:, j] * x[0, t - j] for j in range(t + 1)) for t in range(40)])
+    expected = m.output(direct + x[0] * m.D)
+    torch.testing.assert_close(m(x)[0], expected, rtol=1e-9, atol=1e-9)
+
+
+def test_gradients_reach_ssm_parameters_and_are_finite():
+    m = S4Layer(4, d_state=8, l_max=64)
+    m(torch.randn(2, 64, 4)).square().mean().backward()
+    for name, p in m.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_param_groups_give_ssm_params_their_own_lr_and_no_decay():
+    enc = S4Encoder(3, d_model=8, n_layers=2, d_state=8, l_max=16)
+    groups = param_groups(enc, lr=1e-2, weight_decay=0.1, ssm_lr=1e-3)
+    assert [g["lr"] for g in groups] == [1e-2, 1e-3] and groups[1]["weight_decay"] == 0.0
+    ssm_params = {id(p) for b in enc.blocks for s in b.layer.ssm for p in s.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == ssm_params
+    assert sum(len(g["params"]) for g in groups) == len(list(enc.parameters()))
+    torch.optim.AdamW(groups)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(mode="fancy"), "unknown mode 'fancy'"),
+        (dict(init="legx"), "unknown init 'legx'"),
+        (dict(backend="gpu"), "unknown Cauchy backend"),
+        (dict(d_state=7), "even"),
+        (dict(discretization="euler"), "unknown discretization"),
+        (dict(dt_min=0.1, dt_max=0.01), "dt_min"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, match):
+    args = dict(d_model=4, d_state=8, l_max=16) | kwargs
+    with pytest.raises(ValueError, match=match):
+        S4Layer(**args)(torch.randn(1, 16, 4))
+
+
+def test_bad_input_raises_clear_errors():
+    m = S4Layer(4, d_state=8, l_max=16)
+    x = torch.randn(1, 16, 4)
+    x[0, 3, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        m(x)
+    with pytest.raises(ValueError, match=r"shape \(batch, length, 4\)"):
+        m(torch.randn(16, 4))
+
+
+def test_float32_layer_close_to_float64():
+    m = S4Layer(4, d_state=16, l_max=128)
+    x = torch.randn(2, 128, 4)
+    y32 = m(x)
+    y64 = m.double()(x.double())
+    torch.testing.assert_close(y32.double(), y64, rtol=1e-3, atol=1e-4)
