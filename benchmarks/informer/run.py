@@ -1,0 +1,113 @@
+"""Run settings of the Informer benchmark and append one row per (setting, model) to results.csv.
+
+    python -m benchmarks.informer.run --dataset ETTh1 --features S --horizon 24 [--model s4]
+    python -m benchmarks.informer.run --all [--models s4 nlinear] [--force]
+
+A setting already in results.csv with the same config hash is skipped unless --force, so an
+interrupted run resumes where it stopped. A dataset whose file is absent is recorded as
+"not run: data absent" instead of failing the run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from pytorch_lightning.callbacks import EarlyStopping
+
+from benchmarks.common import git_commit
+from benchmarks.informer import config as configs
+from benchmarks.informer.evaluate import scores, test_windows
+from benchmarks.informer.models import build, n_parameters
+from s4forecast.data.informer import load_informer
+
+RESULTS = Path(__file__).resolve().parent / "results" / "results.csv"
+ALL_DATASETS = ["ETTh1", "ETTh2", "ETTm1", "WTH", "ECL"]
+log = logging.getLogger("benchmarks.informer")
+
+
+def done(results: Path, key: dict) -> bool:
+    if not results.exists():
+        return False
+    df = pd.read_csv(results)
+    match = (df[list(key)] == pd.Series(key)).all(axis=1)
+    return bool(match.any())
+
+
+def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg: dict, data_dir=None,
+                progress: bool = True) -> dict:
+    """Train on train (early stopping on val), evaluate on every test window; return the result row."""
+    splits = load_informer(dataset, features, cfg["lookback"], data_dir, download=False)
+    with tempfile.TemporaryDirectory() as work_dir:
+        model = build(model_name, cfg, horizon, Path(work_dir), progress)
+        start = time.perf_counter()
+        early_stopping = next(c for c in model.trainer_params["callbacks"] if isinstance(c, EarlyStopping))
+        model.fit(splits.train, val_series=splits.val, load_best=True)
+        train_time = time.perf_counter() - start
+        epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
+        forecast, truth = test_windows(model, splits.test, cfg["lookback"], horizon, verbose=progress)
+    options = {k: cfg[model_name].get(k) for k in ("use_reversible_instance_norm", "channel_independent", "time_features") if k in cfg[model_name]}
+    return {
+        "dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
+        "lookback": cfg["lookback"], **scores(forecast, truth), "test_windows": len(forecast),
+        "epochs": epochs, "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": round(train_time, 1),
+        "params": n_parameters(model), "options": ";".join(f"{k}={v}" for k, v in options.items()),
+        "status": "ok", "commit": git_commit(), "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "config_hash": configs.config_hash(cfg),
+    }
+
+
+def append(results: Path, row: dict) -> None:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([row]).to_csv(results, mode="a", header=not results.exists(), index=False)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=ALL_DATASETS)
+    p.add_argument("--features", choices=["S", "M"])
+    p.add_argument("--horizon", type=int)
+    p.add_argument("--model", dest="models", nargs="+", help="models to run (default: the config's list)")
+    p.add_argument("--all", action="store_true", help="every dataset, feature set and horizon")
+    p.add_argument("--force", action="store_true", help="re-run settings already in the results file")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR")
+    p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    if not args.all and not args.dataset:
+        p.error("give --dataset (with optional --features/--horizon) or --all")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    datasets = ALL_DATASETS if args.all else [args.dataset]
+    for dataset in datasets:
+        for features in [args.features] if args.features else ["S", "M"]:
+            cfg = configs.load(dataset, features, args.config_dir)
+            for horizon in [args.horizon] if args.horizon else cfg["horizons"]:
+                for model_name in args.models or cfg["models"]:
+                    key = {"dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
+                           "config_hash": configs.config_hash(cfg)}
+                    if not args.force and done(args.results, key):
+                        log.info("skip %s (already in %s)", key, args.results)
+                        continue
+                    log.info("run %s", key)
+                    try:
+                        row = run_setting(dataset, features, horizon, model_name, cfg, args.data_dir, not args.no_progress)
+                    except FileNotFoundError as e:
+                        log.warning("%s: not run: data absent (%s)", dataset, e)
+                        row = {**key, "status": "not run: data absent", "date": dt.datetime.now().isoformat(timespec="seconds")}
+                        append(args.results, row)
+                        break
+                    append(args.results, row)
+                    log.info("done %s: mse %.4f mae %.4f (%.0f s)", key, row["mse"], row["mae"], row["wall_time_s"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Time and peak memory of the Cauchy backends vs the naive broadcast (issue: S4 core).
+
+    python -m benchmarks.kernels [--config configs/benchmarks/kernels.yaml]
+
+Each case runs in its own process so its peak resident memory (minus the inputs) is its own.
+Writes benchmarks/results/kernels.csv and kernels.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+import torch
+
+from benchmarks.common import ROOT, load_config, metadata, peak_rss_bytes, rss_bytes, run_isolated
+
+
+def single(case: dict) -> dict:
+    from s4forecast import cauchy
+
+    torch.manual_seed(0)
+    dtype = getattr(torch, case["dtype"])
+    H, N2, L = case["H"], case["N"] // 2, case["L"]
+    v = torch.randn(H, N2, dtype=dtype, requires_grad=True)
+    w = torch.complex(-torch.rand(H, N2), torch.randn(H, N2)).to(dtype).requires_grad_()
+    z = torch.exp(-2j * torch.pi * torch.arange(L // 2 + 1) / L).to(dtype)
+    backward = case["pass"] == "forward+backward"
+
+    def run():
+        out = cauchy(v, z, w, backend=case["backend"], conj=True)
+        if backward:
+            torch.autograd.grad(out.real.sum() + out.imag.sum(), [v, w])
+
+    run()  # warm-up (keops compiles here)
+    base = rss_bytes()
+    times = []
+    for _ in range(case["repeats"]):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"time_ms": 1e3 * min(times), "peak_mib": max(peak_rss_bytes() - base, 0) / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/kernels.yaml"))
+    parser.add_argument("--single", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        print(json.dumps(single(json.loads(args.single))))
+        return
+    cfg = load_config(args.config)
+    rows = []
+    for L in cfg["lengths"]:
+        for p in cfg["passes"]:
+            for backend in cfg["backends"]:
+                case = {"H": cfg["H"], "N": cfg["N"], "L": L, "pass": p, "backend": backend, "repeats": cfg["repeats"], "dtype": cfg["dtype"]}
+                res = run_isolated("benchmarks.kernels", case)
+                rows.append({**{k: case[k] for k in ("backend", "L", "pass")}, **res})
+                print(rows[-1], flush=True)
+    df = pd.DataFrame(rows)
+    naive = df[df.backend == "naive"].set_index(["L", "pass"])
+    df["time_vs_naive"] = [r.time_ms / naive.loc[(r.L, r["pass"]), "time_ms"] if "time_ms" in r and (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
+    df["memory_vs_naive"] = [r.peak_mib / naive.loc[(r.L, r["pass"]), "peak_mib"] if (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
+    out = ROOT / "benchmarks/results"
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "kernels.csv", index=False)
+    meta = metadata(f"python -m benchmarks.kernels --config {args.config}")
+    with open(out / "kernels.md", "w") as f:
+        f.write(f"# Cauchy backends: H={cfg['H']}, N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}\n\n")
+        f.write("".join(f"- {k}: {v}\n" for k, v in meta.items()) + "\n")
+        f.write(df.to_markdown(index=False, floatfmt=".3g") + "\n")
+    print(df.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

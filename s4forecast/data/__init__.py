@@ -1,0 +1,1 @@
+"""Dataset loaders: local data directory first, then the public source with checksum verification."""

@@ -1,0 +1,266 @@
+"""S4Model: S4 as a Darts torch forecasting model (S4 paper App. D.3.5, masked sequence-to-sequence).
+
+The encoder reads one sequence of length ``L = input_chunk_length + output_chunk_shift +
+output_chunk_length``: the context, then the horizon positions with the target masked (zeros),
+future covariates present wherever Darts provides them, and a mask channel that is 1 where the
+target is observed. The last ``output_chunk_length`` outputs are the forecast.
+
+Input features per position (B, L, d_input): target (masked in the horizon), past covariates
+(zero in the horizon), historic+future covariates, static covariates (repeated), mask.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from darts.logging import get_logger, raise_log
+from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
+from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
+from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput, TorchTrainingSample
+from darts.utils.torch import MonteCarloDropout
+
+from s4forecast.nn import S4Encoder
+from s4forecast.optim import param_groups
+from s4forecast.ssm import cauchy, discretize, hippo, systems
+
+logger = get_logger(__name__)
+
+
+def _mc_dropout(module: nn.Module) -> nn.Module:
+    """Swap every nn.Dropout for Darts' MonteCarloDropout (same p) so ``mc_dropout=True`` works."""
+    for name, child in module.named_children():
+        if type(child) is nn.Dropout:
+            setattr(module, name, MonteCarloDropout(child.p))
+        else:
+            _mc_dropout(child)
+    return module
+
+
+class _S4Module(PLForecastingModule):
+    def __init__(self, target_dim: int, past_cov_dim: int, future_cov_dim: int, static_cov_dim: int,
+                 nr_params: int, channel_independent: bool, ssm_lr: float | None, encoder_kwargs: dict, **kwargs):
+        """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
+        super().__init__(**kwargs)
+        self.target_dim, self.nr_params = target_dim, nr_params
+        self.channel_independent, self.ssm_lr = channel_independent, ssm_lr
+        series_dim = 1 if channel_independent else target_dim
+        d_input = series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
+        self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
+        self.encoder = _mc_dropout(S4Encoder(d_input, l_max=self.L, **encoder_kwargs))
+        self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, series_dim * nr_params)
+
+    def _features(self, x: PLModuleInput) -> torch.Tensor:
+        """(B', L, d_input) masked sequence; B' = B * target_dim when channel independent."""
+        target = x.past_target
+        B, L_in, C = target.shape
+        L_out = self.L - L_in
+        horizon = target.new_zeros(B, L_out, 1)
+
+        def extend(t):  # zero-fill the horizon of a past-only tensor
+            return torch.cat([t, t.new_zeros(B, L_out, t.shape[-1])], 1)
+
+        future = []
+        if x.historic_future_covariates is not None or x.future_covariates is not None:
+            hist = x.historic_future_covariates if x.historic_future_covariates is not None else target.new_zeros(B, L_in, x.future_covariates.shape[-1])
+            fut = x.future_covariates if x.future_covariates is not None else target.new_zeros(B, self.output_chunk_length, hist.shape[-1])
+            gap = target.new_zeros(B, self.output_chunk_shift, hist.shape[-1])
+            future = [torch.cat([hist, gap, fut], 1)]
+        shared = ([extend(x.past_covariates)] if x.past_covariates is not None else []) + future
+        if x.static_covariates is not None:
+            shared.append(x.static_covariates.reshape(B, 1, -1).expand(B, self.L, -1))
+        shared.append(torch.cat([target.new_ones(B, L_in, 1), horizon], 1))
+        shared = torch.cat(shared, -1)
+        if not self.channel_independent:
+            return torch.cat([extend(target), shared], -1)
+        series = extend(target).permute(0, 2, 1).reshape(B * C, self.L, 1)
+        return torch.cat([series, shared.repeat_interleave(C, 0)], -1)
+
+    @io_processor
+    def forward(self, x_in: PLModuleInput) -> PLModuleOutput:
+        B = x_in.past_target.shape[0]
+        h = self.encoder(self._features(x_in))[:, -self.output_chunk_length:]
+        y = self.head(h)  # (B', L_out, series_dim * nr_params)
+        if self.channel_independent:
+            y = y.reshape(B, self.target_dim, self.output_chunk_length, self.nr_params).permute(0, 2, 1, 3)
+        return PLModuleOutput(prediction=y.reshape(B, self.output_chunk_length, self.target_dim, self.nr_params))
+
+    def configure_optimizers(self):
+        """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
+        no weight decay) instead of Darts' single group."""
+        kwargs = dict(self.optimizer_kwargs)
+        lr = kwargs.pop("lr", 1e-3)
+        weight_decay = kwargs.pop("weight_decay", 0.0)
+        optimizer = self.optimizer_cls(param_groups(self, lr, weight_decay, self.ssm_lr), **kwargs)
+        if self.lr_scheduler_cls is None:
+            return optimizer
+        sched_kwargs = dict(self.lr_scheduler_kwargs)
+        config = {k: sched_kwargs.pop(k, v) for k, v in {"monitor": "val_loss", "interval": "epoch", "frequency": 1, "strict": True, "name": None}.items()}
+        return [optimizer], {"scheduler": self.lr_scheduler_cls(optimizer, **sched_kwargs), **config}
+
+
+class S4Model(MixedCovariatesTorchModel):
+    def __init__(
+        self,
+        input_chunk_length: int,
+        output_chunk_length: int,
+        output_chunk_shift: int = 0,
+        d_model: int = 128,
+        n_layers: int = 4,
+        d_state: int = 64,
+        mode: str = "nplr",
+        init: str = "legs",
+        discretization: str = "bilinear",
+        rank: int = 1,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        ssm_lr: float | None = 1e-3,
+        bidirectional: bool = False,
+        dropout: float = 0.1,
+        prenorm: bool = True,
+        norm: str = "layer",
+        backend: str = "auto",
+        channel_independent: bool = False,
+        use_static_covariates: bool = True,
+        **kwargs,
+    ):
+        """S4 forecasting model (Gu, Goel, Ré, ICLR 2022), masked sequence-to-sequence (App. D.3.5).
+
+        Supports past, future and static covariates, multiple and multivariate series, likelihoods,
+        and every argument of Darts' torch models (``likelihood``, ``use_reversible_instance_norm``,
+        ``pl_trainer_kwargs``, ``optimizer_kwargs``, ``lr_scheduler_cls``, ``random_state``,
+        ``n_epochs``, ``batch_size``, ``model_name``/``work_dir``/``save_checkpoints``, ...).
+
+        Parameters
+        ----------
+        input_chunk_length, output_chunk_length, output_chunk_shift
+            As in every Darts torch model: context length, horizon per forward pass, gap before it.
+        d_model, n_layers
+            Width and depth of the S4 encoder.
+        d_state
+            State size N of each SSM (even for nplr/diag: states come in conjugate pairs).
+        mode
+            ``nplr`` (S4), ``diag`` (S4D) or ``dense`` (LSSL reference; slow).
+        init
+            HiPPO measure (``legs``, ``legt``, ``lagt``, ``fout``, ``random``) or, with ``mode='diag'``,
+            ``diag-lin``, ``diag-inv``, ``diag-legs``.
+        discretization
+            ``bilinear`` (the paper's) or ``zoh`` (diag/dense only).
+        rank
+            Rank of the low-rank term (``legt`` needs 2).
+        dt_min, dt_max
+            Range of the log-uniform initial step size Δ per channel.
+        ssm_lr
+            Learning rate of the SSM parameters (Λ, P, B, C, Δ), which get no weight decay; ``None``
+            uses the optimiser's lr.
+        bidirectional
+            Let each position also read later positions (e.g. later future covariates).
+        dropout, prenorm, norm
+            Dropout probability (Monte Carlo dropout supported); pre- or post-norm residual blocks;
+            ``layer`` or ``batch`` normalisation.
+        backend
+            Cauchy kernel backend: ``auto``, ``torch``, ``keops``, ``naive``.
+        channel_independent
+            Forecast each target component as its own univariate sequence with shared weights
+            (covariates shared across components).
+        use_static_covariates
+            Whether to use the series' static covariates.
+        """
+        self._validate(locals())
+        super().__init__(**self._extract_torch_model_params(**self.model_params))
+        self.pl_module_params = self._extract_pl_module_params(**self.model_params)
+        self.encoder_kwargs = dict(d_model=d_model, n_layers=n_layers, d_state=d_state, mode=mode, init=init,
+                                   discretization=discretization, rank=rank, dt_min=dt_min, dt_max=dt_max,
+                                   bidirectional=bidirectional, dropout=dropout, prenorm=prenorm, norm=norm,
+                                   backend=backend)
+        self.ssm_lr = ssm_lr
+        self.channel_independent = channel_independent
+        self._considers_static_covariates = use_static_covariates
+
+    @staticmethod
+    def _validate(p: dict) -> None:
+        """Reject invalid S4 hyperparameters before any training, naming the argument."""
+        def check(ok, message):
+            if not ok:
+                raise_log(ValueError(message), logger)
+
+        for name in ("d_model", "n_layers", "d_state"):
+            check(isinstance(p[name], (int, np.integer)) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
+        check(p["mode"] in systems.MODES, f"unknown `mode` {p['mode']!r}; valid: {', '.join(systems.MODES)}")
+        valid_inits = hippo.MEASURES + (hippo.DIAG_INITS if p["mode"] == "diag" else ())
+        check(p["init"] in valid_inits, f"unknown `init` {p['init']!r} for mode={p['mode']!r}; valid: {', '.join(valid_inits)}")
+        check(p["mode"] == "dense" or p["d_state"] % 2 == 0, f"`d_state` must be even for mode={p['mode']!r}; got {p['d_state']}")
+        check(p["discretization"] in discretize.DISCRETIZATIONS, f"unknown `discretization` {p['discretization']!r}; valid: {', '.join(discretize.DISCRETIZATIONS)}")
+        check(p["mode"] != "nplr" or p["discretization"] == "bilinear", "mode='nplr' needs discretization='bilinear' (use mode='diag' for 'zoh')")
+        if p["mode"] == "nplr" and p["init"] in hippo.MEASURES:
+            need = hippo.REQUIRED_RANK[p["init"]]
+            check(p["rank"] >= need, f"init={p['init']!r} needs `rank` >= {need}; got rank={p['rank']}")
+        check(0 < p["dt_min"] <= p["dt_max"], f"need 0 < `dt_min` <= `dt_max`; got {p['dt_min']}, {p['dt_max']}")
+        check(p["ssm_lr"] is None or p["ssm_lr"] > 0, f"`ssm_lr` must be positive or None; got {p['ssm_lr']}")
+        check(0 <= p["dropout"] < 1, f"`dropout` must be in [0, 1); got {p['dropout']}")
+        check(p["backend"] in cauchy.BACKENDS, f"unknown `backend` {p['backend']!r}; valid: {', '.join(cauchy.BACKENDS)}")
+        check(p["norm"] in ("layer", "batch"), f"unknown `norm` {p['norm']!r}; valid: layer, batch")
+
+    @property
+    def supports_static_covariates(self) -> bool:
+        return True
+
+    @property
+    def supports_multivariate(self) -> bool:
+        return True
+
+    def _create_model(self, train_sample: TorchTrainingSample) -> nn.Module:
+        dims = train_sample.component_dims()
+        static = train_sample.static_covariates
+        return _S4Module(
+            target_dim=dims["past_target"],
+            past_cov_dim=dims["past_covariates"] or 0,
+            future_cov_dim=dims["future_covariates"] or dims["historic_future_covariates"] or 0,
+            static_cov_dim=int(np.prod(static.shape)) if static is not None else 0,
+            nr_params=1 if self.likelihood is None else self.likelihood.num_parameters,
+            channel_independent=self.channel_independent,
+            ssm_lr=self.ssm_lr,
+            encoder_kwargs=self.encoder_kwargs,
+            **self.pl_module_params,
+        )
+
+    def fit(self, series, past_covariates=None, future_covariates=None, val_series=None,
+            val_past_covariates=None, val_future_covariates=None, *args, **kwargs):
+        """Darts' ``fit``, after checking every series for NaNs and for enough length."""
+        named = {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates,
+                 "val_series": val_series, "val_past_covariates": val_past_covariates,
+                 "val_future_covariates": val_future_covariates}
+        for name, value in named.items():
+            _check_finite(name, value)
+        needed = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
+        for name in ("series", "val_series"):
+            for i, s in enumerate(_as_list(named[name])):
+                if len(s) < needed:
+                    raise_log(ValueError(
+                        f"`{name}`[{i}] has {len(s)} time steps, fewer than input_chunk_length + output_chunk_shift "
+                        f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"), logger)
+        return super().fit(series, past_covariates, future_covariates, val_series, val_past_covariates,
+                           val_future_covariates, *args, **kwargs)
+
+    def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
+        """Darts' ``predict``, after checking the inputs for NaNs."""
+        for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():
+            _check_finite(name, value)
+        return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, Sequence) else [value]
+
+
+def _check_finite(name: str, value) -> None:
+    for i, s in enumerate(_as_list(value)):
+        values = s.values(copy=False)
+        if not np.isfinite(values).all():
+            bad = s.time_index[~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]
+            raise_log(ValueError(f"`{name}`[{i}] contains NaN/Inf values (first at {bad[0]}); fill or drop them before "
+                                 "fitting, e.g. with darts.utils.missing_values.fill_missing_values"), logger)
