@@ -16,17 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from darts.logging import get_logger, raise_log
+from darts.logging import raise_log
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput, TorchTrainingSample
+from darts.utils.serialization import add_safe_globals
 from darts.utils.torch import MonteCarloDropout
 
 from s4forecast.nn import S4Encoder
 from s4forecast.optim import param_groups
 from s4forecast.ssm import cauchy, discretize, hippo, systems
 
-logger = get_logger(__name__)
 
 
 def _mc_dropout(module: nn.Module) -> nn.Module:
@@ -184,7 +184,7 @@ class S4Model(MixedCovariatesTorchModel):
         """Reject invalid S4 hyperparameters before any training, naming the argument."""
         def check(ok, message):
             if not ok:
-                raise_log(ValueError(message), logger)
+                raise_log(ValueError(message))
 
         for name in ("d_model", "n_layers", "d_state"):
             check(isinstance(p[name], (int, np.integer)) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
@@ -240,7 +240,7 @@ class S4Model(MixedCovariatesTorchModel):
                 if len(s) < needed:
                     raise_log(ValueError(
                         f"`{name}`[{i}] has {len(s)} time steps, fewer than input_chunk_length + output_chunk_shift "
-                        f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"), logger)
+                        f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"))
         return super().fit(series, past_covariates, future_covariates, val_series, val_past_covariates,
                            val_future_covariates, *args, **kwargs)
 
@@ -263,4 +263,8 @@ def _check_finite(name: str, value) -> None:
         if not np.isfinite(values).all():
             bad = s.time_index[~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]
             raise_log(ValueError(f"`{name}`[{i}] contains NaN/Inf values (first at {bad[0]}); fill or drop them before "
-                                 "fitting, e.g. with darts.utils.missing_values.fill_missing_values"), logger)
+                                 "fitting, e.g. with darts.utils.missing_values.fill_missing_values"))
+
+
+# Darts loads saved models through an allow-list of globals: S4Model is safe to load like Darts' own.
+add_safe_globals([S4Model])

@@ -1,0 +1,192 @@
+"""S4Model as a Darts torch model, following Darts' own torch-model test conventions."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from darts import TimeSeries, concatenate
+from darts.utils import timeseries_generation as tg
+from darts.utils.likelihood_models import GaussianLikelihood, QuantileRegression
+
+from s4forecast import S4Model
+
+TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+SMALL = dict(d_model=8, n_layers=1, d_state=8, batch_size=16, random_state=0, pl_trainer_kwargs=TRAINER)
+
+
+def model(icl=12, ocl=6, n_epochs=1, **kw):
+    return S4Model(icl, ocl, n_epochs=n_epochs, **(SMALL | kw))
+
+
+@pytest.fixture(scope="module")
+def target():
+    return (tg.sine_timeseries(length=120, value_frequency=0.05) + tg.linear_timeseries(length=120) * 0.1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def multi_target(target):
+    return concatenate([target, target * 2 + 1], axis=1)
+
+
+@pytest.fixture(scope="module")
+def covariates():
+    return tg.datetime_attribute_timeseries(pd.date_range("2000-01-01", periods=200, freq="D"), "dayofweek", one_hot=False).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fitted(target):
+    return model().fit(target)
+
+
+@pytest.mark.parametrize("n", [3, 6, 14])  # shorter, equal, longer (autoregressive) than output_chunk_length
+def test_predict_lengths_and_index(fitted, target, n):
+    pred = fitted.predict(n, series=target)
+    assert len(pred) == n
+    assert pred.start_time() == target.end_time() + target.freq
+    assert np.isfinite(pred.values()).all()
+
+
+def test_sine_forecast_is_accurate():
+    """A mis-masked horizon or an output slice off by one step gives errors of ~0.3 here."""
+    series = tg.sine_timeseries(length=600, value_frequency=0.05).astype(np.float32)
+    train, test = series[:560], series[560:]
+    m = S4Model(40, 10, d_model=32, n_layers=2, d_state=16, n_epochs=8, batch_size=32, random_state=0,
+                dropout=0.0, optimizer_kwargs={"lr": 1e-2}, pl_trainer_kwargs=TRAINER)
+    m.fit(train)
+    pred = m.predict(10, series=train)
+    mae = np.abs(pred.values() - test[:10].values()).mean()
+    assert mae < 0.06, mae
+    shifted = np.abs(pred.values()[1:] - test[:9].values()).mean()  # the same forecast one step late
+    assert mae < shifted
+
+
+def test_past_and_future_covariates_multivariate_multiple_series(multi_target, covariates):
+    other = multi_target * 0.5
+    m = model()
+    m.fit([multi_target, other], past_covariates=[covariates, covariates], future_covariates=[covariates, covariates])
+    preds = m.predict(8, series=[multi_target, other], past_covariates=[covariates] * 2, future_covariates=[covariates] * 2)
+    assert [p.n_components for p in preds] == [2, 2] and all(len(p) == 8 for p in preds)
+    # the future covariates reach the forecast: changing them changes the prediction
+    changed = m.predict(4, series=multi_target, past_covariates=covariates, future_covariates=covariates * 3)
+    same = m.predict(4, series=multi_target, past_covariates=covariates, future_covariates=covariates)
+    assert not np.allclose(changed.values(), same.values())
+
+
+def test_covariates_not_covering_the_horizon_raise(target, covariates):
+    m = model().fit(target, future_covariates=covariates)
+    with pytest.raises(ValueError, match="future_covariates"):
+        m.predict(6, series=target, future_covariates=covariates[: len(target) + 2])
+
+
+def test_static_covariates_are_used(target):
+    a = target.with_static_covariates(pd.DataFrame({"site": [0.0]}))
+    b = (target * 2).with_static_covariates(pd.DataFrame({"site": [1.0]}))
+    m = model().fit([a, b])
+    assert m.model.encoder.d_input == 1 + 1 + 1  # target, static, mask
+    p0 = m.predict(4, series=a)
+    p1 = m.predict(4, series=a.with_static_covariates(pd.DataFrame({"site": [1.0]})))
+    assert not np.allclose(p0.values(), p1.values())
+
+
+def test_channel_independent_multivariate(multi_target):
+    m = model(channel_independent=True).fit(multi_target)
+    assert m.model.encoder.d_input == 1 + 1  # one component + mask
+    assert m.predict(6).n_components == 2
+
+
+@pytest.mark.parametrize("likelihood", [GaussianLikelihood(), QuantileRegression([0.1, 0.5, 0.9])])
+def test_probabilistic(target, likelihood):
+    m = model(likelihood=likelihood).fit(target)
+    pred = m.predict(6, num_samples=50)
+    assert pred.n_samples == 50
+    assert pred.quantile(0.9).values().mean() > pred.quantile(0.1).values().mean()
+
+
+def test_mc_dropout_gives_different_samples(target):
+    m = model(dropout=0.3).fit(target)
+    pred = m.predict(6, num_samples=10, mc_dropout=True)
+    assert pred.n_samples == 10 and pred.all_values().std(axis=2).mean() > 0
+
+
+@pytest.mark.parametrize("rin", [False, True])
+def test_reversible_instance_norm(target, rin):
+    m = model(use_reversible_instance_norm=rin).fit(target)
+    assert (getattr(m.model, "rin", None) is not None) == rin
+    assert np.isfinite(m.predict(6).values()).all()
+
+
+def test_save_load_identical_predictions(fitted, target, tmp_path):
+    path = tmp_path / "s4.pt"
+    fitted.save(str(path))
+    loaded = S4Model.load(str(path))
+    np.testing.assert_array_equal(fitted.predict(9, series=target).values(), loaded.predict(9, series=target).values())
+
+
+def test_checkpoints_and_untrained_model(target, tmp_path):
+    m = model(n_epochs=2, model_name="s4ckpt", work_dir=str(tmp_path), save_checkpoints=True, force_reset=True,
+              pl_trainer_kwargs=TRAINER | {"enable_checkpointing": True})
+    m.fit(target, val_series=target)
+    best = S4Model.load_from_checkpoint("s4ckpt", work_dir=str(tmp_path), best=True)
+    assert len(best.predict(6, series=target)) == 6
+    fresh = m.untrained_model()
+    assert fresh.model is None and fresh.model_params["d_state"] == 8
+
+
+def test_historical_forecasts_and_backtest(fitted, target):
+    hf = fitted.historical_forecasts(target, start=0.7, forecast_horizon=6, retrain=False, last_points_only=False)
+    assert len(hf) > 1 and all(len(f) == 6 for f in hf)
+    err = fitted.backtest(target, historical_forecasts=hf, last_points_only=False)
+    assert np.isfinite(err)
+
+
+def test_inputs_not_mutated(target, covariates):
+    t, c = target.copy(), covariates.copy()
+    m = model(use_reversible_instance_norm=True).fit(target, future_covariates=covariates)
+    m.predict(6, series=target, future_covariates=covariates)
+    np.testing.assert_array_equal(t.values(), target.values())
+    np.testing.assert_array_equal(c.values(), covariates.values())
+
+
+def test_float64_series_gives_float64_model(target):
+    m = model().fit(target.astype(np.float64))
+    assert next(m.model.parameters()).dtype == torch.float64
+    assert m.predict(6).dtype == np.float64
+
+
+def test_ssm_parameters_get_their_own_group(fitted):
+    m = model(ssm_lr=1e-4, optimizer_kwargs={"lr": 1e-2, "weight_decay": 0.05})
+    m.fit(tg.sine_timeseries(length=60).astype(np.float32))
+    opt = m.model.configure_optimizers()
+    lrs = sorted((g["lr"], g["weight_decay"]) for g in opt.param_groups)
+    assert lrs == [(1e-4, 0.0), (1e-2, 0.05)]
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(init="legx"), "unknown `init`"),
+        (dict(d_state=7), "`d_state` must be even"),
+        (dict(mode="diag", init="diag-lin", discretization="euler"), "unknown `discretization`"),
+        (dict(init="legt", rank=1), "rank"),
+        (dict(dt_min=0.1, dt_max=0.01), "dt_min"),
+        (dict(mode="fast"), "unknown `mode`"),
+        (dict(discretization="zoh"), "bilinear"),
+    ],
+)
+def test_invalid_hyperparameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        model(**kwargs)
+
+
+def test_too_short_series(target):
+    with pytest.raises(ValueError, match="fewer than input_chunk_length"):
+        model(icl=100, ocl=30).fit(target)
+
+
+def test_nan_in_series(target):
+    values = target.values().copy()
+    values[50] = np.nan
+    bad = TimeSeries.from_times_and_values(target.time_index, values)
+    with pytest.raises(ValueError, match="NaN"):
+        model().fit(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        model().fit(target).predict(6, series=bad)
