@@ -1,10 +1,14 @@
-"""Command line: ``s4forecast demo`` (and the task commands registered by later modules)."""
+"""Command line: ``s4forecast demo`` (an S4 layer), ``s4forecast forecast`` (S4Model on real data)."""
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def demo(args: argparse.Namespace) -> None:
@@ -33,6 +37,12 @@ def demo(args: argparse.Namespace) -> None:
     print(f"recurrent view vs convolution, max |diff| over 64 steps: {(torch.stack(ys, 1) - y_conv).abs().max():.2e}")
 
 
+def forecast(args: argparse.Namespace) -> None:
+    from s4forecast.forecasting.job import run
+
+    run(args.config, args.data_dir, args.output_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s4forecast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, default=1024)
     p.add_argument("--batch", type=int, default=16)
     p.set_defaults(func=demo)
+    p = sub.add_parser("forecast", help="fit S4Model on a real dataset, score the test split, plot a forecast")
+    p.add_argument("--config", default=str(CONFIGS / "forecast" / "etth1.yaml"))
+    p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR, else download")
+    p.add_argument("--output-dir", default=None, help="default: the config's output_dir")
+    p.set_defaults(func=forecast)
     return parser
 
 

@@ -22,7 +22,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from benchmarks.common import git_commit
 from benchmarks.informer import config as configs
-from benchmarks.informer.evaluate import scores, test_windows
+from s4forecast.forecasting.evaluation import scores, test_windows
 from benchmarks.informer.models import build, n_parameters
 from s4forecast.data.informer import load_informer
 
