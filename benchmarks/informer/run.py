@@ -24,7 +24,7 @@ from benchmarks.common import git_commit
 from benchmarks.informer import config as configs
 from s4forecast.forecasting.evaluation import scores, test_windows
 from benchmarks.informer.models import build, n_parameters
-from s4forecast.data.informer import load_informer
+from s4forecast.data.informer import load_informer, read_frame
 
 RESULTS = Path(__file__).resolve().parent / "results" / "results.csv"
 ALL_DATASETS = ["ETTh1", "ETTh2", "ETTm1", "WTH", "ECL"]
@@ -35,6 +35,7 @@ def done(results: Path, key: dict) -> bool:
     if not results.exists():
         return False
     df = pd.read_csv(results)
+    df = df[df.status == "ok"]
     match = (df[list(key)] == pd.Series(key)).all(axis=1)
     return bool(match.any())
 
@@ -42,7 +43,7 @@ def done(results: Path, key: dict) -> bool:
 def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg: dict, data_dir=None,
                 progress: bool = True) -> dict:
     """Train on train (early stopping on val), evaluate on every test window; return the result row."""
-    splits = load_informer(dataset, features, cfg["lookback"], data_dir, download=False)
+    splits = load_informer(dataset, features, cfg["lookback"], data_dir)
     with tempfile.TemporaryDirectory() as work_dir:
         model = build(model_name, cfg, horizon, Path(work_dir), progress)
         start = time.perf_counter()
@@ -88,6 +89,13 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     datasets = ALL_DATASETS if args.all else [args.dataset]
     for dataset in datasets:
+        try:
+            read_frame(dataset, args.data_dir)  # verified local copy, else a download attempt
+        except FileNotFoundError as e:
+            log.warning("%s: not run: data absent (%s)", dataset, e)
+            append(args.results, {"dataset": dataset, "status": "not run: data absent",
+                                  "date": dt.datetime.now().isoformat(timespec="seconds")})
+            continue
         for features in [args.features] if args.features else ["S", "M"]:
             cfg = configs.load(dataset, features, args.config_dir)
             for horizon in [args.horizon] if args.horizon else cfg["horizons"]:
@@ -98,13 +106,7 @@ def main(argv=None) -> None:
                         log.info("skip %s (already in %s)", key, args.results)
                         continue
                     log.info("run %s", key)
-                    try:
-                        row = run_setting(dataset, features, horizon, model_name, cfg, args.data_dir, not args.no_progress)
-                    except FileNotFoundError as e:
-                        log.warning("%s: not run: data absent (%s)", dataset, e)
-                        row = {**key, "status": "not run: data absent", "date": dt.datetime.now().isoformat(timespec="seconds")}
-                        append(args.results, row)
-                        break
+                    row = run_setting(dataset, features, horizon, model_name, cfg, args.data_dir, not args.no_progress)
                     append(args.results, row)
                     log.info("done %s: mse %.4f mae %.4f (%.0f s)", key, row["mse"], row["mae"], row["wall_time_s"])
 

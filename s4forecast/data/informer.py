@@ -39,14 +39,21 @@ DATASETS = {
 }
 
 
+def parse_frame(source, date_col: str = "date") -> pd.DataFrame:
+    """A CSV (path, buffer) as a DataFrame indexed by its parsed date column, rows in file order."""
+    df = pd.read_csv(source)
+    if date_col not in df.columns:
+        raise ValueError(f"the CSV has no date column {date_col!r}; its columns: {', '.join(df.columns)}")
+    df[date_col] = pd.to_datetime(df[date_col])
+    return df.set_index(date_col)
+
+
 def read_frame(name: str, data_dir=None, download: bool = True) -> pd.DataFrame:
-    """The dataset as a DataFrame indexed by its parsed date column (rows in file order)."""
+    """A registered dataset as a DataFrame indexed by date (verified file; downloaded if absent)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     spec = DATASETS[name]
-    df = pd.read_csv(io.BytesIO(fetch(spec.file, data_dir, download)))
-    df[spec.date_col] = pd.to_datetime(df[spec.date_col])
-    return df.set_index(spec.date_col)
+    return parse_frame(io.BytesIO(fetch(spec.file, data_dir, download)), spec.date_col)
 
 
 def borders(split: str, n_rows: int, lookback: int) -> dict[str, tuple[int, int]]:
@@ -80,6 +87,9 @@ class InformerSplits:
 
 def split_frame(df: pd.DataFrame, columns: list[str], split: str, lookback: int) -> InformerSplits:
     """Select ``columns``, split by the protocol, fit the scaler on train rows, return float32 series."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns {missing} not in the data; its columns: {', '.join(df.columns)}")
     values = df[columns].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError(f"the data has NaN/Inf in columns {columns}")
@@ -94,11 +104,21 @@ def split_frame(df: pd.DataFrame, columns: list[str], split: str, lookback: int)
     return InformerSplits(series("train"), series("val"), series("test"), scaler, columns, lookback)
 
 
-def load_informer(name: str, features: str, lookback: int, data_dir=None, download: bool = True) -> InformerSplits:
-    """Informer protocol splits of a dataset. ``features``: ``S`` (target column) or ``M`` (all columns)."""
+def _columns(df: pd.DataFrame, target: str, features: str) -> list[str]:
     if features not in ("S", "M"):
         raise ValueError(f"features must be 'S' (univariate target) or 'M' (all columns); got {features!r}")
-    spec = DATASETS.get(name)
+    return [target] if features == "S" else list(df.columns)
+
+
+def load_informer(name: str, features: str, lookback: int, data_dir=None, download: bool = True) -> InformerSplits:
+    """Informer protocol splits of a dataset. ``features``: ``S`` (target column) or ``M`` (all columns)."""
     df = read_frame(name, data_dir, download)
-    columns = [spec.target] if features == "S" else list(df.columns)
-    return split_frame(df, columns, spec.split, lookback)
+    spec = DATASETS[name]
+    return split_frame(df, _columns(df, spec.target, features), spec.split, lookback)
+
+
+def load_csv(path, target: str, features: str, lookback: int, split: str = "ratio", date_col: str = "date") -> InformerSplits:
+    """The same protocol on any CSV with a date column (ETT-family files use ``split='ett-hour'``
+    or ``'ett-minute'``; other data the 70/10/20 ``'ratio'`` split)."""
+    df = parse_frame(path, date_col)
+    return split_frame(df, _columns(df, target, features), split, lookback)

@@ -1,0 +1,131 @@
+"""Informer protocol: split borders, train-only scaler, metrics, data files and the benchmark runner."""
+import gzip
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from s4forecast.data import files
+from s4forecast.data.informer import borders, load_csv, load_informer
+from s4forecast.forecasting.evaluation import scores
+
+
+def test_ett_borders_match_informer_code():
+    # Informer's Dataset_ETT_hour: border1s = [0, 12*30*24 - seq_len, 12*30*24 + 4*30*24 - seq_len]
+    b = borders("ett-hour", 17420, 96)
+    assert b == {"train": (0, 8640), "val": (8640 - 96, 11520), "test": (11520 - 96, 14400)}
+    assert borders("ett-minute", 69680, 96)["test"] == (46080 - 96, 57600)
+
+
+def test_ratio_borders_match_informer_code():
+    n = 35064  # WTH: num_train = int(n*0.7), num_test = int(n*0.2), val = the rest
+    b = borders("ratio", n, 48)
+    assert b == {"train": (0, 24544), "val": (24544 - 48, 28052), "test": (28052 - 48, 35064)}
+
+
+def write_csv(path, n=200):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=n, freq="h"),
+                       "a": rng.normal(5, 2, n), "OT": np.arange(n, dtype=float)})
+    df.to_csv(path, index=False)
+    return df
+
+
+def test_scaler_fit_on_train_rows_only(tmp_path):
+    df = write_csv(tmp_path / "x.csv")
+    s = load_csv(tmp_path / "x.csv", target="OT", features="S", lookback=10)
+    # train = rows [0, 140): OT = 0..139, mean 69.5, population std sqrt((140^2-1)/12)
+    mean, std = 69.5, np.sqrt((140**2 - 1) / 12)
+    np.testing.assert_allclose(s.scaler.mean_, [mean])
+    np.testing.assert_allclose(s.scaler.scale_, [std])
+    np.testing.assert_allclose(s.train.values()[:, 0], (np.arange(140) - mean) / std, rtol=1e-5)
+    # test = rows [int(200*0.8) - 10, 200) = [150, 200), scaled with the train statistics
+    assert len(s.test) == 50 and s.test.start_time() == df.date[150]
+    np.testing.assert_allclose(s.test.values()[0, 0], (150 - mean) / std, rtol=1e-5)
+    m = load_csv(tmp_path / "x.csv", target="OT", features="M", lookback=10)
+    assert m.columns == ["a", "OT"] and m.train.n_components == 2
+
+
+def test_bad_csv_inputs(tmp_path):
+    write_csv(tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="columns \\['nope'\\] not in the data"):
+        load_csv(tmp_path / "x.csv", target="nope", features="S", lookback=10)
+    with pytest.raises(ValueError, match="lookback 500"):
+        load_csv(tmp_path / "x.csv", target="OT", features="S", lookback=500)
+    with pytest.raises(ValueError, match="features must be"):
+        load_csv(tmp_path / "x.csv", target="OT", features="X", lookback=10)
+
+
+def test_scores_against_hand_computation():
+    f = np.array([[[1.0], [2.0]], [[0.0], [4.0]]])
+    t = np.array([[[0.0], [2.0]], [[1.0], [1.0]]])
+    # errors 1, 0, -1, 3: MSE (1+0+1+9)/4, MAE (1+0+1+3)/4
+    assert scores(f, t) == {"mse": 2.75, "mae": 1.25}
+
+
+def test_fetch_verifies_checksum_downloads_and_reads_gzip(tmp_path):
+    payload = b"date,OT\n2020-01-01 00:00:00,1\n"
+    src = tmp_path / "src.csv"
+    src.write_bytes(payload)
+    good = files.RemoteFile("d.csv", src.as_uri(), "sha256:" + hashlib.sha256(payload).hexdigest())
+    target = tmp_path / "data"
+    assert files.fetch(good, target) == payload  # downloaded
+    assert (target / "d.csv").read_bytes() == payload
+    gz_dir = tmp_path / "gz"
+    gz_dir.mkdir()
+    (gz_dir / "d.csv.gz").write_bytes(gzip.compress(payload))
+    assert files.fetch(good, gz_dir, download=False) == payload
+    bad = files.RemoteFile("e.csv", src.as_uri(), "sha256:" + "0" * 64)
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        files.fetch(bad, tmp_path / "other")
+    blob = files.RemoteFile("d.csv", src.as_uri(), files.digest(payload, "git-blob-sha1:"))
+    assert files.fetch(blob, target) == payload
+
+
+def test_missing_file_error_has_the_download_hint(tmp_path):
+    remote = files.RemoteFile("ECL.csv", "https://example.invalid/ECL.csv", "sha256:" + "0" * 64)
+    with pytest.raises(FileNotFoundError, match="Download it from https://example.invalid/ECL.csv"):
+        files.fetch(remote, tmp_path, download=False)
+
+
+def test_real_data_shapes(data_dir):
+    s = load_informer("ETTm1", "M", 96, data_dir)
+    assert (len(s.train), len(s.val), len(s.test)) == (34560, 11520 + 96, 11520 + 96)
+    assert s.train.n_components == 7 and str(s.train.freq) == "<15 * Minutes>"
+    w = load_informer("WTH", "S", 96, data_dir)
+    assert w.columns == ["WetBulbCelsius"] and abs(w.train.values().mean()) < 1e-4
+
+
+def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
+    from benchmarks.informer import config, run
+
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    base = yaml.safe_load((config.CONFIG_DIR / "base.yaml").read_text())
+    base["lookback"] = 48
+    base["trainer"] |= {"max_epochs": 1, "limit_train_batches": 3}
+    base["s4"] |= {"d_model": 8, "n_layers": 1, "d_state": 8}
+    (cfg_dir / "base.yaml").write_text(yaml.safe_dump(base))
+    (cfg_dir / "ETTh1.yaml").write_text(yaml.safe_dump({"dataset": "ETTh1", "horizons": [24]}))
+    results = tmp_path / "results.csv"
+    args = ["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "s4", "--results", str(results),
+            "--config-dir", str(cfg_dir), "--data-dir", str(data_dir), "--no-progress"]
+    run.main(args)
+    df = pd.read_csv(results)
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert (row.dataset, row.features, row.horizon, row.model, row.status) == ("ETTh1", "S", 24, "s4", "ok")
+    assert row.test_windows == 2880 - 24 + 1 and 0 < row.mse < 5 and 0 < row.mae < 5 and row.params > 0
+    run.main(args)  # resumable: the finished setting is skipped
+    assert len(pd.read_csv(results)) == 1
+
+
+def test_runner_marks_absent_data_instead_of_failing(tmp_path):
+    from benchmarks.informer import run
+
+    results = tmp_path / "results.csv"
+    run.main(["--dataset", "ECL", "--results", str(results), "--data-dir", str(tmp_path / "empty"), "--no-progress"])
+    df = pd.read_csv(results)
+    assert list(df.status) == ["not run: data absent"] and df.dataset[0] == "ECL"
