@@ -15,7 +15,7 @@ def _seed():
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """Real data: $S4FORECAST_DATA_DIR, else ../shared/data; skipped (with the reason) only when absent."""
-    path = Path(os.environ.get("S4FORECAST_DATA_DIR", DEFAULT_DATA))
+    path = Path(os.environ.get("S4FORECAST_DATA_DIR", DEFAULT_DATA)).resolve()
     if not (path / "ETTh1.csv").exists():
         if os.environ.get("CI"):
             pytest.fail(f"CI must provide the real data, but {path} has no ETTh1.csv")

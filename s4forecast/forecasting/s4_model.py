@@ -10,6 +10,7 @@ Input features per position (B, L, d_input): target (masked in the horizon), pas
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,41 +52,54 @@ class _S4Module(PLForecastingModule):
         self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
         self.encoder = _mc_dropout(S4Encoder(d_input, l_max=self.L, **encoder_kwargs))
         self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, series_dim * nr_params)
+        self.rate = 1.0  # multiplies every Δ: see S4Model.with_rate
 
-    def _features(self, x: PLModuleInput) -> torch.Tensor:
-        """(B', L, d_input) masked sequence; B' = B * target_dim when channel independent."""
-        target = x.past_target
-        B, L_in, C = target.shape
-        L_out = self.L - L_in
-        horizon = target.new_zeros(B, L_out, 1)
+    def sequence(self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None,
+                 static_covariates=None) -> torch.Tensor:
+        """Encoder input (B', T + n_masked, d_input) for ``T`` observed steps then ``n_masked`` masked ones.
 
-        def extend(t):  # zero-fill the horizon of a past-only tensor
-            return torch.cat([t, t.new_zeros(B, L_out, t.shape[-1])], 1)
+        target (B, T, C); past_covariates (B, T, Cp) or None; future_covariates (B, T + n_masked, Cf)
+        or None; static_covariates (B, C or 1, Cs) or None. B' = B * C when channel independent.
+        """
+        B, T, C = target.shape
 
-        future = []
-        if x.historic_future_covariates is not None or x.future_covariates is not None:
-            hist = x.historic_future_covariates if x.historic_future_covariates is not None else target.new_zeros(B, L_in, x.future_covariates.shape[-1])
-            fut = x.future_covariates if x.future_covariates is not None else target.new_zeros(B, self.output_chunk_length, hist.shape[-1])
-            gap = target.new_zeros(B, self.output_chunk_shift, hist.shape[-1])
-            future = [torch.cat([hist, gap, fut], 1)]
-        shared = ([extend(x.past_covariates)] if x.past_covariates is not None else []) + future
-        if x.static_covariates is not None:
-            shared.append(x.static_covariates.reshape(B, 1, -1).expand(B, self.L, -1))
-        shared.append(torch.cat([target.new_ones(B, L_in, 1), horizon], 1))
+        def extend(t):  # zero-fill the masked steps of an observed-only tensor
+            return torch.cat([t, t.new_zeros(B, n_masked, t.shape[-1])], 1)
+
+        shared = [extend(past_covariates)] if past_covariates is not None else []
+        if future_covariates is not None:
+            shared.append(future_covariates)
+        if static_covariates is not None:
+            shared.append(static_covariates.reshape(B, 1, -1).expand(B, T + n_masked, -1))
+        shared.append(torch.cat([target.new_ones(B, T, 1), target.new_zeros(B, n_masked, 1)], 1))
         shared = torch.cat(shared, -1)
         if not self.channel_independent:
             return torch.cat([extend(target), shared], -1)
-        series = extend(target).permute(0, 2, 1).reshape(B * C, self.L, 1)
+        series = extend(target).permute(0, 2, 1).reshape(B * C, T + n_masked, 1)
         return torch.cat([series, shared.repeat_interleave(C, 0)], -1)
+
+    def predictions(self, h: torch.Tensor, batch: int) -> torch.Tensor:
+        """Encoder outputs at horizon steps (B', T, d_model) -> (batch, T, target_dim, nr_params)."""
+        y = self.head(h)
+        T = h.shape[1]
+        if self.channel_independent:
+            y = y.reshape(batch, self.target_dim, T, self.nr_params).permute(0, 2, 1, 3)
+        return y.reshape(batch, T, self.target_dim, self.nr_params)
 
     @io_processor
     def forward(self, x_in: PLModuleInput) -> PLModuleOutput:
-        B = x_in.past_target.shape[0]
-        h = self.encoder(self._features(x_in))[:, -self.output_chunk_length:]
-        y = self.head(h)  # (B', L_out, series_dim * nr_params)
-        if self.channel_independent:
-            y = y.reshape(B, self.target_dim, self.output_chunk_length, self.nr_params).permute(0, 2, 1, 3)
-        return PLModuleOutput(prediction=y.reshape(B, self.output_chunk_length, self.target_dim, self.nr_params))
+        target = x_in.past_target
+        B, L_in, _ = target.shape
+        future = None
+        if x_in.historic_future_covariates is not None or x_in.future_covariates is not None:
+            hist, fut = x_in.historic_future_covariates, x_in.future_covariates
+            width = (hist if hist is not None else fut).shape[-1]
+            hist = hist if hist is not None else target.new_zeros(B, L_in, width)
+            fut = fut if fut is not None else target.new_zeros(B, self.output_chunk_length, width)
+            future = torch.cat([hist, target.new_zeros(B, self.output_chunk_shift, width), fut], 1)
+        x = self.sequence(target, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
+        h = self.encoder(x, self.rate)[:, -self.output_chunk_length:]
+        return PLModuleOutput(prediction=self.predictions(h, B))
 
     def configure_optimizers(self):
         """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
@@ -243,6 +257,27 @@ class S4Model(MixedCovariatesTorchModel):
                         f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"))
         return super().fit(series, past_covariates, future_covariates, val_series, val_past_covariates,
                            val_future_covariates, *args, **kwargs)
+
+    def stream(self, series):
+        """An :class:`~s4forecast.forecasting.streaming.S4Stream` that has consumed ``series``: then
+        ``update(new_values)`` costs O(N) per step and ``forecast(n)`` runs only the horizon steps."""
+        from s4forecast.forecasting.streaming import S4Stream
+
+        _check_finite("series", series)
+        return S4Stream(self, series)
+
+    def with_rate(self, rate: float) -> "S4Model":
+        """A copy of this fitted model whose every step size Δ is multiplied by ``rate`` (S4 Sec. 4.3):
+        a model trained on hourly data runs on 15-minute data with ``rate=0.25``, without retraining.
+        Chunk lengths stay in steps."""
+        if self.model is None:
+            raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
+        if not rate > 0:
+            raise_log(ValueError(f"rate must be positive; got {rate}"))
+        clone = copy.deepcopy(self)  # Darts' pickling state leaves out the network and trainer
+        clone.model = copy.deepcopy(self.model)
+        clone.model.rate = self.model.rate * rate
+        return clone
 
     def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
         """Darts' ``predict``, after checking the inputs for NaNs."""
