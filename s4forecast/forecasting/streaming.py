@@ -80,6 +80,7 @@ class S4Stream:
             y = m.predictions(h[:, m.output_chunk_shift:], 1)[0, :, :, 0]  # (output_chunk_length, C)
             chunks.append(y.numpy())
             produced += len(y)
-            _, state = self._run(y[None], 0, state)
+            if produced < n:
+                _, state = self._run(y[None], 0, state)
         index = generate_index(start=self.end + (m.output_chunk_shift + 1) * self.freq, length=n, freq=self.freq)
         return TimeSeries.from_times_and_values(index, np.concatenate(chunks)[:n], columns=self.columns)
