@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
+import torch
 
 from benchmarks.common import ROOT, load_config, metadata
 from s4forecast import S4Model
@@ -29,7 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/rate_change.yaml"))
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     hourly = load_informer("ETTh1", cfg["features"], cfg["lookback"], args.data_dir)
     minute = load_informer("ETTm1", cfg["features"], cfg["lookback"], args.data_dir)

@@ -1,4 +1,5 @@
-"""Command line: ``s4forecast demo`` (an S4 layer), ``s4forecast forecast`` (S4Model on real data)."""
+"""Command line: ``demo`` (an S4 layer), ``forecast`` (S4Model on real data), ``sweep`` and
+``sweep-report`` (Optuna)."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,18 @@ def forecast(args: argparse.Namespace) -> None:
     run(args.config, args.data_dir, args.output_dir)
 
 
+def sweep(args: argparse.Namespace) -> None:
+    from s4forecast.tune.sweep import run_sweep
+
+    run_sweep(args.config, args.n_trials, args.storage, args.workers, args.data_dir)
+
+
+def sweep_report(args: argparse.Namespace) -> None:
+    from s4forecast.tune.sweep import report
+
+    report(args.study, args.storage, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s4forecast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR, else download")
     p.add_argument("--output-dir", default=None, help="default: the config's output_dir")
     p.set_defaults(func=forecast)
+    p = sub.add_parser("sweep", help="Optuna sweep over N, Δ, HiPPO variant and training knobs")
+    p.add_argument("--config", required=True)
+    p.add_argument("--n-trials", type=int, default=20, help="trials to add to the study")
+    p.add_argument("--storage", default=None, help="Optuna RDB URL (default: sqlite file under sweeps/)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the study")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=sweep)
+    p = sub.add_parser("sweep-report", help="best config as YAML and plots of a sweep")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None)
+    p.add_argument("--out", default=None, help="default: sweeps/<study>/")
+    p.set_defaults(func=sweep_report)
     return parser
 
 

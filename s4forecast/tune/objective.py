@@ -1,0 +1,54 @@
+"""Sweep objectives. ``forecast``: the best validation MSE (scaled values, Informer protocol splits,
+or a synthetic series for smoke tests) of an S4Model trained with the sampled configuration."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+from darts.utils import timeseries_generation as tg
+
+from s4forecast.data.informer import InformerSplits, load_informer
+from s4forecast.forecasting.s4_model import S4Model
+from s4forecast.tune import space as search_space
+from s4forecast.tune.pruning import OptunaPruning
+
+
+def load_data(data: dict, lookback: int, data_dir=None) -> InformerSplits:
+    if data["source"] == "informer":
+        return load_informer(data["dataset"], data["features"], lookback, data_dir)
+    if data["source"] == "synthetic":
+        n = data["length"]
+        s = (tg.sine_timeseries(length=n, value_frequency=0.03, freq="h")
+             + tg.gaussian_timeseries(length=n, std=0.1, freq="h")).astype(np.float32)
+        train_end, val_end = int(n * 0.7), int(n * 0.85)
+        return InformerSplits(s[:train_end], s[train_end - lookback: val_end], s[val_end - lookback:], None, ["sine"], lookback)
+    raise ValueError(f"unknown data source {data['source']!r}; valid: informer, synthetic")
+
+
+def forecast_objective(cfg: dict, data_dir=None):
+    """An Optuna objective (trial -> best val MSE) for a sweep config (see configs/sweep/*.yaml)."""
+    search_space.validate(cfg["space"])
+    obj = cfg["objective"]
+
+    def objective(trial: optuna.Trial) -> float:
+        params = search_space.sample(trial, cfg["space"])
+        lr, lookback = params.pop("lr"), params.pop("lookback")
+        splits = load_data(cfg["data"], lookback, data_dir)
+        pruning = OptunaPruning(trial)
+        trainer = {"callbacks": [pruning], "enable_progress_bar": obj.get("progress", False), "logger": False,
+                   "enable_model_summary": False, "enable_checkpointing": False,
+                   **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj}}
+        model = S4Model(lookback, obj["horizon"], n_epochs=obj["n_epochs"], batch_size=obj["batch_size"],
+                        random_state=obj.get("seed", 0), optimizer_kwargs={"lr": lr}, pl_trainer_kwargs=trainer,
+                        use_reversible_instance_norm=obj.get("use_reversible_instance_norm", True), **params)
+        model.fit(splits.train, val_series=splits.val)
+        pruning.raise_if_pruned()
+        if not math.isfinite(pruning.best):
+            raise optuna.TrialPruned("validation loss is not finite")
+        return pruning.best
+
+    return objective
+
+
+OBJECTIVES = {"forecast": forecast_objective}

@@ -1,0 +1,67 @@
+"""The search space, declared in YAML (``space:`` of configs/sweep/*.yaml), sampled define-by-run.
+
+Each entry is one of:
+
+* a list: categorical choices, e.g. ``d_state: [16, 32, 64]``;
+* ``{low, high, log?}``: a float (or an int when both bounds are ints);
+* ``{<mode>: [...], ...}``: choices that depend on the sampled ``mode`` (``init``, ``discretization``).
+
+Constraints are encoded, never discovered by crashing trials: ``d_state`` choices must be even,
+``dt_max = dt_min * dt_span`` with ``dt_span > 1`` (so dt_min < dt_max), init and discretization
+are drawn from the sampled mode's own lists, and the low-rank ``rank`` follows from the init.
+"""
+from __future__ import annotations
+
+import optuna
+
+from s4forecast.ssm import discretize, hippo, systems
+
+CONDITIONAL = ("init", "discretization")
+
+
+def validate(space: dict) -> None:
+    """Reject a space that could yield an invalid S4 configuration, before any trial runs."""
+    modes = space.get("mode", ["nplr"])
+    for mode in modes:
+        if mode not in systems.MODES:
+            raise ValueError(f"space: unknown mode {mode!r}; valid: {', '.join(systems.MODES)}")
+        inits = space.get("init", {}).get(mode, [])
+        valid = hippo.MEASURES + (hippo.DIAG_INITS if mode == "diag" else ())
+        if not inits or any(i not in valid for i in inits):
+            raise ValueError(f"space: init choices for mode {mode!r} must be a non-empty subset of {valid}; got {inits}")
+        discs = space.get("discretization", {}).get(mode, ["bilinear"])
+        allowed = ("bilinear",) if mode == "nplr" else discretize.DISCRETIZATIONS
+        if any(d not in allowed for d in discs):
+            raise ValueError(f"space: discretization for mode {mode!r} must be among {allowed}; got {discs}")
+    if any(n % 2 for n in _choices(space["d_state"])):
+        raise ValueError(f"space: d_state choices must be even (conjugate pairs); got {space['d_state']}")
+    span = space.get("dt_span", {"low": 10.0})
+    if span["low"] <= 1:
+        raise ValueError(f"space: dt_span.low must exceed 1 so that dt_min < dt_max; got {span['low']}")
+
+
+def _choices(entry):
+    return entry if isinstance(entry, list) else list(range(entry["low"], entry["high"] + 1))
+
+
+def _suggest(trial: optuna.Trial, name: str, entry):
+    if isinstance(entry, list):
+        return trial.suggest_categorical(name, entry)
+    if isinstance(entry["low"], int) and isinstance(entry["high"], int):
+        return trial.suggest_int(name, entry["low"], entry["high"], log=entry.get("log", False))
+    return trial.suggest_float(name, float(entry["low"]), float(entry["high"]), log=entry.get("log", False))
+
+
+def sample(trial: optuna.Trial, space: dict) -> dict:
+    """One configuration: S4Model keyword arguments plus ``lr`` and ``lookback``."""
+    params = {}
+    params["mode"] = trial.suggest_categorical("mode", space.get("mode", ["nplr"]))
+    for name in CONDITIONAL:
+        choices = space.get(name, {}).get(params["mode"], ["bilinear"] if name == "discretization" else None)
+        params[name] = trial.suggest_categorical(f"{name}_{params['mode']}", choices)
+    for name, entry in space.items():
+        if name not in CONDITIONAL + ("mode",):
+            params[name] = _suggest(trial, name, entry)
+    params["dt_max"] = params["dt_min"] * params.pop("dt_span")
+    params["rank"] = hippo.REQUIRED_RANK.get(params["init"], 1)
+    return params

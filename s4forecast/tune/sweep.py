@@ -1,0 +1,132 @@
+"""Run a sweep (one or several worker processes sharing one Optuna study) and report on it.
+
+    s4forecast sweep --config configs/sweep/etth1.yaml --n-trials 50 [--storage URL] [--workers K]
+    s4forecast sweep-report --study NAME [--storage URL] [--out DIR]
+
+Storage: by default an SQLite file ``sweeps/<study>.db`` (one command on a laptop); any Optuna RDB
+URL (``postgresql://user@host/db``) lets processes on several machines share the study. Trials
+send heartbeats: a killed worker's running trial is marked failed (and retried once) by the next
+worker, finished trials are never lost, and re-running the command continues the study.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import warnings
+from pathlib import Path
+
+import optuna
+import yaml
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+from s4forecast.tune import space as search_space
+from s4forecast.tune.objective import OBJECTIVES
+
+SWEEP_DIR = Path("sweeps")
+
+
+def storage_url(study_name: str, url: str | None = None, root: Path = SWEEP_DIR) -> str:
+    if url:
+        return url
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(root / f'{study_name}.db').resolve()}"
+
+
+def make_storage(url: str) -> RDBStorage:
+    """RDB storage with heartbeats: a trial whose worker died is failed after 30 s and retried once."""
+    with warnings.catch_warnings():  # heartbeats are flagged experimental in Optuna; we rely on them knowingly
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RDBStorage(url, heartbeat_interval=10, grace_period=30,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+
+def _component(module, spec: dict | None, **extra):
+    spec = dict(spec or {})
+    return getattr(module, spec.pop("name"))(**spec, **extra) if spec else None
+
+
+def load_study(cfg: dict, url: str, worker: int = 0) -> optuna.Study:
+    sampler_spec = dict(cfg.get("sampler", {"name": "TPESampler"}))
+    if "seed" in sampler_spec:  # distinct streams per worker, reproducible per worker
+        sampler_spec["seed"] += worker
+    study = optuna.create_study(study_name=cfg["study_name"], storage=make_storage(url), direction="minimize",
+                                load_if_exists=True, sampler=_component(optuna.samplers, sampler_spec),
+                                pruner=_component(optuna.pruners, cfg.get("pruner")))
+    study.set_user_attr("config", cfg)
+    return study
+
+
+def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = load_study(cfg, url, worker)
+    study.optimize(OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir), n_trials=n_trials,
+                   show_progress_bar=worker == 0)
+
+
+def run_sweep(config_path: str | Path, n_trials: int, url: str | None = None, workers: int = 1, data_dir=None) -> optuna.Study:
+    """Add ``n_trials`` trials to the config's study, spread over ``workers`` processes."""
+    cfg = yaml.safe_load(Path(config_path).read_text())
+    search_space.validate(cfg["space"])
+    url = storage_url(cfg["study_name"], url)
+    load_study(cfg, url)  # create once before the workers race for it
+    shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
+    if workers == 1:
+        _worker(cfg, url, n_trials, 0, data_dir)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_worker, args=(cfg, url, n, i, data_dir)) for i, n in enumerate(shares) if n]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    study = optuna.load_study(study_name=cfg["study_name"], storage=make_storage(url))
+    states = [t.state.name for t in study.trials]
+    print(f"study {cfg['study_name']}: {len(states)} trials ({states.count('COMPLETE')} complete, "
+          f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed) in {url}")
+    return study
+
+
+def best_config(study: optuna.Study) -> dict:
+    """The best trial as a ready config for ``s4forecast forecast --config``."""
+    cfg = study.user_attrs["config"]
+    params = search_space.sample(optuna.trial.FixedTrial(study.best_trial.params), cfg["space"])
+    obj, data = cfg["objective"], cfg["data"]
+    lr, lookback = params.pop("lr"), params.pop("lookback")
+    return {
+        "dataset": data.get("dataset"), "features": data.get("features"), "lookback": lookback,
+        "horizon": obj["horizon"], "output_dir": "outputs",
+        "model": {**params, "n_epochs": obj["n_epochs"], "batch_size": obj["batch_size"], "random_state": obj.get("seed", 0),
+                  "use_reversible_instance_norm": obj.get("use_reversible_instance_norm", True), "optimizer_kwargs": {"lr": lr}},
+        "trainer": {k: obj[k] for k in ("limit_train_batches",) if k in obj},
+        "sweep": {"study": study.study_name, "trial": study.best_trial.number, "val_mse": study.best_value},
+    }
+
+
+def report(study_name: str, url: str | None = None, out_dir: str | Path | None = None) -> Path:
+    """Write ``best.yaml`` and the plots (optimisation history, parameter importances, slice of Δ and N)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as ovm
+
+    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url(study_name, url)))
+    out = Path(out_dir or SWEEP_DIR / study_name)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "best.yaml").write_text(yaml.safe_dump(best_config(study), sort_keys=False))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    plots = {"optimization_history": lambda: ovm.plot_optimization_history(study),
+             "slice_dt_d_state": lambda: ovm.plot_slice(study, params=[p for p in ("dt_min", "dt_span", "d_state") if any(p in t.params for t in complete)])}
+    if len(complete) >= 2:
+        plots["param_importances"] = lambda: ovm.plot_param_importances(study)
+    for name, plot in plots.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            ax = plot()
+        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
+        fig.set_size_inches(10, 5)
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png", dpi=100)
+        plt.close(fig)
+    print(f"best trial {study.best_trial.number}: val MSE {study.best_value:.4f}; config and plots in {out}/")
+    return out
