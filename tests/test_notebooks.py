@@ -15,6 +15,8 @@ def test_notebook_runs(path, data_dir, monkeypatch):
     monkeypatch.setenv("S4FORECAST_NB_EPOCHS", "1")
     monkeypatch.setenv("S4FORECAST_NB_BATCHES", "3")
     monkeypatch.setenv("S4FORECAST_NB_TEST_WINDOWS", "64")
+    monkeypatch.setenv("S4FORECAST_NB_SWEEP_CONFIG", "configs/sweep/smoke.yaml")
+    monkeypatch.setenv("S4FORECAST_NB_TRIALS", "3")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
