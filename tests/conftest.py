@@ -4,6 +4,13 @@ from pathlib import Path
 import pytest
 import torch
 
+# Eager real-arithmetic Cauchy kernel by default: compiling every test's shapes costs minutes.
+# test_cauchy.py checks the compiled path explicitly.
+os.environ.setdefault("S4FORECAST_COMPILE", "0")
+# Triton decides at decoration time whether kernels run compiled (GPU) or interpreted (CPU): the
+# suite verifies the GPU Cauchy kernel with the interpreter. Set TRITON_INTERPRET=0 on a GPU machine.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

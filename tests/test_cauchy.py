@@ -76,3 +76,61 @@ def test_explicit_keops_without_pykeops_says_why(monkeypatch):
     with pytest.raises(RuntimeError, match="pykeops"):
         cauchy(v, z, w, backend="keops")
     cauchy_module.resolve_backend.cache_clear()
+
+
+def test_compiled_torch_backend_matches_naive(monkeypatch):
+    monkeypatch.setenv("S4FORECAST_COMPILE", "1")
+    cauchy_module._terms_fn.cache_clear()
+    try:
+        assert cauchy_module._terms_fn() is not cauchy_module._pair_terms
+        v, z, w = (t.detach().to(torch.complex64) for t in inputs())
+        v.requires_grad_()
+        w.requires_grad_()
+        g = torch.randn(2, 3, 17, dtype=torch.complex64)
+        out = cauchy(v, z, w, backend="torch", conj=True)
+        ref = cauchy(v, z, w, backend="naive", conj=True)
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+        got = torch.autograd.grad((out * g.conj()).real.sum(), [v, w])
+        want = torch.autograd.grad((ref * g.conj()).real.sum(), [v, w])
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+    finally:
+        monkeypatch.setenv("S4FORECAST_COMPILE", "0")
+        cauchy_module._terms_fn.cache_clear()
+
+
+TRITON = pytest.mark.skipif(not cauchy_module.triton_available("cuda"), reason="triton is not installed")
+
+
+@TRITON
+@pytest.mark.parametrize("conj", [False, True])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_triton_backend_in_interpreter_matches_naive(conj, dtype):
+    """The GPU kernel, run by Triton's CPU interpreter on small sizes (N and L not multiples of the
+    blocks), against the naive sum: values and gradients."""
+    cauchy_module.resolve_backend.cache_clear()
+    try:
+        v, _, w = (t.detach().to(dtype) for t in inputs((2, 37)))
+        v.requires_grad_()
+        w.requires_grad_()
+        omega = torch.exp(-2j * torch.pi * torch.arange(70) / 128)
+        z = (2 * (1 - omega) / (1 + omega)).to(dtype)  # includes z = 0 (the DC bin)
+        out, ref = cauchy(v, z, w, backend="triton", conj=conj), cauchy(v, z, w, backend="naive", conj=conj)
+        tol = 1e-10 if dtype == torch.complex128 else 1e-4
+        torch.testing.assert_close(out, ref, rtol=tol, atol=tol * ref.abs().max().item())
+        g = torch.randn_like(out)
+        got = torch.autograd.grad((out * g.conj()).real.sum(), [v, w])
+        want = torch.autograd.grad((ref * g.conj()).real.sum(), [v, w])
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol * b.abs().max().item())
+    finally:
+        cauchy_module.resolve_backend.cache_clear()
+
+
+def test_triton_on_cpu_without_interpreter_says_why(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    cauchy_module.resolve_backend.cache_clear()
+    v, z, w = inputs()
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET"):
+        cauchy(v, z, w, backend="triton")
+    cauchy_module.resolve_backend.cache_clear()
