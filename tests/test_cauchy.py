@@ -71,11 +71,11 @@ def test_bad_arguments():
 
 def test_explicit_keops_without_pykeops_says_why(monkeypatch):
     monkeypatch.setattr(cauchy_module, "keops_available", lambda: False)
-    cauchy_module.resolve_backend.cache_clear()
+    cauchy_module._check_explicit.cache_clear()
     v, z, w = inputs()
     with pytest.raises(RuntimeError, match="pykeops"):
         cauchy(v, z, w, backend="keops")
-    cauchy_module.resolve_backend.cache_clear()
+    cauchy_module._check_explicit.cache_clear()
 
 
 def test_compiled_torch_backend_matches_naive(monkeypatch):
@@ -108,7 +108,7 @@ TRITON = pytest.mark.skipif(not cauchy_module.triton_available("cuda"), reason="
 def test_triton_backend_in_interpreter_matches_naive(conj, dtype):
     """The GPU kernel, run by Triton's CPU interpreter on small sizes (N and L not multiples of the
     blocks), against the naive sum: values and gradients."""
-    cauchy_module.resolve_backend.cache_clear()
+    cauchy_module._check_explicit.cache_clear()
     try:
         v, _, w = (t.detach().to(dtype) for t in inputs((2, 37)))
         v.requires_grad_()
@@ -124,13 +124,24 @@ def test_triton_backend_in_interpreter_matches_naive(conj, dtype):
         for a, b in zip(got, want):
             torch.testing.assert_close(a, b, rtol=tol, atol=tol * b.abs().max().item())
     finally:
-        cauchy_module.resolve_backend.cache_clear()
+        cauchy_module._check_explicit.cache_clear()
 
 
 def test_triton_on_cpu_without_interpreter_says_why(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    cauchy_module.resolve_backend.cache_clear()
+    cauchy_module._check_explicit.cache_clear()
     v, z, w = inputs()
     with pytest.raises(RuntimeError, match="TRITON_INTERPRET"):
         cauchy(v, z, w, backend="triton")
-    cauchy_module.resolve_backend.cache_clear()
+    cauchy_module._check_explicit.cache_clear()
+
+
+def test_auto_rule_on_cpu(monkeypatch):
+    monkeypatch.setattr(cauchy_module, "keops_available", lambda: True)
+    monkeypatch.setenv("S4FORECAST_COMPILE", "1")
+    assert cauchy_module.resolve_backend("auto", "cpu", 513) == "keops"
+    assert cauchy_module.resolve_backend("auto", "cpu", cauchy_module.CPU_TORCH_MIN_POINTS) == "torch"
+    monkeypatch.setenv("S4FORECAST_COMPILE", "0")  # eager torch is slower than keops at every size
+    assert cauchy_module.resolve_backend("auto", "cpu", 8193) == "keops"
+    monkeypatch.setattr(cauchy_module, "keops_available", lambda: False)
+    assert cauchy_module.resolve_backend("auto", "cpu", 513) == "torch"

@@ -10,10 +10,9 @@ Backends, looked up in one registry:
            the (..., N, L) tensor either.
 ``triton`` a Triton kernel (forward and backward, real arithmetic): CUDA tensors, or CPU tensors
            under ``TRITON_INTERPRET=1`` (for verification only: the interpreter is slow).
-``auto``   the best available backend for the device, resolved once per device and logged once:
-           keops wherever pykeops is installed (measured in benchmarks/kernels.py on 2 CPU cores:
-           4-13x faster than ``torch`` over L = 1k..16k, and ~3x on a whole S4 training step),
-           else torch.
+``auto``   the best available backend for the device and size (each choice logged once): triton
+           on CUDA; on the CPU keops, or compiled torch for long kernels (rule measured in
+           benchmarks/kernels.py, see ``CPU_TORCH_MIN_POINTS``); torch where nothing else is installed.
 
 With ``conj=True`` each term is added together with its conjugate pair,
 ``v/(z - w) + conj(v)/(z - conj(w))``: the N/2-state half of a real system evaluates the full one.
@@ -132,24 +131,46 @@ def cauchy_keops(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool =
 _IMPLEMENTATIONS = {"naive": cauchy_naive, "torch": cauchy_torch, "keops": cauchy_keops, "triton": cauchy_triton}
 
 
-@functools.cache
-def resolve_backend(backend: str, device_type: str) -> str:
-    """The concrete backend for a device. ``auto`` resolves once per device type and logs its choice."""
+# On the CPU, compiled torch overtakes keops from this many evaluation points on (benchmarks/kernels.md:
+# H=256, N=64, forward+backward: keops 323 vs torch 545 ms at L=1024; torch 926 vs keops 1058 ms at
+# L=4096, and faster forward at 4096 and 16384). The kernels call cauchy with L/2+1 points.
+CPU_TORCH_MIN_POINTS = 2049
+
+
+def resolve_backend(backend: str, device_type: str, n_points: int = 0) -> str:
+    """The concrete backend for a device and a number of evaluation points. ``auto``: triton on
+    CUDA, else keops, except compiled torch for long kernels on the CPU; each choice logged once."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if backend != "auto":
-        if backend == "keops" and not keops_available():
-            raise RuntimeError("backend='keops' needs pykeops: pip install 's4forecast[keops]'")
-        if backend == "triton" and not triton_available(device_type):
-            raise RuntimeError(f"backend='triton' needs the triton package and a CUDA device (got {device_type!r}); "
-                               "on the CPU it runs only under TRITON_INTERPRET=1, for testing")
-        return backend
+        return _check_explicit(backend, device_type)
     if device_type == "cuda" and triton_available(device_type):
         chosen = "triton"  # no build step, any N and L
+    elif keops_available() and (device_type != "cpu" or n_points < CPU_TORCH_MIN_POINTS or not _compiling()):
+        chosen = "keops"
     else:
-        chosen = "keops" if keops_available() else "torch"
-    log.info("Cauchy backend 'auto' on %s resolved to %r", device_type, chosen)
+        chosen = "torch"
+    _log_choice(device_type, chosen)
     return chosen
+
+
+@functools.cache
+def _check_explicit(backend: str, device_type: str) -> str:
+    if backend == "keops" and not keops_available():
+        raise RuntimeError("backend='keops' needs pykeops: pip install 's4forecast[keops]'")
+    if backend == "triton" and not triton_available(device_type):
+        raise RuntimeError(f"backend='triton' needs the triton package and a CUDA device (got {device_type!r}); "
+                           "on the CPU it runs only under TRITON_INTERPRET=1, for testing")
+    return backend
+
+
+def _compiling() -> bool:
+    return os.environ.get("S4FORECAST_COMPILE", "1") != "0"
+
+
+@functools.cache
+def _log_choice(device_type: str, chosen: str) -> None:
+    log.info("Cauchy backend 'auto' on %s resolved to %r", device_type, chosen)
 
 
 def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
@@ -158,4 +179,4 @@ def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "au
         raise ValueError(f"cauchy expects v (..., N), w (..., N) of equal shape and z (L,); got v {tuple(v.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
     if not (v.is_complex() and w.is_complex() and z.is_complex()):
         raise TypeError("cauchy expects complex v, z and w")
-    return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type)](v, z, w, conj)
+    return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type, z.shape[0])](v, z, w, conj)
