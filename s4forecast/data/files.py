@@ -22,7 +22,8 @@ DEFAULT_CACHE = Path.home() / ".cache" / "s4forecast" / "data"
 class RemoteFile:
     """A published file: where it comes from and how to verify it.
 
-    ``checksum`` is ``"sha256:<hex>"`` or ``"git-blob-sha1:<hex>"`` (the id ``git hash-object`` prints).
+    ``checksum`` is ``"sha256:<hex>"``, ``"md5:<hex>"`` or ``"git-blob-sha1:<hex>"`` (the id
+    ``git hash-object`` prints), always of the uncompressed bytes; a ``.gz`` download is unpacked.
     """
 
     name: str
@@ -38,6 +39,8 @@ def digest(data: bytes, checksum: str) -> str:
     kind = checksum.split(":", 1)[0]
     if kind == "sha256":
         return "sha256:" + hashlib.sha256(data).hexdigest()
+    if kind == "md5":
+        return "md5:" + hashlib.md5(data).hexdigest()
     if kind == "git-blob-sha1":
         return "git-blob-sha1:" + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
     raise ValueError(f"unknown checksum kind {kind!r}")
@@ -63,8 +66,10 @@ def fetch(remote: RemoteFile, directory: str | os.PathLike | None = None, downlo
             data = response.read()
     except (urllib.error.URLError, OSError) as e:
         raise FileNotFoundError(_missing_message(remote, root, f"download from {remote.url} failed: {e}")) from e
+    if remote.url.endswith(".gz") and not remote.name.endswith(".gz"):
+        data = gzip.decompress(data)
     _verify(data, remote, Path(remote.url))
-    root.mkdir(parents=True, exist_ok=True)
+    (root / remote.name).parent.mkdir(parents=True, exist_ok=True)
     tmp = root / (remote.name + ".part")
     tmp.write_bytes(data)
     shutil.move(tmp, root / remote.name)

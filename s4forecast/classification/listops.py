@@ -1,0 +1,84 @@
+"""LRA ListOps (Tay et al. 2021, after Nangia & Bowman 2018): nested MAX / MIN / MED / SUM_MOD
+expressions over digits, label = the expression's value (0-9). Written from the LRA description:
+max depth 10, max 10 arguments per operator, sequence lengths 500-2000 tokens.
+
+Expressions are token sequences such as ``[MAX 2 9 [MIN 4 7 ] 0 ]``; ``MED`` is the integer part
+of the median, ``SM`` the sum modulo 10. The official TSV release (``Source\\tTarget`` columns,
+with extra ``(``/``)`` tokens) is read by :func:`read_tsv`.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+OPERATORS = {"[MAX": max, "[MIN": min, "[MED": lambda a: int(np.median(a)), "[SM": lambda a: sum(a) % 10}
+VOCAB = ["<pad>", *map(str, range(10)), *OPERATORS, "]", "(", ")"]
+TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
+
+
+def evaluate(tokens: list[str]) -> int:
+    """Reference evaluation of a token sequence with an explicit stack (parentheses are ignored)."""
+    stack: list[list] = [[]]
+    for tok in tokens:
+        if tok in OPERATORS:
+            stack.append([tok])
+        elif tok == "]":
+            op, *args = stack.pop()
+            stack[-1].append(OPERATORS[op](args))
+        elif tok.isdigit():
+            stack[-1].append(int(tok))
+        elif tok not in "()":
+            raise ValueError(f"unknown ListOps token {tok!r}")
+    if len(stack) != 1 or len(stack[0]) != 1:
+        raise ValueError("unbalanced ListOps expression")
+    return stack[0][0]
+
+
+def _tree(rng: np.random.Generator, depth: int, max_depth: int, max_args: int, p_leaf: float) -> list[str]:
+    if depth >= max_depth or (depth > 0 and rng.random() < p_leaf):
+        return [str(rng.integers(10))]
+    op = list(OPERATORS)[rng.integers(len(OPERATORS))]
+    tokens = [op]
+    for _ in range(rng.integers(2, max_args + 1)):
+        tokens += _tree(rng, depth + 1, max_depth, max_args, p_leaf)
+    return tokens + ["]"]
+
+
+def generate(n: int, seed: int = 0, min_length: int = 500, max_length: int = 2000, max_depth: int = 10,
+             max_args: int = 10, p_leaf: float = 0.75) -> list[tuple[list[str], int]]:
+    """``n`` (tokens, label) examples with lengths in [min_length, max_length], by rejection sampling."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        tokens = _tree(rng, 0, max_depth, max_args, p_leaf)
+        if min_length <= len(tokens) <= max_length:
+            out.append((tokens, evaluate(tokens)))
+    return out
+
+
+def read_tsv(path: str | Path) -> list[tuple[list[str], int]]:
+    """The official LRA release: a header, then ``Source<TAB>Target`` rows."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    if not rows or rows[0][:2] != ["Source", "Target"]:
+        raise ValueError(f"{path}: expected a 'Source<TAB>Target' header")
+    return [(src.split(), int(tgt)) for src, tgt in rows[1:]]
+
+
+class ListOps(Dataset):
+    """(token ids (length,) int64, label, length) per example."""
+
+    def __init__(self, examples: list[tuple[list[str], int]]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i):
+        tokens, label = self.examples[i]
+        ids = torch.tensor([TOKEN_ID[t] for t in tokens], dtype=torch.long)
+        return ids, torch.tensor(label), torch.tensor(len(ids))

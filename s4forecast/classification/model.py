@@ -1,0 +1,87 @@
+"""S4Classifier: an S4 encoder with a pooling decoder, as a Lightning module (S4 paper Sec. 4.2-4.3).
+
+Batches are ``(x, y)`` or ``(x, y, lengths)``: x (B, L, d_input) float, or (B, L) int64 token ids
+when ``vocab_size`` is set; lengths (B,) for padded sequences. Output logits (B, n_classes).
+"""
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from s4forecast.nn import S4Encoder
+from s4forecast.optim import param_groups
+
+POOLINGS = ("mean", "last", "length-mean")
+SCHEDULES = (None, "cosine", "plateau")
+
+
+def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, L, H) -> (B, H). ``length-mean`` averages the first ``lengths[b]`` positions only and
+    ``last`` takes position ``lengths[b] - 1``, so right-padding changes nothing (causal encoder)."""
+    if how == "mean":
+        return h.mean(1)
+    if lengths is None:
+        lengths = torch.full((h.shape[0],), h.shape[1], device=h.device)
+    if how == "last":
+        return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
+    mask = (torch.arange(h.shape[1], device=h.device)[None] < lengths[:, None]).to(h.dtype)
+    return (h * mask[..., None]).sum(1) / lengths[:, None].to(h.dtype)
+
+
+class S4Classifier(pl.LightningModule):
+    def __init__(self, d_input: int, n_classes: int, d_model: int = 128, n_layers: int = 4, d_state: int = 64,
+                 l_max: int | None = None, vocab_size: int | None = None, pooling: str = "mean",
+                 mode: str = "nplr", init: str = "legs", dropout: float = 0.1, prenorm: bool = True,
+                 norm: str = "layer", bidirectional: bool = False, dt_min: float = 1e-3, dt_max: float = 1e-1,
+                 lr: float = 4e-3, ssm_lr: float | None = 1e-3, weight_decay: float = 0.01, schedule: str | None = "cosine"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; valid: cosine, plateau or None")
+        if bidirectional and pooling != "mean":
+            raise ValueError("length-aware pooling needs a causal encoder: padding would leak into a bidirectional one")
+        self.save_hyperparameters()
+        self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
+        self.encoder = S4Encoder(d_input, d_model=d_model, n_layers=n_layers, d_state=d_state, l_max=l_max, mode=mode,
+                                 init=init, dropout=dropout, prenorm=prenorm, norm=norm, bidirectional=bidirectional,
+                                 dt_min=dt_min, dt_max=dt_max)
+        self.decoder = nn.Linear(d_model, n_classes)
+        self.metrics = nn.ModuleDict({s: MulticlassAccuracy(n_classes, average="micro") for s in ("train_", "val_", "test_")})
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            x = self.embed(x)
+        return self.decoder(pool(self.encoder(x), self.hparams.pooling, lengths))
+
+    def _step(self, batch, stage: str):
+        x, y, *rest = batch
+        logits = self(x, rest[0] if rest else None)
+        loss = F.cross_entropy(logits, y)
+        acc = self.metrics[stage + "_"]
+        acc(logits, y)
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_epoch=True, on_step=stage == "train")
+        self.log(f"{stage}_acc", acc, prog_bar=True, on_epoch=True, on_step=False)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(param_groups(self, hp.lr, hp.weight_decay, hp.ssm_lr))
+        if hp.schedule == "cosine":
+            return [optimizer], [torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.trainer.max_epochs, 1))]
+        if hp.schedule == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+        return optimizer

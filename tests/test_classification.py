@@ -1,0 +1,122 @@
+"""S4Classifier and the classification data: shapes, labels, padding, overfitting, the train script."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from s4forecast.classification import listops, mnist
+from s4forecast.classification.data import pad_batch
+from s4forecast.classification.model import S4Classifier, pool
+
+
+def test_listops_labels_equal_a_reference_evaluation():
+    """Labels from the generator's evaluator against an independent recursive evaluator."""
+    def recursive(tokens):
+        def parse(i):
+            tok = tokens[i]
+            if tok.isdigit():
+                return int(tok), i + 1
+            args, i = [], i + 1
+            while tokens[i] != "]":
+                v, i = parse(i)
+                args.append(v)
+            ops = {"[MAX": max, "[MIN": min, "[MED": lambda a: int(sorted(a)[len(a) // 2] if len(a) % 2 else (sorted(a)[len(a) // 2 - 1] + sorted(a)[len(a) // 2]) / 2),
+                   "[SM": lambda a: sum(a) % 10}
+            return ops[tok](args), i + 1
+        return parse(0)[0]
+
+    examples = listops.generate(30, seed=3, min_length=20, max_length=400)
+    for tokens, label in examples:
+        assert label == recursive(tokens)
+        assert 20 <= len(tokens) <= 400
+    assert len({label for _, label in examples}) > 3
+
+
+def test_listops_spec_lengths_depth_and_tsv_reader(tmp_path):
+    (tokens, label), = listops.generate(1, seed=0)
+    assert 500 <= len(tokens) <= 2000
+    depth = max(np.cumsum([(t in listops.OPERATORS) - (t == "]") for t in tokens]))
+    assert depth <= 10
+    path = tmp_path / "basic_test.tsv"
+    path.write_text("Source\tTarget\n( ( [MAX 2 9 ) 3 ] )\t9\n[SM 5 6 ]\t1\n")
+    assert listops.read_tsv(path) == [(["(", "(", "[MAX", "2", "9", ")", "3", "]", ")"], 9), (["[SM", "5", "6", "]"], 1)]
+    assert listops.evaluate(listops.read_tsv(path)[0][0]) == 9
+
+
+def write_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_parser_roundtrip(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28))
+    write_idx(tmp_path / "x.gz", images)
+    np.testing.assert_array_equal(mnist.parse_idx(gzip.open(tmp_path / "x.gz").read()), images)
+    with pytest.raises(ValueError, match="magic"):
+        mnist.parse_idx(b"\x00\x01\x08\x01" + b"\x00" * 8)
+
+
+def test_real_smnist_batches(data_dir):
+    images, labels = mnist.load_mnist("test", data_dir)
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,) and set(labels) == set(range(10))
+    ds = mnist.SequentialImages(images[:8], labels[:8])
+    x, y = ds[3]
+    assert x.shape == (784, 1) and 0 <= x.min() and x.max() <= 1 and y == labels[3]
+    torch.testing.assert_close(x[:, 0].reshape(28, 28), torch.as_tensor(images[3] / 255.0, dtype=torch.float32))
+    perm = mnist.permutation(784, 0)
+    xp, _ = mnist.SequentialImages(images[:8], labels[:8], perm)[3]
+    torch.testing.assert_close(xp, x[torch.as_tensor(perm)])
+    np.testing.assert_array_equal(perm, mnist.permutation(784, 0))  # fixed across calls (train = test)
+
+
+def test_length_aware_pooling_ignores_padding():
+    torch.manual_seed(0)
+    model = S4Classifier(d_input=8, n_classes=10, d_model=16, n_layers=2, d_state=8, vocab_size=len(listops.VOCAB),
+                         pooling="length-mean").eval()
+    items = [listops.ListOps(listops.generate(2, seed=1, min_length=10, max_length=60))[i] for i in range(2)]
+    x, y, lengths = pad_batch(items)
+    alone = torch.cat([model(items[i][0][None], items[i][2][None]) for i in range(2)])
+    torch.testing.assert_close(model(x, lengths), alone, rtol=1e-5, atol=1e-5)
+    x_more = torch.nn.functional.pad(x, (0, 30))  # extra right padding
+    torch.testing.assert_close(model(x_more, lengths), alone, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(pool(torch.ones(2, 5, 3), "last", torch.tensor([2, 5])), torch.ones(2, 3))
+
+
+def test_classifier_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    x = torch.randn(16, 64, 3)
+    y = torch.arange(16) % 4
+    model = S4Classifier(d_input=3, n_classes=4, d_model=32, n_layers=2, d_state=16, l_max=64, dropout=0.0,
+                         lr=1e-2, weight_decay=0.0, schedule=None)
+    opt = model.configure_optimizers()
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    assert (model(x).argmax(-1) == y).float().mean() == 1.0
+
+
+def test_bad_classifier_arguments():
+    with pytest.raises(ValueError, match="pooling"):
+        S4Classifier(1, 10, pooling="max")
+    with pytest.raises(ValueError, match="causal"):
+        S4Classifier(1, 10, pooling="length-mean", bidirectional=True)
+
+
+def test_train_script_end_to_end(data_dir, tmp_path):
+    from s4forecast.train import classify
+
+    cfg = {"name": "tiny", "seed": 0, "task": {"name": "smnist", "val_size": 64, "train_subset": 64}, "batch_size": 32,
+           "model": {"d_model": 8, "n_layers": 1, "d_state": 8}, "output_dir": str(tmp_path),
+           "trainer": {"max_epochs": 1, "limit_val_batches": 2, "limit_test_batches": 2, "enable_progress_bar": False}}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = classify(path, data_dir)
+    assert 0 <= result["test_acc"] <= 1 and (tmp_path / "tiny" / "last.ckpt").exists()
+    cfg["trainer"]["max_epochs"] = 2  # re-run resumes from last.ckpt and trains one more epoch
+    path.write_text(yaml.safe_dump(cfg))
+    assert classify(path, data_dir)["epochs"] == 2
