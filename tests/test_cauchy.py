@@ -136,12 +136,10 @@ def test_triton_on_cpu_without_interpreter_says_why(monkeypatch):
     cauchy_module._check_explicit.cache_clear()
 
 
-def test_auto_rule_on_cpu(monkeypatch):
+def test_auto_rule(monkeypatch):
     monkeypatch.setattr(cauchy_module, "keops_available", lambda: True)
-    monkeypatch.setenv("S4FORECAST_COMPILE", "1")
-    assert cauchy_module.resolve_backend("auto", "cpu", 513) == "keops"
-    assert cauchy_module.resolve_backend("auto", "cpu", cauchy_module.CPU_TORCH_MIN_POINTS) == "torch"
-    monkeypatch.setenv("S4FORECAST_COMPILE", "0")  # eager torch is slower than keops at every size
-    assert cauchy_module.resolve_backend("auto", "cpu", 8193) == "keops"
+    assert cauchy_module.resolve_backend("auto", "cpu") == "keops"
     monkeypatch.setattr(cauchy_module, "keops_available", lambda: False)
-    assert cauchy_module.resolve_backend("auto", "cpu", 513) == "torch"
+    assert cauchy_module.resolve_backend("auto", "cpu") == "torch"
+    monkeypatch.setattr(cauchy_module, "triton_available", lambda device: device == "cuda")
+    assert cauchy_module.resolve_backend("auto", "cuda") == "triton"

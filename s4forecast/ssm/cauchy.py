@@ -10,9 +10,8 @@ Backends, looked up in one registry:
            the (..., N, L) tensor either.
 ``triton`` a Triton kernel (forward and backward, real arithmetic): CUDA tensors, or CPU tensors
            under ``TRITON_INTERPRET=1`` (for verification only: the interpreter is slow).
-``auto``   the best available backend for the device and size (each choice logged once): triton
-           on CUDA; on the CPU keops, or compiled torch for long kernels (rule measured in
-           benchmarks/kernels.py, see ``CPU_TORCH_MIN_POINTS``); torch where nothing else is installed.
+``auto``   the best available backend for the device (logged once): triton on CUDA, else keops,
+           else torch (rule measured in benchmarks/kernels.py: see :func:`resolve_backend`).
 
 With ``conj=True`` each term is added together with its conjugate pair,
 ``v/(z - w) + conj(v)/(z - conj(w))``: the N/2-state half of a real system evaluates the full one.
@@ -131,25 +130,23 @@ def cauchy_keops(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool =
 _IMPLEMENTATIONS = {"naive": cauchy_naive, "torch": cauchy_torch, "keops": cauchy_keops, "triton": cauchy_triton}
 
 
-# On the CPU, compiled torch overtakes keops from this many evaluation points on (benchmarks/kernels.md:
-# H=256, N=64, forward+backward: keops 323 vs torch 545 ms at L=1024; torch 926 vs keops 1058 ms at
-# L=4096, and faster forward at 4096 and 16384). The kernels call cauchy with L/2+1 points.
-CPU_TORCH_MIN_POINTS = 2049
+def resolve_backend(backend: str, device_type: str) -> str:
+    """The concrete backend for a device; ``auto``'s choice is logged once per device.
 
-
-def resolve_backend(backend: str, device_type: str, n_points: int = 0) -> str:
-    """The concrete backend for a device and a number of evaluation points. ``auto``: triton on
-    CUDA, else keops, except compiled torch for long kernels on the CPU; each choice logged once."""
+    ``auto``: triton on CUDA; elsewhere keops where installed, else torch. Measured on 2 CPU cores
+    (benchmarks/results/kernels.md, H=256, N=64, forward+backward): keops 323 / 1058 / 3040 ms vs
+    compiled torch 545 / 926 / 3869 ms at L = 1024 / 4096 / 16384, and keops caches its compiled
+    kernels on disk. Forward-only, compiled torch is faster at every L (26.6 vs 46.4 ms at 1024):
+    inference-heavy users can pass backend='torch'.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if backend != "auto":
         return _check_explicit(backend, device_type)
     if device_type == "cuda" and triton_available(device_type):
         chosen = "triton"  # no build step, any N and L
-    elif keops_available() and (device_type != "cpu" or n_points < CPU_TORCH_MIN_POINTS or not _compiling()):
-        chosen = "keops"
     else:
-        chosen = "torch"
+        chosen = "keops" if keops_available() else "torch"
     _log_choice(device_type, chosen)
     return chosen
 
@@ -164,10 +161,6 @@ def _check_explicit(backend: str, device_type: str) -> str:
     return backend
 
 
-def _compiling() -> bool:
-    return os.environ.get("S4FORECAST_COMPILE", "1") != "0"
-
-
 @functools.cache
 def _log_choice(device_type: str, chosen: str) -> None:
     log.info("Cauchy backend 'auto' on %s resolved to %r", device_type, chosen)
@@ -179,4 +172,4 @@ def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "au
         raise ValueError(f"cauchy expects v (..., N), w (..., N) of equal shape and z (L,); got v {tuple(v.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
     if not (v.is_complex() and w.is_complex() and z.is_complex()):
         raise TypeError("cauchy expects complex v, z and w")
-    return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type, z.shape[0])](v, z, w, conj)
+    return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type)](v, z, w, conj)
