@@ -55,3 +55,13 @@ def run_isolated(module: str, args: dict) -> dict:
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_results(stem: str, df, title: str, command: str, notes: str = "", floatfmt: str = ".3g") -> None:
+    """benchmarks/results/<stem>.csv and <stem>.md (title, run metadata, table, notes); print the table."""
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / f"{stem}.csv", index=False)
+    meta = "".join(f"- {k}: {v}\n" for k, v in metadata(command).items())
+    (out / f"{stem}.md").write_text(f"# {title}\n\n{meta}\n{df.to_markdown(index=False, floatfmt=floatfmt)}\n\n{notes}")
+    print(df.to_string(index=False))

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.common import ROOT, load_config, metadata, peak_rss_bytes, rss_bytes, run_isolated
+from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, write_results
 from s4forecast import S4Encoder, S4Layer
 
 
@@ -134,21 +134,14 @@ def main() -> None:
         print(json.dumps(case(json.loads(args.single))))
         return
     cfg = load_config(args.config)
-    out = ROOT / "benchmarks/results"
-    out.mkdir(parents=True, exist_ok=True)
-    meta = metadata(f"python -m benchmarks.efficiency --which {' '.join(args.which)}")
     for bench in args.which:
         rows = []
         for spec in cases([bench], cfg):
             rows.append({**spec, **run_isolated("benchmarks.efficiency", spec)})
             print(rows[-1], flush=True)
         df = pd.DataFrame(rows)
-        df.to_csv(out / f"efficiency_{bench}.csv", index=False)
-        with open(out / f"efficiency_{bench}.md", "w") as f:
-            f.write(f"# Efficiency: {bench}\n\n" + "".join(f"- {k}: {v}\n" for k, v in meta.items()) + "\n")
-            f.write(df.drop(columns=["bench", "threads"]).to_markdown(index=False, floatfmt=".4g") + "\n\n")
-            f.write(_ratios(bench, df))
-        print(df.to_string(index=False))
+        write_results(f"efficiency_{bench}", df, f"Efficiency: {bench}", f"python -m benchmarks.efficiency --which {bench}",
+                      notes=_ratios(bench, df), floatfmt=".4g")
 
 
 def _ratios(bench: str, df: pd.DataFrame) -> str:

@@ -14,7 +14,7 @@ import time
 import pandas as pd
 import torch
 
-from benchmarks.common import ROOT, load_config, metadata, peak_rss_bytes, rss_bytes, run_isolated
+from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, write_results
 
 
 def single(case: dict) -> dict:
@@ -64,16 +64,8 @@ def main() -> None:
     naive = df[df.backend == "naive"].set_index(["L", "pass"])
     df["time_vs_naive"] = [r.time_ms / naive.loc[(r.L, r["pass"]), "time_ms"] if "time_ms" in r and (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
     df["memory_vs_naive"] = [r.peak_mib / naive.loc[(r.L, r["pass"]), "peak_mib"] if (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
-    out = ROOT / "benchmarks/results"
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "kernels.csv", index=False)
-    meta = metadata(f"python -m benchmarks.kernels --config {args.config}")
-    with open(out / "kernels.md", "w") as f:
-        f.write(f"# Cauchy backends: H={cfg['H']}, N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}\n\n")
-        f.write("".join(f"- {k}: {v}\n" for k, v in meta.items()) + "\n")
-        f.write(df.to_markdown(index=False, floatfmt=".3g") + "\n")
-    print(df.to_string(index=False))
-
+    write_results("kernels", df, f"Cauchy backends: H={cfg['H']}, N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}",
+                  f"python -m benchmarks.kernels --config {args.config}")
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ import argparse
 import pandas as pd
 import torch
 
-from benchmarks.common import ROOT, load_config, metadata
+from benchmarks.common import ROOT, load_config, write_results
 from s4forecast import S4Model
 from s4forecast.data.informer import load_informer
 from s4forecast.forecasting.evaluation import scores, test_windows
@@ -49,17 +49,9 @@ def main() -> None:
         rows.append({"model": name, **scores(forecast, truth), "test_windows": len(forecast)})
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    out = ROOT / "benchmarks/results"
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "rate_change.csv", index=False)
-    meta = metadata(f"python -m benchmarks.rate_change --config {args.config}")
-    with open(out / "rate_change.md", "w") as f:
-        f.write(f"# Zero-shot rate change: ETTh1 (hourly) model on ETTm1 (15 min), features {cfg['features']}, "
-                f"lookback {cfg['lookback']}, horizon {cfg['horizon']} steps\n\n")
-        f.write("".join(f"- {k}: {v}\n" for k, v in meta.items()) + "\n")
-        f.write(df.to_markdown(index=False, floatfmt=".4f") + "\n")
-    print(df.to_string(index=False))
-
+    write_results("rate_change", df, f"Zero-shot rate change: ETTh1 (hourly) model on ETTm1 (15 min), features "
+                  f"{cfg['features']}, lookback {cfg['lookback']}, horizon {cfg['horizon']} steps",
+                  f"python -m benchmarks.rate_change --config {args.config}", floatfmt=".4f")
 
 if __name__ == "__main__":
     main()

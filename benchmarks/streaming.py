@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from darts.utils import timeseries_generation as tg
 
-from benchmarks.common import ROOT, load_config, metadata
+from benchmarks.common import ROOT, load_config, write_results
 from s4forecast import S4Model
 
 TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False,
@@ -57,16 +57,8 @@ def main() -> None:
                      "update+forecast_speedup": predict_s / (update_s + forecast_s)})
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    out = ROOT / "benchmarks/results"
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "streaming.csv", index=False)
-    meta = metadata(f"python -m benchmarks.streaming --config {args.config}")
-    with open(out / "streaming.md", "w") as f:
-        f.write(f"# Streaming: S4Stream.update + forecast vs predict (model {cfg['model']}, {cfg['threads']} torch thread(s))\n\n")
-        f.write("".join(f"- {k}: {v}\n" for k, v in meta.items()) + "\n")
-        f.write(df.to_markdown(index=False, floatfmt=".3g") + "\n")
-    print(df.to_string(index=False))
-
+    write_results("streaming", df, f"Streaming: S4Stream.update + forecast vs predict (model {cfg['model']}, "
+                  f"{cfg['threads']} torch thread(s))", f"python -m benchmarks.streaming --config {args.config}")
 
 if __name__ == "__main__":
     main()

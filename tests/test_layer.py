@@ -4,6 +4,16 @@ import torch
 from s4forecast import S4Encoder, S4Layer, param_groups
 
 
+def run_steps(module, x):
+    """The recurrent view over a (B, L, d) input, one position at a time -> (B, L, d_out)."""
+    module.setup_step()
+    state, ys = module.default_state(x.shape[0]), []
+    for t in range(x.shape[1]):
+        y_t, state = module.step(x[:, t], state)
+        ys.append(y_t)
+    return torch.stack(ys, 1)
+
+
 def layer(mode="nplr", **kw):
     init = "legs" if mode != "diag" else "diag-lin"
     return S4Layer(6, d_state=8, l_max=40, mode=mode, init=init, **kw).double()
@@ -13,26 +23,14 @@ def layer(mode="nplr", **kw):
 def test_recurrent_step_equals_convolution(mode):
     m = layer(mode).eval()
     x = torch.randn(2, 40, 6, dtype=torch.float64)
-    y = m(x)
-    m.setup_step()
-    state, ys = m.default_state(2), []
-    for t in range(40):
-        y_t, state = m.step(x[:, t], state)
-        ys.append(y_t)
-    torch.testing.assert_close(torch.stack(ys, 1), y, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(run_steps(m, x), m(x), rtol=1e-8, atol=1e-8)
 
 
 @pytest.mark.parametrize("prenorm", [True, False])
 def test_encoder_step_equals_forward(prenorm):
     enc = S4Encoder(3, d_model=8, n_layers=2, d_state=8, l_max=30, prenorm=prenorm, norm="batch").double().eval()
     x = torch.randn(2, 30, 3, dtype=torch.float64)
-    y = enc(x)
-    enc.setup_step()
-    state, ys = enc.default_state(2), []
-    for t in range(30):
-        y_t, state = enc.step(x[:, t], state)
-        ys.append(y_t)
-    torch.testing.assert_close(torch.stack(ys, 1), y, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(run_steps(enc, x), enc(x), rtol=1e-8, atol=1e-8)
 
 
 def test_step_after_parameter_update_requires_new_setup():
@@ -42,13 +40,8 @@ def test_step_after_parameter_update_requires_new_setup():
         m.ssm[0].log_dt.add_(0.5)
     with pytest.raises(RuntimeError, match="setup_step"):
         m.step(torch.randn(1, 6, dtype=torch.float64), m.default_state(1))
-    m.setup_step()  # uses the updated parameters: equal to the convolution again
-    x = torch.randn(1, 10, 6, dtype=torch.float64)
-    state, ys = m.default_state(1), []
-    for t in range(10):
-        y_t, state = m.step(x[:, t], state)
-        ys.append(y_t)
-    torch.testing.assert_close(torch.stack(ys, 1), m(x), rtol=1e-8, atol=1e-8)
+    x = torch.randn(1, 10, 6, dtype=torch.float64)  # setup_step again: the updated parameters are used
+    torch.testing.assert_close(run_steps(m, x), m(x), rtol=1e-8, atol=1e-8)
 
 
 @pytest.mark.parametrize("mode", ["nplr", "diag"])
