@@ -63,12 +63,12 @@ def test_idx_parser_roundtrip(tmp_path):
 def test_real_smnist_batches(data_dir):
     images, labels = mnist.load_mnist("test", data_dir)
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,) and set(labels) == set(range(10))
-    ds = mnist.SequentialImages(images[:8], labels[:8])
+    ds = mnist.SequentialImages(mnist.as_sequences(images[:8]), labels[:8])
     x, y = ds[3]
     assert x.shape == (784, 1) and 0 <= x.min() and x.max() <= 1 and y == labels[3]
     torch.testing.assert_close(x[:, 0].reshape(28, 28), torch.as_tensor(images[3] / 255.0, dtype=torch.float32))
     perm = mnist.permutation(784, 0)
-    xp, _ = mnist.SequentialImages(images[:8], labels[:8], perm)[3]
+    xp, _ = mnist.SequentialImages(mnist.as_sequences(images[:8]), labels[:8], perm)[3]
     torch.testing.assert_close(xp, x[torch.as_tensor(perm)])
     np.testing.assert_array_equal(perm, mnist.permutation(784, 0))  # fixed across calls (train = test)
 
@@ -120,3 +120,59 @@ def test_train_script_end_to_end(data_dir, tmp_path):
     cfg["trainer"]["max_epochs"] = 2  # re-run resumes from last.ckpt and trains one more epoch
     path.write_text(yaml.safe_dump(cfg))
     assert classify(path, data_dir)["epochs"] == 2
+
+
+def test_cifar_reader_parses_the_official_format(tmp_path):
+    import pickle
+
+    from s4forecast.classification import cifar
+    from s4forecast.classification.data import build_datasets
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batches = {}
+    for name in cifar.BATCHES["train"] + cifar.BATCHES["test"]:
+        data, labels = rng.integers(0, 256, (6, 3072), dtype=np.uint8), list(rng.integers(0, 10, 6))
+        batches[name] = (data, labels)
+        (folder / name).write_bytes(pickle.dumps({b"data": data, b"labels": labels, b"batch_label": name.encode()}))
+    images, labels = cifar.load_cifar10("train", tmp_path)
+    assert images.shape == (30, 32, 32, 3) and list(labels[:6]) == batches["data_batch_1"][1]
+    first = batches["data_batch_1"][0][0]
+    np.testing.assert_array_equal(images[0, 0, 1], [first[1], first[1024 + 1], first[2048 + 1]])  # R, G, B planes
+    gray = cifar.as_sequences(images[:1], grayscale=True)
+    assert gray.shape == (1, 1024, 1) and np.isclose(gray[0, 1, 0], first[1] * 0.2989 + first[1025] * 0.587 + first[2049] * 0.114)
+    train, val, test, dims = build_datasets({"name": "scifar", "val_size": 6}, tmp_path)
+    assert (len(train), len(val), len(test)) == (24, 6, 6) and dims["d_input"] == 3 and train[0][0].shape == (1024, 3)
+
+
+def test_aan_reader_and_dual_encoder(tmp_path):
+    from s4forecast.classification import text
+
+    path = tmp_path / "new_aan_pairs.train.tsv"
+    path.write_text("1\tA01\tB02\tfirst paper text\tsecond paper\n0\tA03\tB04\tanother\tunrelated words here\n")
+    rows = text.read_aan_tsv(path)
+    assert rows == [("first paper text", "second paper", 1), ("another", "unrelated words here", 0)]
+    ds = text.DocumentPairs(rows, max_length=32)
+    x, y, lengths = ds[0]
+    assert x.shape == (2, 32) and y == 1 and lengths.tolist() == [16, 12]
+    assert x[0, 0] == ord("f") + 1 and x[0, 16] == 0
+    model = S4Classifier(d_input=8, n_classes=2, d_model=16, n_layers=1, d_state=8, vocab_size=text.VOCAB_SIZE,
+                         pooling="length-mean", dual=True)
+    batch = torch.utils.data.default_collate([ds[0], ds[1]])
+    assert model(batch[0], batch[2]).shape == (2, 2)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("1\tA\tonly three\n")
+    with pytest.raises(ValueError, match="5 tab-separated"):
+        text.read_aan_tsv(bad)
+
+
+def test_real_imdb_bytes(data_dir):
+    from s4forecast.classification import text
+
+    reviews = text.load_imdb("test", data_dir, limit=20)
+    assert len(reviews) == 20 and all(label in (0, 1) for _, label in reviews)
+    ds = text.ByteSequences(reviews, max_length=4096)
+    ids, label, length = ds[0]
+    assert ids.max() <= 256 and ids.min() >= 1 and length == min(len(reviews[0][0]), 4096)
+    assert bytes((ids - 1).tolist()) == reviews[0][0][:4096]

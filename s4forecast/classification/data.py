@@ -6,7 +6,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, random_split
 
-from s4forecast.classification import listops, mnist
+from s4forecast.classification import cifar, listops, mnist, text
 
 
 def pad_batch(batch):
@@ -18,21 +18,47 @@ def pad_batch(batch):
 def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset, dict]:
     """(train, val, test, model dims) of a task config (see configs/classify/*.yaml)."""
     name = task["name"]
-    if name in ("smnist", "psmnist"):
+    if name in ("smnist", "psmnist", "scifar", "lra-image"):
+        if name in ("smnist", "psmnist"):
+            load, dims = (lambda s: mnist.load_mnist(s, data_dir)), {"d_input": 1, "n_classes": 10, "l_max": 784}
+            to_seq = mnist.as_sequences
+        else:
+            gray = name == "lra-image"
+            load, dims = (lambda s: cifar.load_cifar10(s, data_dir)), {"d_input": 1 if gray else 3, "n_classes": 10, "l_max": 1024}
+            to_seq = lambda images: cifar.as_sequences(images, gray)  # noqa: E731
         perm = mnist.permutation(784, task.get("permutation_seed", 0)) if name == "psmnist" else None
-        train = mnist.SequentialImages(*mnist.load_mnist("train", data_dir), perm)
-        test = mnist.SequentialImages(*mnist.load_mnist("test", data_dir), perm)
-        n_val = task.get("val_size", 5000)
-        train, val = random_split(train, [len(train) - n_val, n_val], generator=torch.Generator().manual_seed(0))
-        if task.get("train_subset"):
-            train = torch.utils.data.Subset(train, range(task["train_subset"]))
-        return train, val, test, {"d_input": 1, "n_classes": 10, "l_max": 784}
+        (train_x, train_y), (test_x, test_y) = load("train"), load("test")
+        train = mnist.SequentialImages(to_seq(train_x), train_y, perm)
+        test = mnist.SequentialImages(to_seq(test_x), test_y, perm)
+        return (*_hold_out(train, task), test, dims)
     if name == "listops":
         lengths = dict(min_length=task.get("min_length", 500), max_length=task.get("max_length", 2000))
         splits = [listops.ListOps(listops.generate(task[f"n_{s}"], seed=i, **lengths)) for i, s in enumerate(("train", "val", "test"))]
         return *splits, {"d_input": task.get("d_embed", 64), "n_classes": 10, "l_max": lengths["max_length"],
                          "vocab_size": len(listops.VOCAB)}
-    raise ValueError(f"unknown task {name!r}; valid: smnist, psmnist, listops")
+    if name == "imdb":
+        L = task.get("max_length", 4096)
+        train = text.ByteSequences(text.load_imdb("train", data_dir, task.get("train_subset")), L)
+        test = text.ByteSequences(text.load_imdb("test", data_dir, task.get("test_subset")), L)
+        return (*_hold_out(train, task), test, {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L,
+                                              "vocab_size": text.VOCAB_SIZE})
+    if name == "aan":
+        L = task.get("max_length", 4000)
+        splits = [text.DocumentPairs(text.read_aan_tsv(task[f"{s}_tsv"]), L) for s in ("train", "val", "test")]
+        return (*splits, {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE, "dual": True})
+    raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
+
+
+TASKS = ("smnist", "psmnist", "scifar", "lra-image", "listops", "imdb", "aan")
+
+
+def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
+    """A seeded validation split of ``val_size`` items; ``train_subset`` keeps the first n of the rest."""
+    n_val = task.get("val_size", 5000)
+    train, val = random_split(train, [len(train) - n_val, n_val], generator=torch.Generator().manual_seed(0))
+    if task.get("train_subset"):
+        train = torch.utils.data.Subset(train, range(min(task["train_subset"], len(train))))
+    return train, val
 
 
 class ClassificationData(pl.LightningDataModule):
@@ -40,7 +66,7 @@ class ClassificationData(pl.LightningDataModule):
         super().__init__()
         self.task, self.batch_size, self.data_dir, self.num_workers = task, batch_size, data_dir, num_workers
         self.train, self.val, self.test, self.dims = build_datasets(task, data_dir)
-        self.collate = pad_batch if task["name"] == "listops" else None
+        self.collate = pad_batch if task["name"] in ("listops", "imdb") else None
 
     def _loader(self, ds, shuffle):
         return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate, num_workers=self.num_workers)

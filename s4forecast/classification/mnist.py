@@ -45,11 +45,13 @@ def load_mnist(split: str, data_dir=None, download: bool = True) -> tuple[np.nda
 
 
 class SequentialImages(Dataset):
-    """Images as (L, channels) float sequences in [0, 1], optionally under a fixed permutation."""
+    """Pixel sequences (n, L, channels) with values in [0, 255] as float (L, channels) items in [0, 1],
+    optionally under a fixed permutation of the positions."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, permutation: np.ndarray | None = None):
-        seq = torch.as_tensor(images.reshape(len(images), -1, 1 if images.ndim == 3 else images.shape[-1]))
-        self.x = seq.float() / 255.0
+    def __init__(self, sequences: np.ndarray, labels: np.ndarray, permutation: np.ndarray | None = None):
+        if sequences.ndim != 3:
+            raise ValueError(f"sequences must be (n, L, channels); got shape {sequences.shape}")
+        self.x = torch.as_tensor(sequences).float() / 255.0
         if permutation is not None:
             self.x = self.x[:, torch.as_tensor(permutation)]
         self.y = torch.as_tensor(labels.astype(np.int64))
@@ -64,3 +66,8 @@ class SequentialImages(Dataset):
 def permutation(length: int = 784, seed: int = 0) -> np.ndarray:
     """The fixed pixel permutation of psMNIST (seeded, identical for train and test)."""
     return np.random.default_rng(seed).permutation(length)
+
+
+def as_sequences(images: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) -> (n, 784, 1), row-major: the pixel-by-pixel order of sMNIST."""
+    return images.reshape(len(images), -1, 1)

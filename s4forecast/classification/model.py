@@ -1,7 +1,8 @@
 """S4Classifier: an S4 encoder with a pooling decoder, as a Lightning module (S4 paper Sec. 4.2-4.3).
 
 Batches are ``(x, y)`` or ``(x, y, lengths)``: x (B, L, d_input) float, or (B, L) int64 token ids
-when ``vocab_size`` is set; lengths (B,) for padded sequences. Output logits (B, n_classes).
+when ``vocab_size`` is set; lengths (B,) for padded sequences; with ``dual`` (retrieval), x (B, 2, L)
+and lengths (B, 2). Output logits (B, n_classes).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class S4Classifier(pl.LightningModule):
                  l_max: int | None = None, vocab_size: int | None = None, pooling: str = "mean",
                  mode: str = "nplr", init: str = "legs", dropout: float = 0.1, prenorm: bool = True,
                  norm: str = "layer", bidirectional: bool = False, dt_min: float = 1e-3, dt_max: float = 1e-1,
-                 lr: float = 4e-3, ssm_lr: float | None = 1e-3, weight_decay: float = 0.01, schedule: str | None = "cosine"):
+                 lr: float = 4e-3, ssm_lr: float | None = 1e-3, weight_decay: float = 0.01, schedule: str | None = "cosine",
+                 dual: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
@@ -49,13 +51,25 @@ class S4Classifier(pl.LightningModule):
         self.encoder = S4Encoder(d_input, d_model=d_model, n_layers=n_layers, d_state=d_state, l_max=l_max, mode=mode,
                                  init=init, dropout=dropout, prenorm=prenorm, norm=norm, bidirectional=bidirectional,
                                  dt_min=dt_min, dt_max=dt_max)
-        self.decoder = nn.Linear(d_model, n_classes)
+        # Retrieval (LRA): both documents through the same encoder, then the LRA dual-encoder head
+        # on [u, v, u*v, u-v].
+        self.decoder = (nn.Sequential(nn.Linear(4 * d_model, d_model), nn.ReLU(), nn.Linear(d_model, n_classes))
+                        if dual else nn.Linear(d_model, n_classes))
         self.metrics = nn.ModuleDict({s: MulticlassAccuracy(n_classes, average="micro") for s in ("train_", "val_", "test_")})
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, d_input) or token ids (B, L); with ``dual``, (B, 2, L) token ids and lengths (B, 2)."""
+        if not self.hparams.dual:
+            return self.decoder(self._encode(x, lengths))
+        B = x.shape[0]
+        h = self._encode(x.flatten(0, 1), None if lengths is None else lengths.flatten()).view(B, 2, -1)
+        u, v = h[:, 0], h[:, 1]
+        return self.decoder(torch.cat([u, v, u * v, u - v], -1))
+
+    def _encode(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if self.embed is not None:
             x = self.embed(x)
-        return self.decoder(pool(self.encoder(x), self.hparams.pooling, lengths))
+        return pool(self.encoder(x), self.hparams.pooling, lengths)
 
     def _step(self, batch, stage: str):
         x, y, *rest = batch

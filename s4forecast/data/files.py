@@ -46,19 +46,16 @@ def digest(data: bytes, checksum: str) -> str:
     raise ValueError(f"unknown checksum kind {kind!r}")
 
 
-def read_bytes(path: Path) -> bytes:
-    with (gzip.open(path) if path.suffix == ".gz" else open(path, "rb")) as f:
-        return f.read()
 
 
 def fetch(remote: RemoteFile, directory: str | os.PathLike | None = None, download: bool = True) -> bytes:
     """The verified bytes of ``remote`` from ``directory`` (plain or .gz), downloading it if absent."""
     root = data_dir(directory)
-    for candidate in (root / remote.name, root / (remote.name + ".gz")):
-        if candidate.exists():
-            data = read_bytes(candidate)
-            _verify(data, remote, candidate)
-            return data
+    plain, gzipped = root / remote.name, root / (remote.name + ".gz")
+    if plain.exists() or gzipped.exists():  # a gzipped copy is verified on its uncompressed bytes
+        data = plain.read_bytes() if plain.exists() else gzip.decompress(gzipped.read_bytes())
+        _verify(data, remote, plain if plain.exists() else gzipped)
+        return data
     if not download:
         raise FileNotFoundError(_missing_message(remote, root, "downloading is disabled"))
     try:
