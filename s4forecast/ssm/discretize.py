@@ -9,6 +9,8 @@ against the leading dimensions. The DPLR case (``Λ - P P^*``) is discretised fo
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 DISCRETIZATIONS = ("bilinear", "zoh")
@@ -25,9 +27,7 @@ def dense(A: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tu
     I = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
     dtA = dt[..., None, None] * A
     if method == "bilinear":
-        # An explicit inverse of the well-conditioned I - Δ/2 A: batched LU solves hit an MKL error
-        # (SLASWP) in float32 at H = N = 256 on this CPU, in the backward of linalg.solve.
-        M_inv = torch.linalg.inv(I - dtA / 2)
+        M_inv = _inverse(I - dtA / 2)
         Ab = M_inv @ (I + dtA / 2)
         Bb = (M_inv @ (dt[..., None] * B)[..., None])[..., 0]
     else:
@@ -39,6 +39,25 @@ def dense(A: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tu
         expm = torch.linalg.matrix_exp(aug)
         Ab, Bb = expm[..., :N, :N], expm[..., :N, N]
     return Ab, Bb
+
+
+@contextmanager
+def _one_cpu_thread(active: bool):
+    before = torch.get_num_threads()
+    if active:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _inverse(M: torch.Tensor) -> torch.Tensor:
+    """Batched inverse. On the CPU the LU runs on one thread: MKL's multi-threaded batched getrs
+    fails ("SLASWP parameter 6", then "pivots given to lu_solve") for 256 float32 systems of
+    256 x 256 on 2 threads, and passes on one (seen with torch 2.13.0+cpu)."""
+    with _one_cpu_thread(M.device.type == "cpu" and M.shape[-1] >= 128):
+        return torch.linalg.inv(M)
 
 
 def diagonal(Lambda: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
