@@ -18,18 +18,19 @@ from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_
 
 
 def single(case: dict) -> dict:
-    from s4forecast import cauchy
+    from s4forecast.ssm.cauchy import cauchy, cauchy_shared
 
     torch.manual_seed(0)
     dtype = getattr(torch, case["dtype"])
-    H, N2, L = case["H"], case["N"] // 2, case["L"]
-    v = torch.randn(H, N2, dtype=dtype, requires_grad=True)
+    H, N2, L, K = case["H"], case["N"] // 2, case["L"], case.get("K", 1)
+    v = torch.randn(*((K,) if K > 1 else ()), H, N2, dtype=dtype, requires_grad=True)
     w = torch.complex(-torch.rand(H, N2), torch.randn(H, N2)).to(dtype).requires_grad_()
     z = torch.exp(-2j * torch.pi * torch.arange(L // 2 + 1) / L).to(dtype)
     backward = case["pass"] == "forward+backward"
 
     def run():
-        out = cauchy(v, z, w, backend=case["backend"], conj=True)
+        out = (cauchy_shared(v, z, w, backend=case["backend"], conj=True) if K > 1
+               else cauchy(v, z, w, backend=case["backend"], conj=True))
         if backward:
             torch.autograd.grad(out.real.sum() + out.imag.sum(), [v, w])
 
@@ -56,7 +57,8 @@ def main() -> None:
     for L in cfg["lengths"]:
         for p in cfg["passes"]:
             for backend in cfg["backends"]:
-                case = {"H": cfg["H"], "N": cfg["N"], "L": L, "pass": p, "backend": backend, "repeats": cfg["repeats"], "dtype": cfg["dtype"]}
+                case = {"H": cfg["H"], "N": cfg["N"], "L": L, "pass": p, "backend": backend, "repeats": cfg["repeats"],
+                        "dtype": cfg["dtype"], "K": cfg.get("K", 1)}
                 res = run_isolated("benchmarks.kernels", case)
                 rows.append({**{k: case[k] for k in ("backend", "L", "pass")}, **res})
                 print(rows[-1], flush=True)
@@ -64,7 +66,8 @@ def main() -> None:
     naive = df[df.backend == "naive"].set_index(["L", "pass"])
     df["time_vs_naive"] = [r.time_ms / naive.loc[(r.L, r["pass"]), "time_ms"] if "time_ms" in r and (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
     df["memory_vs_naive"] = [r.peak_mib / naive.loc[(r.L, r["pass"]), "peak_mib"] if (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
-    write_results("kernels", df, f"Cauchy backends: H={cfg['H']}, N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}",
+    write_results(cfg.get("name", "kernels"), df, f"Cauchy backends: K={cfg.get('K', 1)} sums over shared poles, H={cfg['H']}, "
+                  f"N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}",
                   f"python -m benchmarks.kernels --config {args.config}")
 
 if __name__ == "__main__":

@@ -143,3 +143,29 @@ def test_auto_rule(monkeypatch):
     assert cauchy_module.resolve_backend("auto", "cpu") == "torch"
     monkeypatch.setattr(cauchy_module, "triton_available", lambda device: device == "cuda")
     assert cauchy_module.resolve_backend("auto", "cuda") == "triton"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("conj", [False, True])
+def test_shared_poles_equal_separate_plain_sums(monkeypatch, backend, conj):
+    monkeypatch.setattr(cauchy_module, "CHUNK_ELEMENTS", 30)  # several chunks of z
+    v = torch.randn(4, 2, 5, dtype=torch.complex128, requires_grad=True)
+    w = torch.complex(-torch.rand(2, 5, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)).requires_grad_()
+    z = torch.randn(13, dtype=torch.complex128)
+    out = cauchy_module.cauchy_shared(v, z, w, backend=backend, conj=conj)
+    want = torch.stack([plain_sum(v[k], z, w, conj) for k in range(4)])
+    torch.testing.assert_close(out, want, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad((out * g.conj()).real.sum(), [v, w])
+    ref = torch.autograd.grad((cauchy(v, z, w.expand_as(v), backend="naive", conj=conj) * g.conj()).real.sum(), [v, w])
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_shared_poles_gradcheck():
+    v = torch.randn(3, 2, 4, dtype=torch.complex128, requires_grad=True)
+    w = torch.complex(-torch.rand(2, 4, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)).requires_grad_()
+    z = torch.randn(9, dtype=torch.complex128)
+    assert torch.autograd.gradcheck(lambda v, w: cauchy_module.cauchy_shared(v, z, w, backend="torch", conj=True), (v, w))
+    with pytest.raises(ValueError, match=r"v \(K, ..., N\)"):
+        cauchy_module.cauchy_shared(v, z, w[..., :3])

@@ -166,6 +166,59 @@ def _log_choice(device_type: str, chosen: str) -> None:
     log.info("Cauchy backend 'auto' on %s resolved to %r", device_type, chosen)
 
 
+class _SharedCauchy(torch.autograd.Function):
+    """k = v r1 (+ conj(v) r2) with the Cauchy matrices r1 = 1/(z - w), r2 = 1/(z - conj w) formed
+    once per chunk of z and recomputed in backward (memory O(... N chunk)). v (..., K, N),
+    w (..., N), z (L,) -> (..., K, L). Gradients (PyTorch's convention, G = grad of k):
+        grad_v = G r1^H + conj(G) r2^T
+        grad_w = Σ_l conj(r1)^2 ⊙ (v^H G) + r2^2 ⊙ conj(v^T G)
+    """
+
+    @staticmethod
+    def forward(ctx, v, w, z, conj, size):
+        ctx.save_for_backward(v, w, z)
+        ctx.conj, ctx.size = conj, size
+        parts = []
+        for zc in z.split(size):
+            out = v @ (1 / (zc - w[..., None]))
+            parts.append(out + v.conj() @ (1 / (zc - w.conj()[..., None])) if conj else out)
+        return torch.cat(parts, -1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        v, w, z = ctx.saved_tensors
+        gv, gw = torch.zeros_like(v), torch.zeros_like(w)
+        for zc, G in zip(z.split(ctx.size), grad.split(ctx.size, -1)):
+            r1 = 1 / (zc - w[..., None])
+            gv += G @ r1.mT.conj()
+            gw += (r1.conj() ** 2 * (v.mH @ G)).sum(-1)
+            if ctx.conj:
+                r2 = 1 / (zc - w.conj()[..., None])
+                gv += G.conj() @ r2.mT
+                gw += (r2 ** 2 * (v.mT @ G).conj()).sum(-1)
+        return gv, gw, None, None, None
+
+
+def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
+    """K Cauchy sums over the same poles: v (K, ..., N), w (..., N), z (L,) -> (K, ..., L).
+
+    The S4 kernel needs (r+1)^2 of them (Woodbury, Algorithm 1). ``torch`` forms the Cauchy matrix
+    1/(z - w) once per chunk of z and contracts all K vectors with one complex matmul (memory
+    O(H N chunk) in forward and backward); measured ~4x cheaper than K separate sums for K = 4
+    (benchmarks/results/kernels_shared.md). Other backends run the K sums.
+    """
+    if v.shape[1:] != w.shape or z.dim() != 1:
+        raise ValueError(f"cauchy_shared expects v (K, ..., N), w (..., N), z (L,); got v {tuple(v.shape)}, "
+                         f"w {tuple(w.shape)}, z {tuple(z.shape)}")
+    chosen = resolve_backend(backend, v.device.type)
+    if chosen != "torch":
+        return cauchy(v, z, w.expand_as(v), backend=chosen, conj=conj)
+    if z.requires_grad:
+        raise ValueError("cauchy_shared does not differentiate with respect to z; use cauchy(backend='torch')")
+    size = _chunk_length(w.numel(), z.shape[0])
+    return _SharedCauchy.apply(v.movedim(0, -2), w, z, conj, size).movedim(-2, 0)
+
+
 def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
     """Cauchy kernel. v (..., N) and w (..., N) complex, z (L,) complex -> (..., L) complex."""
     if v.shape != w.shape or z.dim() != 1:
