@@ -176,3 +176,32 @@ def test_real_imdb_bytes(data_dir):
     ids, label, length = ds[0]
     assert ids.max() <= 256 and ids.min() >= 1 and length == min(len(reviews[0][0]), 4096)
     assert bytes((ids - 1).tolist()) == reviews[0][0][:4096]
+
+
+def test_pathfinder_labels_equal_flood_fill_connectivity():
+    from s4forecast.classification import pathfinder
+
+    images, labels = pathfinder.generate(40, size=32, seed=0)
+    assert images.shape == (40, 32, 32) and labels.mean() == 0.5
+    for img, label in zip(images, labels):
+        assert len(pathfinder.dots(img)) == 2
+        assert pathfinder.connected(img) == bool(label)
+        assert len(np.unique(img)) >= 3  # dashes: bright and dim segments, dots, background
+
+
+def test_pathfinder_release_reader(tmp_path):
+    from PIL import Image
+
+    from s4forecast.classification import pathfinder
+
+    images, labels = pathfinder.generate(4, size=32, seed=1)
+    (tmp_path / "imgs" / "0").mkdir(parents=True)
+    (tmp_path / "metadata").mkdir()
+    rows = []
+    for i, (img, label) in enumerate(zip(images, labels)):
+        Image.fromarray(img).save(tmp_path / "imgs" / "0" / f"sample_{i}.png")
+        rows.append(["imgs/0", f"sample_{i}.png", 0, label])
+    np.save(tmp_path / "metadata" / "0.npy", np.array(rows, dtype=object))
+    got_images, got_labels = pathfinder.read_release(tmp_path)
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)

@@ -6,7 +6,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, random_split
 
-from s4forecast.classification import cifar, listops, mnist, text
+from s4forecast.classification import cifar, listops, mnist, pathfinder, text
 
 
 def pad_batch(batch):
@@ -36,6 +36,17 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
         splits = [listops.ListOps(listops.generate(task[f"n_{s}"], seed=i, **lengths)) for i, s in enumerate(("train", "val", "test"))]
         return *splits, {"d_input": task.get("d_embed", 64), "n_classes": 10, "l_max": lengths["max_length"],
                          "vocab_size": len(listops.VOCAB)}
+    if name in ("pathfinder", "path-x"):
+        size = 32 if name == "pathfinder" else 128
+        if task.get("release_root"):  # the official images; else generated ones
+            images, labels = pathfinder.read_release(task["release_root"])
+            data = mnist.SequentialImages(images.reshape(len(images), -1, 1), labels)
+            n_test = task.get("test_size", len(data) // 10)
+            train, test = random_split(data, [len(data) - n_test, n_test], generator=torch.Generator().manual_seed(1))
+        else:
+            splits = [pathfinder.generate(task[f"n_{s}"], size=size, seed=i) for i, s in enumerate(("train", "test"))]
+            train, test = (mnist.SequentialImages(x.reshape(len(x), -1, 1), y) for x, y in splits)
+        return (*_hold_out(train, task), test, {"d_input": 1, "n_classes": 2, "l_max": size * size})
     if name == "imdb":
         L = task.get("max_length", 4096)
         train = text.ByteSequences(text.load_imdb("train", data_dir, task.get("train_subset")), L)
@@ -49,7 +60,7 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
     raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
 
 
-TASKS = ("smnist", "psmnist", "scifar", "lra-image", "listops", "imdb", "aan")
+TASKS = ("smnist", "psmnist", "scifar", "lra-image", "listops", "imdb", "aan", "pathfinder", "path-x")
 
 
 def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
