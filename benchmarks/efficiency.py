@@ -53,13 +53,17 @@ class KVCacheDecoder(nn.Module):
         self.ff = nn.ModuleList(nn.Sequential(nn.LayerNorm(H), nn.Linear(H, 2 * H), nn.GELU(), nn.Linear(2 * H, H)) for _ in range(layers))
         self.norm = nn.ModuleList(nn.LayerNorm(H) for _ in range(layers))
 
-    def step(self, x, cache):  # x (B, H); cache: per layer (k, v) lists of (B, heads, t, H/heads)
+    def empty_cache(self, batch: int, length: int, H: int) -> torch.Tensor:
+        """Preallocated keys and values: (layers, 2, B, heads, length, H/heads)."""
+        return torch.zeros(len(self.qkv), 2, batch, self.heads, length, H // self.heads)
+
+    def step(self, x, cache, t: int):  # x (B, H): token t; writes its keys/values into the cache
         B, H = x.shape
         for i in range(len(self.qkv)):
             q, k, v = self.qkv[i](self.norm[i](x)).view(B, 3, self.heads, 1, H // self.heads).unbind(1)
-            cache[i][0].append(k)
-            cache[i][1].append(v)
-            att = F.scaled_dot_product_attention(q, torch.cat(cache[i][0], 2), torch.cat(cache[i][1], 2))
+            cache[i, 0, :, :, t : t + 1] = k
+            cache[i, 1, :, :, t : t + 1] = v
+            att = F.scaled_dot_product_attention(q, cache[i, 0, :, :, : t + 1], cache[i, 1, :, :, : t + 1])
             x = x + self.out[i](att.reshape(B, H))
             x = x + self.ff[i](x)
         return x
@@ -105,9 +109,9 @@ def case(spec: dict) -> dict:
         dec = KVCacheDecoder(H, spec["layers"], spec["heads"]).eval()
 
         def run():
-            cache, x = [([], []) for _ in range(spec["layers"])], torch.zeros(1, H)
-            for _ in range(L):
-                x = dec.step(x, cache)
+            cache, x = dec.empty_cache(1, L, H), torch.zeros(1, H)
+            for t in range(L):
+                x = dec.step(x, cache, t)
         return _timed(run, repeats=1)
 
 
