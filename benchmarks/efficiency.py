@@ -158,8 +158,9 @@ def _ratios(bench: str, df: pd.DataFrame) -> str:
     lines = [f"Ratios ({slow} / {fast}):\n"]
     for k, g in df.groupby(key):
         a, b = g.set_index("kind").loc[slow], g.set_index("kind").loc[fast]
-        if "time_s" not in a or "time_s" not in b:
-            lines.append(f"- {key}={k}: not measured ({a.get('error', '')}{b.get('error', '')})\n")
+        if pd.isna(a.get("time_s")) or pd.isna(b.get("time_s")):
+            errors = {str(e) for e in (a.get("error"), b.get("error")) if isinstance(e, str)}
+            lines.append(f"- {key}={k}: not measured ({'; '.join(errors)})\n")
             continue
         line = f"- {key}={k}: {a.time_s / b.time_s:.1f}x faster"
         if pd.notna(a.get("peak_mib")) and pd.notna(b.get("peak_mib")) and b.peak_mib > 0:
