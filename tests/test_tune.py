@@ -70,7 +70,7 @@ def test_sweep_writes_study_and_resumes(tmp_path, monkeypatch):
     for name in ("best.yaml", "optimization_history.png", "slice_dt_d_state.png"):
         assert (out / name).stat().st_size > 0
     best = yaml.safe_load((out / "best.yaml").read_text())
-    assert best["sweep"]["val_mse"] == pytest.approx(study.best_value)
+    assert best["sweep"]["objective"] == pytest.approx(study.best_value)
     S4Model(best["lookback"], best["horizon"], **best["model"])  # a valid, ready configuration
 
 
@@ -122,3 +122,12 @@ def test_postgres_shared_by_two_workers_survives_a_killed_worker(tmp_path):
         assert all(after.get(n) == v for n, v in before.items())  # no finished trial lost
         assert len(after) > len(before)  # the surviving worker went on adding trials
         assert storage_url("x", url) == url
+
+
+def test_classification_sweep_maximises_validation_accuracy(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study = run_sweep(ROOT / "configs/sweep/listops_smoke.yaml", n_trials=2)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done and all(-1.0 <= t.value <= 0.0 for t in done)  # minus the best validation accuracy
+    best = yaml.safe_load((report("s4-listops-smoke") / "best.yaml").read_text())
+    assert best["task"]["name"] == "listops" and best["model"]["d_state"] in (8, 16)

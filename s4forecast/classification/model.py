@@ -35,7 +35,8 @@ def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torc
 class S4Classifier(pl.LightningModule):
     def __init__(self, d_input: int, n_classes: int, d_model: int = 128, n_layers: int = 4, d_state: int = 64,
                  l_max: int | None = None, vocab_size: int | None = None, pooling: str = "mean",
-                 mode: str = "nplr", init: str = "legs", dropout: float = 0.1, prenorm: bool = True,
+                 mode: str = "nplr", init: str = "legs", discretization: str = "bilinear", rank: int = 1,
+                 dropout: float = 0.1, prenorm: bool = True,
                  norm: str = "layer", bidirectional: bool = False, dt_min: float = 1e-3, dt_max: float = 1e-1,
                  lr: float = 4e-3, ssm_lr: float | None = 1e-3, weight_decay: float = 0.01, schedule: str | None = "cosine",
                  dual: bool = False):
@@ -49,7 +50,8 @@ class S4Classifier(pl.LightningModule):
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
         self.encoder = S4Encoder(d_input, d_model=d_model, n_layers=n_layers, d_state=d_state, l_max=l_max, mode=mode,
-                                 init=init, dropout=dropout, prenorm=prenorm, norm=norm, bidirectional=bidirectional,
+                                 init=init, discretization=discretization, rank=rank, dropout=dropout, prenorm=prenorm,
+                                 norm=norm, bidirectional=bidirectional,
                                  dt_min=dt_min, dt_max=dt_max)
         # Retrieval (LRA): both documents through the same encoder, then the LRA dual-encoder head
         # on [u, v, u*v, u-v].

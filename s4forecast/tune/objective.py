@@ -1,5 +1,6 @@
 """Sweep objectives. ``forecast``: the best validation MSE (scaled values, Informer protocol splits,
-or a synthetic series for smoke tests) of an S4Model trained with the sampled configuration."""
+or a synthetic series for smoke tests) of an S4Model trained with the sampled configuration.
+``classify``: the best validation accuracy of an S4Classifier on a classification task."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from darts.utils import timeseries_generation as tg
 from s4forecast.data.informer import InformerSplits, load_informer
 from s4forecast.forecasting.s4_model import S4Model
 from s4forecast.tune import space as search_space
-from s4forecast.tune.pruning import OptunaPruning
+from s4forecast.tune.pruning import LightningOptunaPruning, OptunaPruning
 
 
 def load_data(data: dict, lookback: int, data_dir=None) -> InformerSplits:
@@ -51,4 +52,30 @@ def forecast_objective(cfg: dict, data_dir=None):
     return objective
 
 
-OBJECTIVES = {"forecast": forecast_objective}
+def classify_objective(cfg: dict, data_dir=None):
+    """An Optuna objective (trial -> -best val accuracy, so that the study minimises) for a classification sweep."""
+    import lightning.pytorch as pl
+
+    from s4forecast.classification.data import ClassificationData
+    from s4forecast.classification.model import S4Classifier
+
+    search_space.validate(cfg["space"])
+    obj = cfg["objective"]
+    data = ClassificationData(cfg["data"], obj["batch_size"], data_dir)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = search_space.sample(trial, cfg["space"])
+        params.pop("lookback", None)
+        pruning = LightningOptunaPruning(trial, monitor="val_acc", direction="maximize")
+        model = S4Classifier(**data.dims, pooling=obj.get("pooling", "mean"), schedule=None, **params)
+        trainer = pl.Trainer(max_epochs=obj["n_epochs"], callbacks=[pruning], logger=False, enable_checkpointing=False,
+                             enable_progress_bar=obj.get("progress", False), enable_model_summary=False,
+                             **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj})
+        trainer.fit(model, datamodule=data)
+        pruning.raise_if_pruned()
+        return pruning.best  # -accuracy
+
+    return objective
+
+
+OBJECTIVES = {"forecast": forecast_objective, "classify": classify_objective}

@@ -87,10 +87,17 @@ def run_sweep(config_path: str | Path, n_trials: int, url: str | None = None, wo
 
 
 def best_config(study: optuna.Study) -> dict:
-    """The best trial as a ready config for ``s4forecast forecast --config``."""
+    """The best trial as a ready config: for ``s4forecast forecast --config`` (forecasting sweeps) or
+    ``python -m s4forecast.train classify --config`` (classification sweeps)."""
     cfg = study.user_attrs["config"]
     params = search_space.sample(optuna.trial.FixedTrial(study.best_trial.params), cfg["space"])
     obj, data = cfg["objective"], cfg["data"]
+    sweep = {"study": study.study_name, "trial": study.best_trial.number, "objective": study.best_value}
+    if obj["task"] == "classify":
+        params.pop("lookback", None)
+        return {"name": study.study_name, "seed": 0, "task": data, "batch_size": obj["batch_size"],
+                "model": {**params, "pooling": obj.get("pooling", "mean")}, "trainer": {"max_epochs": obj["n_epochs"]},
+                "output_dir": "runs", "sweep": sweep}
     lr, lookback = params.pop("lr"), params.pop("lookback")
     return {
         "dataset": data.get("dataset"), "features": data.get("features"), "lookback": lookback,
@@ -98,7 +105,7 @@ def best_config(study: optuna.Study) -> dict:
         "model": {**params, "n_epochs": obj["n_epochs"], "batch_size": obj["batch_size"], "random_state": obj.get("seed", 0),
                   "use_reversible_instance_norm": obj.get("use_reversible_instance_norm", True), "optimizer_kwargs": {"lr": lr}},
         "trainer": {k: obj[k] for k in ("limit_train_batches",) if k in obj},
-        "sweep": {"study": study.study_name, "trial": study.best_trial.number, "val_mse": study.best_value},
+        "sweep": sweep,
     }
 
 
@@ -128,5 +135,6 @@ def report(study_name: str, url: str | None = None, out_dir: str | Path | None =
         fig.tight_layout()
         fig.savefig(out / f"{name}.png", dpi=100)
         plt.close(fig)
-    print(f"best trial {study.best_trial.number}: val MSE {study.best_value:.4f}; config and plots in {out}/")
+    print(f"best trial {study.best_trial.number}: objective {study.best_value:.4f} (forecast: val MSE; classify: "
+          f"minus val accuracy); config and plots in {out}/")
     return out
