@@ -8,6 +8,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,18 @@ def rss_bytes() -> int:
 
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def timings(fn, repeats: int, warmup: bool = True) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn``, after one untimed warm-up call."""
+    if warmup:
+        fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
 
 
 def run_isolated(module: str, args: dict) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, write_results
+from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, timings, write_results
 from s4forecast import S4Encoder, S4Layer
 
 
@@ -28,12 +27,7 @@ def _timed(fn, repeats=2):
     """Best time of ``repeats`` runs after a warm-up; peak resident memory above the level before the
     warm-up (inputs and model already built)."""
     base = rss_bytes()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+    times = timings(fn, repeats)
     return {"time_s": min(times), "peak_mib": max(peak_rss_bytes() - base, 0) / 2**20}
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import pandas as pd
 import torch
 
-from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, write_results
+from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, timings, write_results
 
 
 def single(case: dict) -> dict:
@@ -34,13 +33,9 @@ def single(case: dict) -> dict:
         if backward:
             torch.autograd.grad(out.real.sum() + out.imag.sum(), [v, w])
 
-    run()  # warm-up (keops compiles here)
+    run()  # warm-up (keops compiles here); memory is counted from after it
     base = rss_bytes()
-    times = []
-    for _ in range(case["repeats"]):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
+    times = timings(run, case["repeats"], warmup=False)
     return {"time_ms": 1e3 * min(times), "peak_mib": max(peak_rss_bytes() - base, 0) / 2**20}
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import pandas as pd
 import torch
 from darts.utils import timeseries_generation as tg
 
-from benchmarks.common import ROOT, load_config, write_results
+from benchmarks.common import ROOT, load_config, timings, write_results
 from s4forecast import S4Model
 
 TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False,
@@ -25,13 +24,7 @@ TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary"
 
 
 def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timings(fn, repeats))
 
 
 def main() -> None:
