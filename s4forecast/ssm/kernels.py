@@ -67,20 +67,6 @@ def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tens
     return torch.fft.irfft(K_hat, n=L)
 
 
-def convert_c_tilde(C_tilde, A_bar_from, L_from, A_bar_to, L_to) -> torch.Tensor:
-    """Re-express ``C̃ = C (I - Ā^{L_from})`` as ``C (I - Ā'^{L_to})`` for another length or rate.
-
-    C̃ (H, N2), Ā/Ā' (H, N, N) dense full-state; ``L_from=None`` means C̃ is C itself (Ā^∞ = 0 for a
-    stable system). This costs O(N^3 log L): it serves lengths beyond ``l_max`` and changed rates.
-    """
-    I = torch.eye(A_bar_to.shape[-1], dtype=A_bar_to.dtype, device=A_bar_to.device)
-    C = conj_pair(C_tilde)[..., None, :]
-    if L_from is not None:
-        C = torch.linalg.solve(I - torch.linalg.matrix_power(A_bar_from, L_from), C, left=False)
-    C_new = C @ (I - torch.linalg.matrix_power(A_bar_to, L_to))
-    return C_new[..., 0, : C_tilde.shape[-1]]
-
-
 def diagonal(Lambda, B, C, dt, L: int, method: str = "zoh") -> torch.Tensor:
     """S4D kernel ``K_l = 2 Re Σ_n C_n B̄_n Ā_n^l`` (Vandermonde). Λ, B, C (H, N2) complex, dt (H,) -> (H, L)."""
     A_bar, B_bar = discretize.diagonal(Lambda, B, dt.to(Lambda.dtype), method)
