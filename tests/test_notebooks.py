@@ -1,5 +1,4 @@
 """Execute the notebooks with a tiny training budget: every cell must run."""
-import os
 from pathlib import Path
 
 import nbformat

@@ -6,7 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
 import torch
@@ -15,7 +14,7 @@ import yaml
 from s4forecast import S4Layer, S4Model
 from s4forecast.tune import space as search_space
 from s4forecast.tune.pruning import OptunaPruning
-from s4forecast.tune.sweep import best_config, make_storage, report, run_sweep, storage_url
+from s4forecast.tune.sweep import make_storage, report, run_sweep, storage_url
 from tests.postgres import postgres_server, server_binaries
 
 ROOT = Path(__file__).resolve().parents[1]
