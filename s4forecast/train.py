@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -29,8 +30,10 @@ def load_config(path: str | Path) -> dict:
     return merged
 
 
-def classify(config: str | Path, data_dir=None, output_dir=None) -> dict:
+def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | None = None) -> dict:
     cfg = load_config(config)
+    if threads:
+        torch.set_num_threads(threads)
     pl.seed_everything(cfg.get("seed", 0), workers=True)
     data = ClassificationData(cfg["task"], cfg["batch_size"], data_dir)
     model = S4Classifier(**data.dims, **cfg["model"])
@@ -55,8 +58,9 @@ def main(argv=None) -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--output-dir", default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
-    classify(args.config, args.data_dir, args.output_dir)
+    classify(args.config, args.data_dir, args.output_dir, args.threads)
 
 
 if __name__ == "__main__":

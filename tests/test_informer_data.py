@@ -120,6 +120,12 @@ def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
     assert row.test_windows == 2880 - 24 + 1 and 0 < row.mse < 5 and 0 < row.mae < 5 and row.params > 0
     run.main(args)  # resumable: the finished setting is skipped
     assert len(pd.read_csv(results)) == 1
+    # a short "not run" row keeps the columns aligned, and the finished setting is still found
+    run.main(["--dataset", "ECL", "--results", str(results), "--data-dir", str(tmp_path / "empty"), "--no-progress"])
+    df = pd.read_csv(results)
+    assert list(df.status) == ["ok", "not run: data absent"] and df.horizon.tolist()[0] == 24
+    run.main(args)
+    assert len(pd.read_csv(results)) == 2
 
 
 def test_runner_marks_absent_data_instead_of_failing(tmp_path):

@@ -64,8 +64,16 @@ def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg:
 
 
 def append(results: Path, row: dict) -> None:
+    """Append ``row`` under the file's existing header (missing fields empty), so that a short row such as
+    "not run: data absent" cannot shift the columns of the rows after it."""
     results.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([row]).to_csv(results, mode="a", header=not results.exists(), index=False)
+    frame = pd.DataFrame([row])
+    if results.exists():
+        header = list(pd.read_csv(results, nrows=0).columns)
+        if unknown := set(frame.columns) - set(header):
+            raise ValueError(f"{results} has no column(s) {sorted(unknown)}; write to a new results file")
+        frame = frame.reindex(columns=header)
+    frame.to_csv(results, mode="a", header=not results.exists(), index=False)
 
 
 def main(argv=None) -> None:
