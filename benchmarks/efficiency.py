@@ -116,8 +116,9 @@ def cases(which: list[str], cfg: dict) -> list[dict]:
         out += [{"bench": "lssl", "kind": k, "H": H, "L": c["L"], "batch": c["batch"], "threads": c.get("threads", cfg["threads"])} for H in c["H"] for k in ("lssl", "s4-layer")]
     if "attention" in which:
         c = cfg["attention"]
-        out += [{"bench": "attention", "kind": k, **{x: c[x] for x in ("H", "layers", "heads", "batch", "d_state")}, "L": L, "threads": c.get("threads", cfg["threads"])}
-                for L in c["L"] for k in ("transformer", "s4-stack")]
+        out += [{"bench": "attention", "kind": k, **{x: c[x] for x in ("H", "layers", "heads", "d_state")}, "L": L, "batch": b,
+                 "threads": c.get("threads", cfg["threads"])}
+                for L in c["L"] for b in c["batch"] for k in ("transformer", "s4-stack")]
     if "generation" in which:
         c = cfg["generation"]
         out += [{"bench": "generation", "kind": k, **{x: c[x] for x in ("H", "layers", "heads", "d_state", "probe_points")}, "L": L, "threads": c.get("threads", cfg["threads"])}
@@ -147,16 +148,17 @@ def main() -> None:
 
 def _ratios(bench: str, df: pd.DataFrame) -> str:
     """Side-by-side ratios from this one run."""
-    key, (slow, fast) = {"lssl": ("H", ("lssl", "s4-layer")), "attention": ("L", ("transformer", "s4-stack")),
-                         "generation": ("L", ("gen-s4-recompute", "gen-s4-step"))}[bench]
+    key, (slow, fast) = {"lssl": (["H"], ("lssl", "s4-layer")), "attention": (["L", "batch"], ("transformer", "s4-stack")),
+                         "generation": (["L"], ("gen-s4-recompute", "gen-s4-step"))}[bench]
     lines = [f"Ratios ({slow} / {fast}):\n"]
-    for k, g in df.groupby(key):
+    for values, g in df.groupby(key):
+        k = ", ".join(f"{name}={v}" for name, v in zip(key, values))
         a, b = g.set_index("kind").loc[slow], g.set_index("kind").loc[fast]
         if pd.isna(a.get("time_s")) or pd.isna(b.get("time_s")):
             errors = {str(e) for e in (a.get("error"), b.get("error")) if isinstance(e, str)}
-            lines.append(f"- {key}={k}: not measured ({'; '.join(errors)})\n")
+            lines.append(f"- {k}: not measured ({'; '.join(errors)})\n")
             continue
-        line = f"- {key}={k}: {a.time_s / b.time_s:.1f}x faster"
+        line = f"- {k}: {a.time_s / b.time_s:.1f}x faster"
         if pd.notna(a.get("peak_mib")) and pd.notna(b.get("peak_mib")) and b.peak_mib > 0:
             line += f", {a.peak_mib / b.peak_mib:.1f}x less memory"
         if bench == "generation":

@@ -36,14 +36,23 @@ def encode(text: str | bytes, max_length: int) -> torch.Tensor:
 
 
 def read_imdb_archive(data: bytes, split: str, limit: int | None = None) -> list[tuple[bytes, int]]:
-    """(review bytes, label) pairs of ``split`` (train/test) from an aclImdb tar archive; pos = 1."""
+    """(review bytes, label) pairs of ``split`` (train/test) from an aclImdb tar archive; pos = 1.
+
+    ``limit`` keeps a class-balanced subset: the first ``limit // 2`` negative and ``limit - limit // 2``
+    positive reviews in archive order."""
+    quota = None if not limit else {0: limit // 2, 1: limit - limit // 2}
     out = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         for member in tar:
             parts = member.name.split("/")
             if member.isfile() and len(parts) == 4 and parts[1] == split and parts[2] in ("pos", "neg"):
-                out.append((tar.extractfile(member).read(), int(parts[2] == "pos")))
-                if limit and len(out) >= limit:
+                label = int(parts[2] == "pos")
+                if quota is not None:
+                    if quota[label] == 0:
+                        continue
+                    quota[label] -= 1
+                out.append((tar.extractfile(member).read(), label))
+                if quota is not None and not any(quota.values()):
                     break
     if not out:
         raise ValueError(f"no aclImdb/{split}/{{pos,neg}}/*.txt members in the archive")
