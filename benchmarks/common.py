@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -44,8 +43,27 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def reset_peak_rss() -> None:
+    """Reset the kernel's resident-memory high-water mark (Linux: ``5`` into /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
 def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """The high-water mark of resident memory since the last ``reset_peak_rss`` (VmHWM)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+
+def measure(fn, repeats: int) -> tuple[list[float], float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn`` and their peak resident memory in MiB above the
+    level before them. An untimed warm-up call comes first, and the high-water mark is reset after it,
+    so one-time costs (kernel compilation, library loading, allocator pools) are not counted."""
+    fn()
+    reset_peak_rss()
+    base = rss_bytes()
+    times = timings(fn, repeats, warmup=False)
+    return times, max(peak_rss_bytes() - base, 0) / 2**20
 
 
 def timings(fn, repeats: int, warmup: bool = True) -> list[float]:
@@ -63,8 +81,11 @@ def timings(fn, repeats: int, warmup: bool = True) -> list[float]:
 def run_isolated(module: str, args: dict) -> dict:
     """Run ``python -m module --single JSON`` in a fresh process (so peak RSS is this case's alone)
     and return the JSON dict it prints on its last line."""
+    # A fixed mmap threshold makes glibc return large freed blocks to the OS at once, so the resident
+    # size before a measurement is not inflated by what the warm-up freed.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 16)}
     out = subprocess.run([sys.executable, "-m", module, "--single", json.dumps(args)], cwd=ROOT,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -19,16 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, timings, write_results
+from benchmarks.common import ROOT, load_config, measure, run_isolated, write_results
 from s4forecast import S4Encoder, S4Layer
 
 
 def _timed(fn, repeats=2):
-    """Best time of ``repeats`` runs after a warm-up; peak resident memory above the level before the
-    warm-up (inputs and model already built)."""
-    base = rss_bytes()
-    times = timings(fn, repeats)
-    return {"time_s": min(times), "peak_mib": max(peak_rss_bytes() - base, 0) / 2**20}
+    """Best time of ``repeats`` runs after a warm-up, and their peak resident memory (``common.measure``)."""
+    times, peak_mib = measure(fn, repeats)
+    return {"time_s": min(times), "peak_mib": peak_mib}
 
 
 def transformer(H, layers, heads):

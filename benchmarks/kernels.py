@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import torch
 
-from benchmarks.common import ROOT, load_config, peak_rss_bytes, rss_bytes, run_isolated, timings, write_results
+from benchmarks.common import ROOT, load_config, measure, run_isolated, write_results
 
 
 def single(case: dict) -> dict:
@@ -33,10 +33,8 @@ def single(case: dict) -> dict:
         if backward:
             torch.autograd.grad(out.real.sum() + out.imag.sum(), [v, w])
 
-    run()  # warm-up (keops compiles here); memory is counted from after it
-    base = rss_bytes()
-    times = timings(run, case["repeats"], warmup=False)
-    return {"time_ms": 1e3 * min(times), "peak_mib": max(peak_rss_bytes() - base, 0) / 2**20}
+    times, peak_mib = measure(run, case["repeats"])  # the warm-up call (keops compiles there) is not counted
+    return {"time_ms": 1e3 * min(times), "peak_mib": peak_mib}
 
 
 def main() -> None:
