@@ -135,3 +135,25 @@ def test_runner_marks_absent_data_instead_of_failing(tmp_path):
     run.main(["--dataset", "ECL", "--results", str(results), "--data-dir", str(tmp_path / "empty"), "--no-progress"])
     df = pd.read_csv(results)
     assert list(df.status) == ["not run: data absent"] and df.dataset[0] == "ECL"
+
+
+def test_report_counts_wins_and_lists_losses(tmp_path):
+    from benchmarks.informer import report
+
+    published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1", "ECL"], "features": ["S", "S", "S"], "horizon": [24, 48, 48],
+                              "s4_mse": [0.06, 0.08, 0.3], "s4_mae": [0.2, 0.2, 0.4], "informer_mse": [0.1, 0.16, 0.4],
+                              "informer_mae": [0.2, 0.3, 0.5]})
+    rows = [("ETTh1", "S", 24, "s4", 0.05, "ok"), ("ETTh1", "S", 24, "nlinear", 0.04, "ok"),
+            ("ETTh1", "S", 48, "s4", 0.09, "ok"), ("ETTh1", "S", 48, "s4", 0.07, "ok"),  # a re-run replaces the first
+            ("ETTh1", "S", 48, "tide", 0.075, "ok"), ("ETTh1", "S", 48, "dlinear", 0.2, "ok")]
+    results = pd.DataFrame(rows, columns=["dataset", "features", "horizon", "model", "mse", "status"]).assign(
+        mae=0.1, lookback=96, epochs=1, options="")
+    results.loc[len(results)] = {"dataset": "ECL", "status": "not run: data absent"}
+    out = report.table(results, published)
+    assert out.status.tolist() == ["ok", "ok", "not run: data absent"]
+    assert out.beats_published_s4.tolist()[:2] == [True, True] and out.beats_baselines.tolist()[:2] == [False, True]
+    assert out.baseline_model.tolist()[:2] == ["nlinear", "tide"]
+    text = report.write(out, tmp_path / "RESULTS.md", tmp_path / "plot.png")
+    assert "ours beats the best Darts baseline run on the same windows: 1 / 2" in text
+    assert "- to the best Darts baseline: 1 of 2: ETTh1-S-24 1.25 (nlinear)" in text
+    assert (tmp_path / "plot.png").stat().st_size > 0

@@ -66,10 +66,23 @@ def write(out: pd.DataFrame, path: Path, plot: Path) -> str:
         lines.append(f"| {r.dataset} | {r.features} | {r.horizon} | {mark(bool(best), r.ours_mse)} | {fmt(r.ours_mae)} | {fmt(r.s4_mse)} | "
                      f"{fmt(r.informer_mse)} | {r.baseline_model if pd.notna(r.baseline_model) else ''} | {fmt(r.baseline_mse)} | {r.status} | "
                      f"{r.ours_options if pd.notna(r.ours_options) else ''} |")
+    lines += ["", *losses(ran)]
     text = "\n".join(lines) + "\n"
     path.write_text(text)
     _plot(ran, plot)
     return text
+
+
+def losses(ran: pd.DataFrame) -> list[str]:
+    """Markdown bullets: the settings run where ours loses, by how much (MSE ratio), to whom."""
+    out = ["## Where ours still loses", "",
+           "MSE ratio ours / theirs (> 1: ours is worse). What we know of the reasons is in `README.md`.", ""]
+    for col, name in [("baseline_mse", "the best Darts baseline"), ("s4_mse", "published S4"), ("informer_mse", "published Informer")]:
+        lost = ran[ran.ours_mse >= ran[col]]
+        items = [f"{r.dataset}-{r.features}-{r.horizon} {r.ours_mse / r[col]:.2f}"
+                 + (f" ({r.baseline_model})" if col == "baseline_mse" else "") for _, r in lost.iterrows()]
+        out.append(f"- to {name}: {len(lost)} of {int(ran[col].notna().sum())}" + (": " + ", ".join(items) if items else ""))
+    return out
 
 
 def _plot(ran: pd.DataFrame, path: Path) -> None:
