@@ -157,3 +157,16 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
     assert "ours beats the best Darts baseline run on the same windows: 1 / 2" in text
     assert "- to the best Darts baseline: 1 of 2: ETTh1-S-24 1.25 (nlinear)" in text
     assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+def test_val_curve_variant_overrides():
+    from benchmarks.informer import config, val_curves
+
+    cfg = config.load("ETTh1", "S")
+    low = val_curves.override(cfg, ["s4.lr=5e-4", "trainer.patience=2", "lookback=96"])
+    assert (low["s4"]["lr"], low["trainer"]["patience"], low["lookback"]) == (5e-4, 2, 96)
+    assert cfg["s4"]["lr"] == 0.002 and cfg["lookback"] == 336  # the base config is untouched
+    with pytest.raises(KeyError, match="s4.lrr"):
+        val_curves.override(cfg, ["s4.lrr=1"])
+    with pytest.raises(ValueError, match="key=value"):
+        val_curves.override(cfg, ["s4.lr"])
