@@ -110,22 +110,28 @@ def cauchy_triton(v, z, w, conj=False):
 
 
 @functools.cache
-def _keops_reduction():
+def _keops_reduction(conj: bool):
     from pykeops.torch import Genred
 
-    return Genred("ComplexDivide(v, z - w)", ["v = Vj(2)", "z = Vi(2)", "w = Vj(2)"], reduction_op="Sum", axis=1)
+    # Complex numbers as 2-vectors; with conj the pair term is part of the formula (no concatenated copies).
+    formula = "ComplexDivide(v, z - w) + ComplexDivide(Conj(v), z - Conj(w))" if conj else "ComplexDivide(v, z - w)"
+    return Genred(formula, ["v = Vj(2)", "z = Vi(2)", "w = Vj(2)"], reduction_op="Sum", axis=1)
 
 
 def cauchy_keops(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool = False) -> torch.Tensor:
+    """v (..., N) and w (..., N) with broadcastable batch shapes (w shared over leading dims of v is
+    never copied: KeOps broadcasts batch dimensions and sums the gradient over them), z (L,) -> (..., L)."""
     if not keops_available():
         raise RuntimeError("backend='keops' needs pykeops: pip install 's4forecast[keops]' (or pykeops)")
-    v, w = _conj_pairs(v, w, conj)
-    batch = v.shape[:-1]
-    # (rows, N, 2) real pairs; z (1, L, 2) is broadcast over the rows by Genred's batch dimension.
-    vr, wr = (torch.view_as_real(t.reshape(-1, t.shape[-1]).resolve_conj()).contiguous() for t in (v, w))
-    zr = torch.view_as_real(z.resolve_conj())[None].contiguous()
-    out = _keops_reduction()(vr, zr, wr, backend="auto")
-    return torch.view_as_complex(out.contiguous()).reshape(*batch, z.shape[0])
+    batch = torch.broadcast_shapes(v.shape[:-1], w.shape[:-1])
+
+    def pairs(t: torch.Tensor) -> torch.Tensor:  # (..., N) complex -> (batch dims aligned, N, 2) real
+        t = t.reshape((1,) * (len(batch) + 1 - t.dim()) + t.shape)
+        return torch.view_as_real(t.resolve_conj()).contiguous()
+
+    zr = torch.view_as_real(z.resolve_conj()).reshape((1,) * len(batch) + (z.shape[0], 2)).contiguous()
+    out = _keops_reduction(conj)(pairs(v), zr, pairs(w), backend="auto")
+    return torch.view_as_complex(out.contiguous())
 
 
 _IMPLEMENTATIONS = {"naive": cauchy_naive, "torch": cauchy_torch, "keops": cauchy_keops, "triton": cauchy_triton}
@@ -213,13 +219,15 @@ def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: st
     1/(z - w) once per chunk of z and contracts all K vectors with one complex matmul (memory
     O(H N chunk) in forward and backward): for K = 4, H = 256, N = 64 on 2 CPU cores, forward+backward
     814 ms at L = 1024 against 4 x 545 ms for separate torch sums, and on par with keops' K sums
-    (745 ms; 2993 vs 3534 ms at L = 4096; benchmarks/results/kernels_shared.md). Other backends run
-    the K sums.
+    (745 ms; 2993 vs 3534 ms at L = 4096; benchmarks/results/kernels_shared.md). keops runs the K sums
+    with w broadcast over K (no copies); other backends run them on an expanded w.
     """
     if v.shape[1:] != w.shape or z.dim() != 1:
         raise ValueError(f"cauchy_shared expects v (K, ..., N), w (..., N), z (L,); got v {tuple(v.shape)}, "
                          f"w {tuple(w.shape)}, z {tuple(z.shape)}")
     chosen = resolve_backend(backend, v.device.type, _needs_grad(v, w, z))
+    if chosen == "keops":
+        return cauchy_keops(v, z, w, conj)  # broadcasts w over K without copies
     if chosen != "torch":
         return cauchy(v, z, w.expand_as(v), backend=chosen, conj=conj)
     if z.requires_grad:
