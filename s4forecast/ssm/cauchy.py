@@ -10,9 +10,8 @@ Backends, looked up in one registry:
            the (..., N, L) tensor either.
 ``triton`` a Triton kernel (forward and backward, real arithmetic): CUDA tensors, or CPU tensors
            under ``TRITON_INTERPRET=1`` (for verification only: the interpreter is slow).
-``auto``   the best available backend for the device and pass (logged once): triton on CUDA; on
-           the CPU keops when gradients are needed, torch for forward-only calls, else torch
-           (rule measured in benchmarks/kernels.py: see :func:`resolve_backend`).
+``auto``   the best available backend for the device (logged once): triton on CUDA, else keops,
+           else torch (rule measured in benchmarks/kernels.py: see :func:`resolve_backend`).
 
 With ``conj=True`` each term is added together with its conjugate pair,
 ``v/(z - w) + conj(v)/(z - conj(w))``: the N/2-state half of a real system evaluates the full one.
@@ -137,15 +136,13 @@ def cauchy_keops(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool =
 _IMPLEMENTATIONS = {"naive": cauchy_naive, "torch": cauchy_torch, "keops": cauchy_keops, "triton": cauchy_triton}
 
 
-def resolve_backend(backend: str, device_type: str, needs_grad: bool = True) -> str:
-    """The concrete backend for a device; ``auto``'s choice is logged once per device and pass.
+def resolve_backend(backend: str, device_type: str) -> str:
+    """The concrete backend for a device; ``auto``'s choice is logged once per device.
 
-    ``auto``: triton on CUDA. On the CPU, measured on 2 cores (benchmarks/results/kernels*.md, H=256,
-    N=64): with gradients, keops 323 / 1058 / 3040 ms vs compiled torch 545 / 926 / 3869 ms at
-    L = 1024 / 4096 / 16384 (and keops caches its compiled kernels on disk), so keops where installed;
-    forward only (``needs_grad=False``: inference, no input requiring grad), torch is faster at every
-    L measured (26.6 vs 46.4 ms at 1024; K = 4 shared poles 206 vs 304 ms at 1024, 816 vs 882 at 4096),
-    so torch.
+    ``auto``: triton on CUDA; elsewhere keops where installed, else torch. Measured on 2 CPU cores for
+    the S4 kernel's case (benchmarks/results/kernels_shared.md: K = 4 sums over shared poles, H=256,
+    N=64): keops 97 / 256 ms forward and 283 / 919 ms forward+backward at L = 1024 / 4096, against
+    compiled torch 156 / 539 and 461 / 1800 ms; keops also caches its compiled kernels on disk.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -154,13 +151,9 @@ def resolve_backend(backend: str, device_type: str, needs_grad: bool = True) -> 
     if device_type == "cuda" and triton_available(device_type):
         chosen = "triton"  # no build step, any N and L
     else:
-        chosen = "keops" if needs_grad and keops_available() else "torch"
-    _log_choice(device_type, needs_grad, chosen)
+        chosen = "keops" if keops_available() else "torch"
+    _log_choice(device_type, chosen)
     return chosen
-
-
-def _needs_grad(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 @functools.cache
@@ -174,9 +167,8 @@ def _check_explicit(backend: str, device_type: str) -> str:
 
 
 @functools.cache
-def _log_choice(device_type: str, needs_grad: bool, chosen: str) -> None:
-    log.info("Cauchy backend 'auto' on %s (%s) resolved to %r", device_type,
-             "with gradients" if needs_grad else "forward only", chosen)
+def _log_choice(device_type: str, chosen: str) -> None:
+    log.info("Cauchy backend 'auto' on %s resolved to %r", device_type, chosen)
 
 
 class _SharedCauchy(torch.autograd.Function):
@@ -217,15 +209,14 @@ def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: st
 
     The S4 kernel needs (r+1)^2 of them (Woodbury, Algorithm 1). ``torch`` forms the Cauchy matrix
     1/(z - w) once per chunk of z and contracts all K vectors with one complex matmul (memory
-    O(H N chunk) in forward and backward): for K = 4, H = 256, N = 64 on 2 CPU cores, forward+backward
-    814 ms at L = 1024 against 4 x 545 ms for separate torch sums, and on par with keops' K sums
-    (745 ms; 2993 vs 3534 ms at L = 4096; benchmarks/results/kernels_shared.md). keops runs the K sums
-    with w broadcast over K (no copies); other backends run them on an expanded w.
+    O(H N chunk) in forward and backward). keops runs the K sums with w broadcast over K (no copies)
+    and is the faster of the two on the CPU (see :func:`resolve_backend`); other backends run the K
+    sums on an expanded w.
     """
     if v.shape[1:] != w.shape or z.dim() != 1:
         raise ValueError(f"cauchy_shared expects v (K, ..., N), w (..., N), z (L,); got v {tuple(v.shape)}, "
                          f"w {tuple(w.shape)}, z {tuple(z.shape)}")
-    chosen = resolve_backend(backend, v.device.type, _needs_grad(v, w, z))
+    chosen = resolve_backend(backend, v.device.type)
     if chosen == "keops":
         return cauchy_keops(v, z, w, conj)  # broadcasts w over K without copies
     if chosen != "torch":
@@ -242,4 +233,4 @@ def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "au
         raise ValueError(f"cauchy expects v (..., N), w (..., N) of equal shape and z (L,); got v {tuple(v.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
     if not (v.is_complex() and w.is_complex() and z.is_complex()):
         raise TypeError("cauchy expects complex v, z and w")
-    return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type, _needs_grad(v, z, w))](v, z, w, conj)
+    return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type)](v, z, w, conj)
