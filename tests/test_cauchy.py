@@ -169,3 +169,36 @@ def test_shared_poles_gradcheck():
     assert torch.autograd.gradcheck(lambda v, w: cauchy_module.cauchy_shared(v, z, w, backend="torch", conj=True), (v, w))
     with pytest.raises(ValueError, match=r"v \(K, ..., N\)"):
         cauchy_module.cauchy_shared(v, z, w[..., :3])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("conj", [False, True])
+def test_products_equal_plain_sums_of_each_product(backend, conj):
+    """cauchy_products against the plain float64 sum of every product vector left_i * right_j,
+    values and gradients (keops evaluates them in one fused reduction with a hand-written backward)."""
+    torch.manual_seed(1)
+    left = torch.randn(2, 3, 5, dtype=torch.complex128, requires_grad=True)
+    right = torch.randn(3, 3, 5, dtype=torch.complex128, requires_grad=True)
+    w = torch.complex(-torch.rand(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)).requires_grad_()
+    z = torch.randn(11, dtype=torch.complex128)
+    out = cauchy_module.cauchy_products(left, right, z, w, backend=backend, conj=conj)
+    assert out.shape == (2, 3, 3, 11)
+    want = torch.stack([torch.stack([plain_sum(left[i] * right[j], z, w, conj) for j in range(3)]) for i in range(2)])
+    torch.testing.assert_close(out, want, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad((out * g.conj()).real.sum(), [left, right, w])
+    ref = torch.autograd.grad((want * g.conj()).real.sum(), [left, right, w])
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_products_keops_gradcheck():
+    pytest.importorskip("pykeops")
+    left = torch.randn(2, 2, 3, dtype=torch.complex128, requires_grad=True)
+    right = torch.randn(2, 2, 3, dtype=torch.complex128, requires_grad=True)
+    w = torch.complex(-torch.rand(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)).requires_grad_()
+    z = torch.randn(7, dtype=torch.complex128)
+    assert torch.autograd.gradcheck(lambda a, b, w: cauchy_module.cauchy_products(a, b, z, w, backend="keops", conj=True),
+                                    (left, right, w))
+    with pytest.raises(ValueError, match=r"left \(R, ..., N\)"):
+        cauchy_module.cauchy_products(left, right[..., :2], z, w)

@@ -227,6 +227,104 @@ def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: st
     return _SharedCauchy.apply(v.movedim(0, -2), w, z, conj, size).movedim(-2, 0)
 
 
+def _keops_products_formula(R: int, S: int, conj: bool) -> str:
+    """Σ_n a_i b_j / (z - w) (+ conj pair) for every (i, j): complex numbers as 2-vectors, the Cauchy
+    factors r1 = 1/(z - w) and r2 = 1/(z - conj w) written once per term as conj(d)/|d|^2."""
+    r1 = "ComplexRealScal(Conj(z - w), Inv(ComplexSquareAbs(z - w)))"
+    r2 = "ComplexRealScal(Conj(z - Conj(w)), Inv(ComplexSquareAbs(z - Conj(w))))"
+    terms = []
+    for i in range(R):
+        for j in range(S):
+            v = f"ComplexMult(Extract(a, {2 * i}, 2), Extract(b, {2 * j}, 2))"
+            terms.append(f"ComplexMult({v}, {r1}) + ComplexMult(Conj({v}), {r2})" if conj else f"ComplexMult({v}, {r1})")
+    return functools.reduce(lambda f, t: f"Concat({f}, {t})", terms)
+
+
+def _keops_products_grad_formula(K: int, conj: bool) -> str:
+    """Per pole n and sum k, the two reductions over z that the gradients need (see _KeopsProducts)."""
+    c1 = "ComplexRealScal(z - w, Inv(ComplexSquareAbs(z - w)))"  # conj(r1)
+    r2 = "ComplexRealScal(Conj(z - Conj(w)), Inv(ComplexSquareAbs(z - Conj(w))))"
+    terms = []
+    for k in range(K):
+        G = f"Extract(G, {2 * k}, 2)"
+        t1, t2 = f"ComplexMult({G}, {c1})", f"ComplexMult({G}, ComplexMult({c1}, {c1}))"
+        if conj:
+            t1 += f" + ComplexMult(Conj({G}), {r2})"
+            t2 += f" + ComplexMult(Conj({G}), ComplexMult({r2}, {r2}))"
+        terms += [t1, t2]
+    return functools.reduce(lambda f, t: f"Concat({f}, {t})", terms)
+
+
+@functools.cache
+def _keops_products_reductions(R: int, S: int, conj: bool):
+    from pykeops.torch import Genred
+
+    forward = Genred(_keops_products_formula(R, S, conj), [f"a = Vj({2 * R})", f"b = Vj({2 * S})", "w = Vj(2)", "z = Vi(2)"],
+                     reduction_op="Sum", axis=1)
+    backward = Genred(_keops_products_grad_formula(R * S, conj), [f"G = Vi({2 * R * S})", "z = Vi(2)", "w = Vj(2)"],
+                      reduction_op="Sum", axis=0)
+    return forward, backward
+
+
+def _as_pairs(t: torch.Tensor) -> torch.Tensor:
+    """(M, B, N) complex -> (B, N, 2M) real: the M complex numbers of each (b, n) side by side."""
+    return torch.view_as_real(t.resolve_conj().movedim(0, -1)).flatten(-2).contiguous()
+
+
+class _KeopsProducts(torch.autograd.Function):
+    """k_ij = Σ_n a_i b_j r1 (+ conj(a_i b_j) r2), r1 = 1/(z - w), r2 = 1/(z - conj w), in one KeOps
+    reduction that never forms the products v_ij = a_i b_j. a (R, B, N), b (S, B, N), w (B, N), z (L,)
+    -> (R, S, B, L). Backward (PyTorch's convention, G_ij the grad of k_ij) needs, per pole, only
+        T1_ij = Σ_l G_ij conj(r1) + conj(G_ij) r2,   T2_ij = Σ_l G_ij conj(r1)^2 + conj(G_ij) r2^2
+    (one more reduction, over z): grad_v_ij = T1_ij, so grad_a_i = Σ_j T1_ij conj(b_j),
+    grad_b_j = Σ_i T1_ij conj(a_i), and grad_w = Σ_ij conj(v_ij) T2_ij.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, w, z, conj):
+        R, S, (B, N), L = a.shape[0], b.shape[0], w.shape, z.shape[0]
+        forward, _ = _keops_products_reductions(R, S, conj)
+        zr = torch.view_as_real(z.resolve_conj()).reshape(1, L, 2).contiguous()
+        out = forward(_as_pairs(a), _as_pairs(b), _as_pairs(w[None]), zr, backend="auto")  # (B, L, 2RS)
+        ctx.save_for_backward(a, b, w, zr)
+        ctx.conj = conj
+        return torch.view_as_complex(out.reshape(B, L, R, S, 2)).permute(2, 3, 0, 1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, w, zr = ctx.saved_tensors
+        R, S, (B, N) = a.shape[0], b.shape[0], w.shape
+        _, backward = _keops_products_reductions(R, S, ctx.conj)
+        G = _as_pairs(grad.reshape(R * S, B, -1))  # (B, L, 2RS)
+        T = torch.view_as_complex(backward(G, zr, _as_pairs(w[None]), backend="auto").reshape(B, N, R, S, 2, 2))
+        T1, T2 = T[..., 0].permute(2, 3, 0, 1), T[..., 1].permute(2, 3, 0, 1)  # (R, S, B, N)
+        grad_a = (T1 * b.conj()[None]).sum(1)
+        grad_b = (T1 * a.conj()[:, None]).sum(0)
+        grad_w = (T2 * (a[:, None] * b[None]).conj()).sum((0, 1))
+        return grad_a, grad_b, grad_w, None, None
+
+
+def cauchy_products(left: torch.Tensor, right: torch.Tensor, z: torch.Tensor, w: torch.Tensor,
+                    backend: str = "auto", conj: bool = False) -> torch.Tensor:
+    """All Cauchy sums ``k_ij[l] = Σ_n left_i,n right_j,n / (z_l - w_n)`` over shared poles.
+
+    left (R, ..., N), right (S, ..., N), w (..., N), z (L,) complex -> (R, S, ..., L). The S4 kernel's
+    Woodbury terms (Algorithm 1) are the (r+1)^2 products of (C̃, Q^*) with (B, P). keops evaluates
+    them in one reduction without forming the R·S product vectors (forward and backward: see
+    :class:`_KeopsProducts`); the other backends form them and call :func:`cauchy_shared`.
+    """
+    if left.shape[1:] != w.shape or right.shape[1:] != w.shape or z.dim() != 1:
+        raise ValueError(f"cauchy_products expects left (R, ..., N), right (S, ..., N), w (..., N), z (L,); got left "
+                         f"{tuple(left.shape)}, right {tuple(right.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
+    R, S = left.shape[0], right.shape[0]
+    if resolve_backend(backend, w.device.type) == "keops" and not z.requires_grad:
+        flat = _KeopsProducts.apply(left.reshape(R, -1, w.shape[-1]), right.reshape(S, -1, w.shape[-1]),
+                                    w.reshape(-1, w.shape[-1]), z, conj)
+        return flat.reshape(R, S, *w.shape[:-1], z.shape[0])
+    v = (left[:, None] * right[None]).reshape(R * S, *w.shape)
+    return cauchy_shared(v, z, w, backend=backend, conj=conj).reshape(R, S, *w.shape[:-1], z.shape[0])
+
+
 def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
     """Cauchy kernel. v (..., N) and w (..., N) complex, z (L,) complex -> (..., L) complex."""
     if v.shape != w.shape or z.dim() != 1:

@@ -15,7 +15,7 @@ import math
 import torch
 
 from s4forecast.ssm import discretize
-from s4forecast.ssm.cauchy import cauchy_shared
+from s4forecast.ssm.cauchy import cauchy_products
 
 
 def conj_pair(x: torch.Tensor) -> torch.Tensor:
@@ -52,10 +52,9 @@ def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tens
     left = torch.cat([C_tilde[None], P.conj()], 0)  # (r+1, H, N2): C̃ and the Q^* = P^* rows
     right = torch.cat([B[None], P], 0)  # (r+1, H, N2): B and P columns
     dt_c = dt.to(cdtype)[:, None]
-    R = left.shape[0]
-    v = (left[:, None] * right[None] * dt_c).reshape(R * R, *Lambda.shape)  # (r+1)^2 products, (K, H, N2)
-    k = cauchy_shared(v, g, dt_c * Lambda, backend=backend, conj=True)  # (K, H, Lf), poles ΔΛ shared
-    k = k.reshape(R, R, *k.shape[1:]).permute(2, 3, 0, 1)  # (H, Lf, r+1, r+1)
+    # the (r+1)^2 Cauchy sums of left_i (right_j Δ) over the shared poles ΔΛ: (r+1, r+1, H, Lf)
+    k = cauchy_products(left, right * dt_c, g, dt_c * Lambda, backend=backend, conj=True)
+    k = k.permute(2, 3, 0, 1)  # (H, Lf, r+1, r+1)
     k00, k01, k10, k11 = k[..., 0, 0], k[..., 0, 1:], k[..., 1:, 0], k[..., 1:, 1:]
     eye = torch.eye(P.shape[0], dtype=cdtype, device=Lambda.device)
     correction = (k01[..., None, :] @ torch.linalg.solve(eye + k11, k10[..., None]))[..., 0, 0]
