@@ -169,5 +169,7 @@ def test_val_curve_variant_overrides():
     assert config.config_hash(cfg) == before  # the base config is untouched
     with pytest.raises(KeyError, match="s4.lrr"):
         val_curves.override(cfg, ["s4.lrr=1"])
+    assert val_curves.override(cfg, ["+s4.subtract_last=true"])["s4"]["subtract_last"] is True
+    assert "subtract_last" not in cfg["s4"]
     with pytest.raises(ValueError, match="key=value"):
         val_curves.override(cfg, ["s4.lr"])

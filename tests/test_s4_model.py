@@ -190,3 +190,19 @@ def test_nan_in_series(target):
         model().fit(bad)
     with pytest.raises(ValueError, match="NaN"):
         model().fit(target).predict(6, series=bad)
+
+
+def test_subtract_last_makes_forecasts_shift_equivariant(target):
+    """Centred on the last value, the network sees the same input for series + c and adds c back;
+    without it (control) a level shift changes the forecast's shape."""
+    shifted = target + 5.0
+    m = model(subtract_last=True).fit(target)
+    np.testing.assert_allclose(m.predict(6, series=shifted).values(), m.predict(6, series=target).values() + 5.0, atol=1e-4)
+    control = model().fit(target)
+    assert not np.allclose(control.predict(6, series=shifted).values(), control.predict(6, series=target).values() + 5.0, atol=1e-2)
+    q = model(subtract_last=True, likelihood=QuantileRegression([0.1, 0.5, 0.9])).fit(target)
+    assert np.isfinite(q.predict(6, num_samples=4).values()).all()
+    with pytest.raises(ValueError, match="subtract_last"):
+        model(subtract_last=True, likelihood=GaussianLikelihood())
+    with pytest.raises(ValueError, match="subtract_last=False"):
+        m.stream(target)

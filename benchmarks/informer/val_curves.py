@@ -4,7 +4,8 @@ the benchmark's settings on the val split (the test split is never read here).
     python -m benchmarks.informer.val_curves --dataset ETTh1 --features S --horizon 168 \\
         --variant base --variant low_lr s4.lr=5e-4 s4.ssm_lr=5e-4 [--model s4] [--epochs 6 --batches 100]
 
-Each ``--variant NAME [key=value ...]`` overrides the merged config (dotted keys, YAML values). Early
+Each ``--variant NAME [key=value ...]`` overrides the merged config (dotted keys, YAML values;
+``+key=value`` adds a key the config does not have yet, e.g. ``+s4.subtract_last=true``). Early
 stopping is off, so every epoch's val loss is recorded. Appends one row per (variant, epoch) to
 ``results/val_curves.csv``.
 """
@@ -40,10 +41,13 @@ class ValLossCurve(Callback):
 
 
 def override(cfg: dict, assignments: list[str]) -> dict:
-    """``["s4.lr=5e-4", ...]`` applied to a copy of ``cfg``; an unknown key is an error."""
+    """``["s4.lr=5e-4", ...]`` applied to a copy of ``cfg``; an unknown key is an error unless it is
+    marked new with a leading ``+``."""
     cfg = configs.merge(cfg, {})
     for item in assignments:
         key, sep, value = item.partition("=")
+        new = key.startswith("+")
+        key = key.removeprefix("+")
         if not sep:
             raise ValueError(f"variant override {item!r} is not key=value")
         *path, last = key.split(".")
@@ -51,7 +55,7 @@ def override(cfg: dict, assignments: list[str]) -> dict:
         for part in path:
             node[part] = dict(node[part])
             node = node[part]
-        if last not in node:
+        if last not in node and not new:
             raise KeyError(f"unknown config key {key!r}")
         node[last] = _parse(value)
     return cfg

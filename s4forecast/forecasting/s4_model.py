@@ -21,6 +21,7 @@ from darts.logging import raise_log
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput, TorchTrainingSample
+from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.serialization import add_safe_globals
 from darts.utils.torch import MonteCarloDropout
 
@@ -42,10 +43,12 @@ def _mc_dropout(module: nn.Module) -> nn.Module:
 
 class _S4Module(PLForecastingModule):
     def __init__(self, target_dim: int, past_cov_dim: int, future_cov_dim: int, static_cov_dim: int,
-                 nr_params: int, channel_independent: bool, ssm_lr: float | None, encoder_kwargs: dict, **kwargs):
+                 nr_params: int, channel_independent: bool, ssm_lr: float | None, encoder_kwargs: dict,
+                 subtract_last: bool = False, **kwargs):
         """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
         super().__init__(**kwargs)
         self.target_dim, self.nr_params = target_dim, nr_params
+        self.subtract_last = subtract_last
         self.channel_independent, self.ssm_lr = channel_independent, ssm_lr
         series_dim = 1 if channel_independent else target_dim
         d_input = series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
@@ -97,9 +100,10 @@ class _S4Module(PLForecastingModule):
             hist = hist if hist is not None else target.new_zeros(B, L_in, width)
             fut = fut if fut is not None else target.new_zeros(B, self.output_chunk_length, width)
             future = torch.cat([hist, target.new_zeros(B, self.output_chunk_shift, width), fut], 1)
-        x = self.sequence(target, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
+        last = target[:, -1:] if self.subtract_last else target.new_zeros(1, 1, 1)  # (B, 1, C)
+        x = self.sequence(target - last, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
         h = self.encoder(x, self.rate)[:, -self.output_chunk_length:]
-        return PLModuleOutput(prediction=self.predictions(h, B))
+        return PLModuleOutput(prediction=self.predictions(h, B) + last[..., None])
 
     def configure_optimizers(self):
         """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
@@ -137,6 +141,7 @@ class S4Model(MixedCovariatesTorchModel):
         norm: str = "layer",
         backend: str = "auto",
         channel_independent: bool = False,
+        subtract_last: bool = False,
         use_static_covariates: bool = True,
         **kwargs,
     ):
@@ -179,6 +184,10 @@ class S4Model(MixedCovariatesTorchModel):
         channel_independent
             Forecast each target component as its own univariate sequence with shared weights
             (covariates shared across components).
+        subtract_last
+            Centre each input window on its last observed target value and add that value back to the
+            forecast (NLinear's normalisation; after reversible instance norm when both are on). Point
+            forecasts and quantile likelihoods only, since it shifts every predicted parameter.
         use_static_covariates
             Whether to use the series' static covariates.
         """
@@ -191,6 +200,7 @@ class S4Model(MixedCovariatesTorchModel):
                                    backend=backend)
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
+        self.subtract_last = subtract_last
         self._considers_static_covariates = use_static_covariates
 
     @staticmethod
@@ -216,6 +226,10 @@ class S4Model(MixedCovariatesTorchModel):
         check(0 <= p["dropout"] < 1, f"`dropout` must be in [0, 1); got {p['dropout']}")
         check(p["backend"] in cauchy.BACKENDS, f"unknown `backend` {p['backend']!r}; valid: {', '.join(cauchy.BACKENDS)}")
         check(p["norm"] in ("layer", "batch"), f"unknown `norm` {p['norm']!r}; valid: layer, batch")
+        likelihood = p["kwargs"].get("likelihood")
+        check(not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),
+              f"`subtract_last` shifts every predicted parameter, so it needs point forecasts or QuantileRegression; "
+              f"got likelihood {type(likelihood).__name__}")
 
     @property
     def supports_static_covariates(self) -> bool:
@@ -237,6 +251,7 @@ class S4Model(MixedCovariatesTorchModel):
             channel_independent=self.channel_independent,
             ssm_lr=self.ssm_lr,
             encoder_kwargs=self.encoder_kwargs,
+            subtract_last=self.subtract_last,
             **self.pl_module_params,
         )
 

@@ -24,6 +24,8 @@ class S4Stream:
         if module.use_reversible_instance_norm:
             raise ValueError("streaming needs use_reversible_instance_norm=False: reversible instance norm "
                              "re-normalises every input window with its own statistics")
+        if module.subtract_last:
+            raise ValueError("streaming needs subtract_last=False: it re-centres every input window on its own last value")
         if model.likelihood is not None:
             raise ValueError("streaming forecasts are point forecasts: fit the model without a likelihood")
         if model.uses_past_covariates or model.uses_future_covariates:
