@@ -84,6 +84,8 @@ def run_isolated(module: str, args: dict) -> dict:
     # A fixed mmap threshold makes glibc return large freed blocks to the OS at once, so the resident
     # size before a measurement is not inflated by what the warm-up freed.
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 16)}
+    if "threads" in args:  # KeOps' OpenMP loops and torch's intra-op pool get the case's thread count
+        env["OMP_NUM_THREADS"] = str(args["threads"])
     out = subprocess.run([sys.executable, "-m", module, "--single", json.dumps(args)], cwd=ROOT,
                          capture_output=True, text=True, env=env)
     if out.returncode != 0:

@@ -1,5 +1,9 @@
 """Time and peak memory of the Cauchy backends vs the naive broadcast (issue: S4 core).
 
+With ``K > 1`` (configs/benchmarks/kernels_shared.yaml) it times the S4 kernel's case, the K = R^2
+Woodbury sums of :func:`cauchy_products`; a backend named ``keops:unfused`` forms the K product
+vectors first and runs :func:`cauchy_shared`, the path that cauchy_products replaced.
+
     python -m benchmarks.kernels [--config configs/benchmarks/kernels.yaml]
 
 Each case runs in its own process so its peak resident memory (minus the inputs) is its own.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import pandas as pd
 import torch
@@ -17,21 +22,31 @@ from benchmarks.common import ROOT, load_config, measure, run_isolated, write_re
 
 
 def single(case: dict) -> dict:
-    from s4forecast.ssm.cauchy import cauchy, cauchy_shared
+    from s4forecast.ssm.cauchy import cauchy, cauchy_products, cauchy_shared
 
+    torch.set_num_threads(case["threads"])
     torch.manual_seed(0)
     dtype = getattr(torch, case["dtype"])
     H, N2, L, K = case["H"], case["N"] // 2, case["L"], case.get("K", 1)
-    v = torch.randn(*((K,) if K > 1 else ()), H, N2, dtype=dtype, requires_grad=True)
+    R = math.isqrt(K)  # K = R^2 sums: the products of R left and R right vectors (S4: R = r + 1)
+    backend, _, variant = case["backend"].partition(":")
+    left, right = (torch.randn(R, H, N2, dtype=dtype, requires_grad=True) for _ in range(2))
+    v = torch.randn(H, N2, dtype=dtype, requires_grad=True)
     w = torch.complex(-torch.rand(H, N2), torch.randn(H, N2)).to(dtype).requires_grad_()
     z = torch.exp(-2j * torch.pi * torch.arange(L // 2 + 1) / L).to(dtype)
-    backward = case["pass"] == "forward+backward"
+    inputs = [left, right, w] if K > 1 else [v, w]
+
+    def evaluate():
+        if K == 1:
+            return cauchy(v, z, w, backend=backend, conj=True)
+        if variant == "unfused":  # form the K product vectors, then K sums (the path before cauchy_products)
+            return cauchy_shared((left[:, None] * right[None]).reshape(K, H, N2), z, w, backend=backend, conj=True)
+        return cauchy_products(left, right, z, w, backend=backend, conj=True)
 
     def run():
-        out = (cauchy_shared(v, z, w, backend=case["backend"], conj=True) if K > 1
-               else cauchy(v, z, w, backend=case["backend"], conj=True))
-        if backward:
-            torch.autograd.grad(out.real.sum() + out.imag.sum(), [v, w])
+        out = evaluate()
+        if case["pass"] == "forward+backward":
+            torch.autograd.grad(out.real.sum() + out.imag.sum(), inputs)
 
     times, peak_mib = measure(run, case["repeats"])  # the warm-up call (keops compiles there) is not counted
     return {"time_ms": 1e3 * min(times), "peak_mib": peak_mib}
@@ -51,7 +66,7 @@ def main() -> None:
         for p in cfg["passes"]:
             for backend in cfg["backends"]:
                 case = {"H": cfg["H"], "N": cfg["N"], "L": L, "pass": p, "backend": backend, "repeats": cfg["repeats"],
-                        "dtype": cfg["dtype"], "K": cfg.get("K", 1)}
+                        "dtype": cfg["dtype"], "K": cfg.get("K", 1), "threads": cfg["threads"]}
                 res = run_isolated("benchmarks.kernels", case)
                 rows.append({**{k: case[k] for k in ("backend", "L", "pass")}, **res})
                 print(rows[-1], flush=True)
