@@ -139,10 +139,11 @@ _IMPLEMENTATIONS = {"naive": cauchy_naive, "torch": cauchy_torch, "keops": cauch
 def resolve_backend(backend: str, device_type: str) -> str:
     """The concrete backend for a device; ``auto``'s choice is logged once per device.
 
-    ``auto``: triton on CUDA; elsewhere keops where installed, else torch. Measured on 2 CPU cores for
-    the S4 kernel's case (benchmarks/results/kernels_shared.md: K = 4 sums over shared poles, H=256,
-    N=64): keops 97 / 256 ms forward and 283 / 919 ms forward+backward at L = 1024 / 4096, against
-    compiled torch 156 / 539 and 461 / 1800 ms; keops also caches its compiled kernels on disk.
+    ``auto``: triton on CUDA; elsewhere keops where installed, else torch. Measured on one CPU thread
+    for the S4 kernel's case (benchmarks/results/kernels_shared.md: the 4 Woodbury sums of
+    :func:`cauchy_products`, H=256, N=64): keops 47 / 208 ms forward and 149 / 605 ms forward+backward
+    at L = 1024 / 4096, against compiled torch 187 / 837 and 757 / 3076 ms; keops also caches its
+    compiled kernels on disk.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
