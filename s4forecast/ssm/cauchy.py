@@ -228,11 +228,16 @@ def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: st
     return _SharedCauchy.apply(v.movedim(0, -2), w, z, conj, size).movedim(-2, 0)
 
 
+# KeOps formulas of the Cauchy factors r1 = 1/(z - w), its conjugate, and r2 = 1/(z - conj w), each as
+# conj(d)/|d|^2 (complex numbers as 2-vectors): one reciprocal shared by all the sums of a term.
+_R1 = "ComplexRealScal(Conj(z - w), Inv(ComplexSquareAbs(z - w)))"
+_R1_CONJ = "ComplexRealScal(z - w, Inv(ComplexSquareAbs(z - w)))"
+_R2 = "ComplexRealScal(Conj(z - Conj(w)), Inv(ComplexSquareAbs(z - Conj(w))))"
+
+
 def _keops_products_formula(R: int, S: int, conj: bool) -> str:
-    """Σ_n a_i b_j / (z - w) (+ conj pair) for every (i, j): complex numbers as 2-vectors, the Cauchy
-    factors r1 = 1/(z - w) and r2 = 1/(z - conj w) written once per term as conj(d)/|d|^2."""
-    r1 = "ComplexRealScal(Conj(z - w), Inv(ComplexSquareAbs(z - w)))"
-    r2 = "ComplexRealScal(Conj(z - Conj(w)), Inv(ComplexSquareAbs(z - Conj(w))))"
+    """Σ_n a_i b_j r1 (+ conj(a_i b_j) r2) for every (i, j), concatenated: output 2RS reals."""
+    r1, r2 = _R1, _R2
     terms = []
     for i in range(R):
         for j in range(S):
@@ -243,8 +248,7 @@ def _keops_products_formula(R: int, S: int, conj: bool) -> str:
 
 def _keops_products_grad_formula(K: int, conj: bool) -> str:
     """Per pole n and sum k, the two reductions over z that the gradients need (see _KeopsProducts)."""
-    c1 = "ComplexRealScal(z - w, Inv(ComplexSquareAbs(z - w)))"  # conj(r1)
-    r2 = "ComplexRealScal(Conj(z - Conj(w)), Inv(ComplexSquareAbs(z - Conj(w))))"
+    c1, r2 = _R1_CONJ, _R2
     terms = []
     for k in range(K):
         G = f"Extract(G, {2 * k}, 2)"
@@ -284,9 +288,9 @@ class _KeopsProducts(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, w, z, conj):
         R, S, (B, N), L = a.shape[0], b.shape[0], w.shape, z.shape[0]
-        forward, _ = _keops_products_reductions(R, S, conj)
+        reduce_n, _ = _keops_products_reductions(R, S, conj)
         zr = torch.view_as_real(z.resolve_conj()).reshape(1, L, 2).contiguous()
-        out = forward(_as_pairs(a), _as_pairs(b), _as_pairs(w[None]), zr, backend="auto")  # (B, L, 2RS)
+        out = reduce_n(_as_pairs(a), _as_pairs(b), _as_pairs(w[None]), zr, backend="auto")  # (B, L, 2RS)
         ctx.save_for_backward(a, b, w, zr)
         ctx.conj = conj
         return torch.view_as_complex(out.reshape(B, L, R, S, 2)).permute(2, 3, 0, 1)
@@ -295,9 +299,9 @@ class _KeopsProducts(torch.autograd.Function):
     def backward(ctx, grad):
         a, b, w, zr = ctx.saved_tensors
         R, S, (B, N) = a.shape[0], b.shape[0], w.shape
-        _, backward = _keops_products_reductions(R, S, ctx.conj)
+        _, reduce_l = _keops_products_reductions(R, S, ctx.conj)
         G = _as_pairs(grad.reshape(R * S, B, -1))  # (B, L, 2RS)
-        T = torch.view_as_complex(backward(G, zr, _as_pairs(w[None]), backend="auto").reshape(B, N, R, S, 2, 2))
+        T = torch.view_as_complex(reduce_l(G, zr, _as_pairs(w[None]), backend="auto").reshape(B, N, R, S, 2, 2))
         T1, T2 = T[..., 0].permute(2, 3, 0, 1), T[..., 1].permute(2, 3, 0, 1)  # (R, S, B, N)
         grad_a = (T1 * b.conj()[None]).sum(1)
         grad_b = (T1 * a.conj()[:, None]).sum(0)
@@ -318,6 +322,7 @@ def cauchy_products(left: torch.Tensor, right: torch.Tensor, z: torch.Tensor, w:
         raise ValueError(f"cauchy_products expects left (R, ..., N), right (S, ..., N), w (..., N), z (L,); got left "
                          f"{tuple(left.shape)}, right {tuple(right.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
     R, S = left.shape[0], right.shape[0]
+    # the fused backward has no gradient for z; a differentiable z goes through cauchy_shared
     if resolve_backend(backend, w.device.type) == "keops" and not z.requires_grad:
         flat = _KeopsProducts.apply(left.reshape(R, -1, w.shape[-1]), right.reshape(S, -1, w.shape[-1]),
                                     w.reshape(-1, w.shape[-1]), z, conj)
