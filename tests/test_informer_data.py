@@ -173,3 +173,14 @@ def test_val_curve_variant_overrides():
     assert "subtract_last" not in cfg["s4"]
     with pytest.raises(ValueError, match="key=value"):
         val_curves.override(cfg, ["s4.lr"])
+
+
+def test_config_hash_is_scoped_to_the_model():
+    """A row stays valid when another model's section changes, and not when its own does."""
+    from benchmarks.informer import config, val_curves
+
+    cfg = config.load("ETTh1", "S")
+    other = val_curves.override(cfg, ["tide.lr=0.5"])
+    assert config.config_hash(other, "s4") == config.config_hash(cfg, "s4")
+    assert config.config_hash(other, "tide") != config.config_hash(cfg, "tide")
+    assert config.config_hash(val_curves.override(cfg, ["trainer.patience=9"]), "s4") != config.config_hash(cfg, "s4")

@@ -3,7 +3,8 @@
     python -m benchmarks.informer.run --dataset ETTh1 --features S --horizon 24 [--model s4]
     python -m benchmarks.informer.run --all [--models s4 nlinear] [--force]
 
-A setting already in results.csv with the same config hash is skipped unless --force, so an
+A setting already in results.csv with the same config hash (of the shared keys and that model's
+section, see config.config_hash) is skipped unless --force, so an
 interrupted run resumes where it stopped. A dataset whose file is absent is recorded as
 "not run: data absent" instead of failing the run.
 """
@@ -59,7 +60,7 @@ def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg:
         "epochs": epochs, "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": round(train_time, 1),
         "params": n_parameters(model), "options": ";".join(f"{k}={v}" for k, v in options.items()),
         "status": "ok", "commit": git_commit(), "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "config_hash": configs.config_hash(cfg),
+        "config_hash": configs.config_hash(cfg, model_name),
     }
 
 
@@ -109,7 +110,7 @@ def main(argv=None) -> None:
             for horizon in [args.horizon] if args.horizon else cfg["horizons"]:
                 for model_name in args.models or cfg["models"]:
                     key = {"dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
-                           "config_hash": configs.config_hash(cfg)}
+                           "config_hash": configs.config_hash(cfg, model_name)}
                     if not args.force and done(args.results, key):
                         log.info("skip %s (already in %s)", key, args.results)
                         continue
