@@ -145,7 +145,8 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
                               "informer_mae": [0.2, 0.3, 0.5]})
     rows = [("ETTh1", "S", 24, "s4", 0.05, "ok"), ("ETTh1", "S", 24, "nlinear", 0.04, "ok"),
             ("ETTh1", "S", 48, "s4", 0.09, "ok"), ("ETTh1", "S", 48, "s4", 0.07, "ok"),  # a re-run replaces the first
-            ("ETTh1", "S", 48, "tide", 0.075, "ok"), ("ETTh1", "S", 48, "dlinear", 0.2, "ok")]
+            ("ETTh1", "S", 48, "tide", 0.075, "ok"), ("ETTh1", "S", 48, "dlinear", 0.2, "ok"),
+            ("ETTh1", "S", 24, "informer", 0.01, "ok")]  # the Informer re-run is its own column, not a baseline
     results = pd.DataFrame(rows, columns=["dataset", "features", "horizon", "model", "mse", "status"]).assign(
         mae=0.1, lookback=96, epochs=1, options="")
     results.loc[len(results)] = {"dataset": "ECL", "status": "not run: data absent"}
@@ -153,9 +154,11 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
     assert out.status.tolist() == ["ok", "ok", "not run: data absent"]
     assert out.beats_published_s4.tolist()[:2] == [True, True] and out.beats_baselines.tolist()[:2] == [False, True]
     assert out.baseline_model.tolist()[:2] == ["nlinear", "tide"]
+    assert out.informer_rerun_mse.tolist()[0] == 0.01 and out.beats_informer_rerun.tolist()[:2] == [False, False]
     text = report.write(out, tmp_path / "RESULTS.md", tmp_path / "plot.png")
     assert "ours beats the best Darts baseline run on the same windows: 1 / 2" in text
     assert "- to the best Darts baseline: 1 of 2: ETTh1-S-24 1.25 (nlinear)" in text
+    assert "ours beats our Informer re-run (neuralforecast's Informer, same windows and budget): 0 / 1" in text
     assert (tmp_path / "plot.png").stat().st_size > 0
 
 
@@ -184,3 +187,38 @@ def test_config_hash_is_scoped_to_the_model():
     assert config.config_hash(other, "s4") == config.config_hash(cfg, "s4")
     assert config.config_hash(other, "tide") != config.config_hash(cfg, "tide")
     assert config.config_hash(val_curves.override(cfg, ["trainer.patience=9"]), "s4") != config.config_hash(cfg, "s4")
+
+
+def test_runner_informer_rerun_writes_a_row(data_dir, tmp_path):
+    """The Informer re-run (neuralforecast's Informer through Darts) goes through the same runner."""
+    pytest.importorskip("neuralforecast")
+    from benchmarks.informer import config, run
+
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    base = yaml.safe_load((config.CONFIG_DIR / "base.yaml").read_text())
+    base["lookback"] = 48
+    base["trainer"] |= {"max_epochs": 1, "limit_train_batches": 2}
+    base["informer"] |= {"hidden_size": 8, "n_head": 2, "encoder_layers": 1}
+    (cfg_dir / "base.yaml").write_text(yaml.safe_dump(base))
+    (cfg_dir / "ETTh1.yaml").write_text(yaml.safe_dump({"dataset": "ETTh1", "horizons": [24]}))
+    results = tmp_path / "results.csv"
+    run.main(["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "informer", "--results", str(results),
+              "--config-dir", str(cfg_dir), "--data-dir", str(data_dir), "--no-progress"])
+    row = pd.read_csv(results).iloc[0]
+    assert (row.model, row.status, row.test_windows) == ("informer", "ok", 2880 - 24 + 1)
+    assert 0 < row.mse < 5 and row.params > 0
+
+
+def test_runner_skips_a_model_whose_package_is_missing(monkeypatch, data_dir, tmp_path, caplog):
+    import importlib.util
+
+    from benchmarks.informer import run
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "neuralforecast" else find_spec(name, *a))
+    results = tmp_path / "results.csv"
+    run.main(["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "informer", "--results", str(results),
+              "--data-dir", str(data_dir), "--no-progress"])
+    assert not results.exists()
+    assert "pip install 's4forecast[informer]'" in caplog.text

@@ -1,6 +1,7 @@
 """Build the benchmark's Darts models (S4 and the baselines) from a merged config."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -46,8 +47,19 @@ def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = T
         if m.pop("time_features"):
             common["add_encoders"] = {**TIME_FEATURES, "transformer": _scaler()}
         return S4Model(**common, **m, optimizer_cls=torch.optim.AdamW, optimizer_kwargs=optimizer)
+    if name == "informer":  # neuralforecast's Informer; its architecture arguments pass through as they are
+        from darts.models import NeuralForecastModel
+
+        return NeuralForecastModel(**common, model="Informer", model_kwargs=m, optimizer_kwargs=optimizer)
     cls = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEModel}[name]
     return cls(**common, **m, optimizer_kwargs=optimizer)
+
+
+def missing_dependency(name: str) -> str | None:
+    """What to install before ``name`` can run here, or None when it can."""
+    if name == "informer" and importlib.util.find_spec("neuralforecast") is None:
+        return "pip install 's4forecast[informer]' (neuralforecast)"
+    return None
 
 
 def _scaler():

@@ -24,7 +24,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 from benchmarks.common import git_commit
 from benchmarks.informer import config as configs
 from s4forecast.forecasting.evaluation import scores, test_windows
-from benchmarks.informer.models import build, n_parameters
+from benchmarks.informer.models import build, missing_dependency, n_parameters
 from s4forecast.data.informer import load_informer, read_frame
 
 RESULTS = Path(__file__).resolve().parent / "results" / "results.csv"
@@ -109,6 +109,9 @@ def main(argv=None) -> None:
             cfg = configs.load(dataset, features, args.config_dir)
             for horizon in [args.horizon] if args.horizon else cfg["horizons"]:
                 for model_name in args.models or cfg["models"]:
+                    if need := missing_dependency(model_name):
+                        log.warning("%s: not run here: %s", model_name, need)
+                        continue
                     key = {"dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
                            "config_hash": configs.config_hash(cfg, model_name)}
                     if not args.force and done(args.results, key):
