@@ -303,9 +303,13 @@ class _KeopsProducts(torch.autograd.Function):
         G = _as_pairs(grad.reshape(R * S, B, -1))  # (B, L, 2RS)
         T = torch.view_as_complex(reduce_l(G, zr, _as_pairs(w[None]), backend="auto").reshape(B, N, R, S, 2, 2))
         T1, T2 = T[..., 0].permute(2, 3, 0, 1), T[..., 1].permute(2, 3, 0, 1)  # (R, S, B, N)
-        grad_a = (T1 * b.conj()[None]).sum(1)
-        grad_b = (T1 * a.conj()[:, None]).sum(0)
-        grad_w = (T2 * (a[:, None] * b[None]).conj()).sum((0, 1))
+        # accumulated one (i, j) at a time: no (R, S, B, N) temporaries besides T itself
+        grad_a, grad_b, grad_w = torch.zeros_like(a), torch.zeros_like(b), torch.zeros_like(w)
+        for i in range(R):
+            for j in range(S):
+                grad_a[i] += T1[i, j] * b[j].conj()
+                grad_b[j] += T1[i, j] * a[i].conj()
+                grad_w += T2[i, j] * (a[i] * b[j]).conj()
         return grad_a, grad_b, grad_w, None, None
 
 
