@@ -141,8 +141,8 @@ def resolve_backend(backend: str, device_type: str) -> str:
 
     ``auto``: triton on CUDA; elsewhere keops where installed, else torch. Measured on one CPU thread
     for the S4 kernel's case (benchmarks/results/kernels_shared.md: the 4 Woodbury sums of
-    :func:`cauchy_products`, H=256, N=64): keops 47 / 208 ms forward and 149 / 605 ms forward+backward
-    at L = 1024 / 4096, against compiled torch 187 / 837 and 757 / 3076 ms; keops also caches its
+    :func:`cauchy_products`, H=256, N=64): keops 55 / 233 ms forward and 158 / 585 ms forward+backward
+    at L = 1024 / 4096, against compiled torch 253 / 1071 and 813 / 3573 ms; keops also caches its
     compiled kernels on disk.
     """
     if backend not in BACKENDS:
