@@ -31,10 +31,8 @@ def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR) -> dict:
 SHARED_KEYS = ("dataset", "lookback", "seed", "trainer")  # every model's run depends on these
 
 
-def config_hash(cfg: dict, model: str | None = None) -> str:
-    """Hash of what a run of ``model`` depends on: the shared keys and the model's own section (so
-    adding or changing another model's section leaves finished rows valid); the whole config when
-    ``model`` is None."""
-    if model is not None:
-        cfg = {key: cfg[key] for key in (*SHARED_KEYS, model) if key in cfg}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
+def config_hash(cfg: dict, model: str) -> str:
+    """Hash of what a run of ``model`` depends on: the shared keys and the model's own section, so
+    adding or changing another model's section leaves finished rows valid."""
+    scoped = {key: cfg[key] for key in (*SHARED_KEYS, model) if key in cfg}
+    return hashlib.sha256(json.dumps(scoped, sort_keys=True).encode()).hexdigest()[:10]

@@ -4,9 +4,9 @@
     python -m benchmarks.informer.run --all [--models s4 nlinear] [--force]
 
 A setting already in results.csv with the same config hash (of the shared keys and that model's
-section, see config.config_hash) is skipped unless --force, so an
-interrupted run resumes where it stopped. A dataset whose file is absent is recorded as
-"not run: data absent" instead of failing the run.
+section, see config.config_hash) is skipped unless --force, so an interrupted run resumes where it
+stopped. A dataset whose file is absent is recorded as "not run: data absent" instead of failing
+the run; a model whose package is not installed is skipped with the install hint.
 """
 from __future__ import annotations
 
