@@ -98,17 +98,26 @@ def test_real_data_shapes(data_dir):
     assert w.columns == ["WetBulbCelsius"] and abs(w.train.values().mean()) < 1e-4
 
 
-def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
-    from benchmarks.informer import config, run
+def tiny_config_dir(tmp_path, batches: int, model: str, **model_overrides):
+    """A config dir with ETTh1 at horizon 24, lookback 48, one epoch of ``batches`` batches and a
+    small ``model`` section."""
+    from benchmarks.informer import config
 
     cfg_dir = tmp_path / "cfg"
     cfg_dir.mkdir()
     base = yaml.safe_load((config.CONFIG_DIR / "base.yaml").read_text())
     base["lookback"] = 48
-    base["trainer"] |= {"max_epochs": 1, "limit_train_batches": 3}
-    base["s4"] |= {"d_model": 8, "n_layers": 1, "d_state": 8}
+    base["trainer"] |= {"max_epochs": 1, "limit_train_batches": batches}
+    base[model] |= model_overrides
     (cfg_dir / "base.yaml").write_text(yaml.safe_dump(base))
     (cfg_dir / "ETTh1.yaml").write_text(yaml.safe_dump({"dataset": "ETTh1", "horizons": [24]}))
+    return cfg_dir
+
+
+def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
+    from benchmarks.informer import run
+
+    cfg_dir = tiny_config_dir(tmp_path, 3, "s4", d_model=8, n_layers=1, d_state=8)
     results = tmp_path / "results.csv"
     args = ["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "s4", "--results", str(results),
             "--config-dir", str(cfg_dir), "--data-dir", str(data_dir), "--no-progress"]
@@ -192,16 +201,9 @@ def test_config_hash_is_scoped_to_the_model():
 def test_runner_informer_rerun_writes_a_row(data_dir, tmp_path):
     """The Informer re-run (neuralforecast's Informer through Darts) goes through the same runner."""
     pytest.importorskip("neuralforecast")
-    from benchmarks.informer import config, run
+    from benchmarks.informer import run
 
-    cfg_dir = tmp_path / "cfg"
-    cfg_dir.mkdir()
-    base = yaml.safe_load((config.CONFIG_DIR / "base.yaml").read_text())
-    base["lookback"] = 48
-    base["trainer"] |= {"max_epochs": 1, "limit_train_batches": 2}
-    base["informer"] |= {"hidden_size": 8, "n_head": 2, "encoder_layers": 1}
-    (cfg_dir / "base.yaml").write_text(yaml.safe_dump(base))
-    (cfg_dir / "ETTh1.yaml").write_text(yaml.safe_dump({"dataset": "ETTh1", "horizons": [24]}))
+    cfg_dir = tiny_config_dir(tmp_path, 2, "informer", hidden_size=8, n_head=2, encoder_layers=1)
     results = tmp_path / "results.csv"
     run.main(["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "informer", "--results", str(results),
               "--config-dir", str(cfg_dir), "--data-dir", str(data_dir), "--no-progress"])
