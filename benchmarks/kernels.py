@@ -30,11 +30,14 @@ def single(case: dict) -> dict:
     H, N2, L, K = case["H"], case["N"] // 2, case["L"], case.get("K", 1)
     R = math.isqrt(K)  # K = R^2 sums: the products of R left and R right vectors (S4: R = r + 1)
     backend, _, variant = case["backend"].partition(":")
-    left, right = (torch.randn(R, H, N2, dtype=dtype, requires_grad=True) for _ in range(2))
-    v = torch.randn(H, N2, dtype=dtype, requires_grad=True)
     w = torch.complex(-torch.rand(H, N2), torch.randn(H, N2)).to(dtype).requires_grad_()
     z = torch.exp(-2j * torch.pi * torch.arange(L // 2 + 1) / L).to(dtype)
-    inputs = [left, right, w] if K > 1 else [v, w]
+    if K > 1:
+        left, right = (torch.randn(R, H, N2, dtype=dtype, requires_grad=True) for _ in range(2))
+        inputs = [left, right, w]
+    else:
+        v = torch.randn(H, N2, dtype=dtype, requires_grad=True)
+        inputs = [v, w]
 
     def evaluate():
         if K == 1:

@@ -100,10 +100,11 @@ class _S4Module(PLForecastingModule):
             hist = hist if hist is not None else target.new_zeros(B, L_in, width)
             fut = fut if fut is not None else target.new_zeros(B, self.output_chunk_length, width)
             future = torch.cat([hist, target.new_zeros(B, self.output_chunk_shift, width), fut], 1)
-        last = target[:, -1:] if self.subtract_last else target.new_zeros(1, 1, 1)  # (B, 1, C)
-        x = self.sequence(target - last, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
-        h = self.encoder(x, self.rate)[:, -self.output_chunk_length:]
-        return PLModuleOutput(prediction=self.predictions(h, B) + last[..., None])
+        last = target[:, -1:] if self.subtract_last else None  # (B, 1, C)
+        x = self.sequence(target if last is None else target - last, self.L - L_in, x_in.past_covariates, future,
+                          x_in.static_covariates)
+        prediction = self.predictions(self.encoder(x, self.rate)[:, -self.output_chunk_length:], B)
+        return PLModuleOutput(prediction=prediction if last is None else prediction + last[..., None])
 
     def configure_optimizers(self):
         """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
