@@ -246,18 +246,30 @@ def _keops_products_formula(R: int, S: int, conj: bool) -> str:
     return functools.reduce(lambda f, t: f"Concat({f}, {t})", terms)
 
 
-def _keops_products_grad_formula(K: int, conj: bool) -> str:
-    """Per pole n and sum k, the two reductions over z that the gradients need (see _KeopsProducts)."""
+def _keops_products_grad_formula(R: int, S: int, conj: bool) -> str:
+    """Per pole, the gradients of the (i, j) sums w.r.t. a_i, b_j and w as one reduction over z
+    (see _KeopsProducts): output R + S + 1 complex numbers, grad_a then grad_b then grad_w."""
     c1, r2 = _R1_CONJ, _R2
-    terms = []
-    for k in range(K):
-        G = f"Extract(G, {2 * k}, 2)"
-        t1, t2 = f"ComplexMult({G}, {c1})", f"ComplexMult({G}, ComplexMult({c1}, {c1}))"
-        if conj:
-            t1 += f" + ComplexMult(Conj({G}), {r2})"
-            t2 += f" + ComplexMult(Conj({G}), ComplexMult({r2}, {r2}))"
-        terms += [t1, t2]
-    return functools.reduce(lambda f, t: f"Concat({f}, {t})", terms)
+    t1, t2 = {}, {}
+    for i in range(R):
+        for j in range(S):
+            G = f"Extract(G, {2 * (i * S + j)}, 2)"
+            t1[i, j], t2[i, j] = f"ComplexMult({G}, {c1})", f"ComplexMult({G}, ComplexMult({c1}, {c1}))"
+            if conj:
+                t1[i, j] += f" + ComplexMult(Conj({G}), {r2})"
+                t2[i, j] += f" + ComplexMult(Conj({G}), ComplexMult({r2}, {r2}))"
+
+    def total(terms):
+        return functools.reduce(lambda f, t: f"{f} + {t}", terms)
+
+    def conj_of(name, k):
+        return f"Conj(Extract({name}, {2 * k}, 2))"
+
+    grad_a = [total(f"ComplexMult({t1[i, j]}, {conj_of('b', j)})" for j in range(S)) for i in range(R)]
+    grad_b = [total(f"ComplexMult({t1[i, j]}, {conj_of('a', i)})" for i in range(R)) for j in range(S)]
+    grad_w = total(f"ComplexMult({t2[i, j]}, Conj(ComplexMult(Extract(a, {2 * i}, 2), Extract(b, {2 * j}, 2))))"
+                   for i in range(R) for j in range(S))
+    return functools.reduce(lambda f, t: f"Concat({f}, {t})", grad_a + grad_b + [grad_w])
 
 
 @functools.cache
@@ -266,7 +278,8 @@ def _keops_products_reductions(R: int, S: int, conj: bool):
 
     forward = Genred(_keops_products_formula(R, S, conj), [f"a = Vj({2 * R})", f"b = Vj({2 * S})", "w = Vj(2)", "z = Vi(2)"],
                      reduction_op="Sum", axis=1)
-    backward = Genred(_keops_products_grad_formula(R * S, conj), [f"G = Vi({2 * R * S})", "z = Vi(2)", "w = Vj(2)"],
+    backward = Genred(_keops_products_grad_formula(R, S, conj),
+                      [f"G = Vi({2 * R * S})", "z = Vi(2)", f"a = Vj({2 * R})", f"b = Vj({2 * S})", "w = Vj(2)"],
                       reduction_op="Sum", axis=0)
     return forward, backward
 
@@ -282,7 +295,9 @@ class _KeopsProducts(torch.autograd.Function):
     -> (R, S, B, L). Backward (PyTorch's convention, G_ij the grad of k_ij) needs, per pole, only
         T1_ij = Σ_l G_ij conj(r1) + conj(G_ij) r2,   T2_ij = Σ_l G_ij conj(r1)^2 + conj(G_ij) r2^2
     (one more reduction, over z): grad_v_ij = T1_ij, so grad_a_i = Σ_j T1_ij conj(b_j),
-    grad_b_j = Σ_i T1_ij conj(a_i), and grad_w = Σ_ij conj(v_ij) T2_ij.
+    grad_b_j = Σ_i T1_ij conj(a_i), and grad_w = Σ_ij conj(v_ij) T2_ij. a, b and w are constant in
+    that reduction, so it yields these R + S + 1 gradients per pole directly: no T buffer, no (R, S)
+    loop, backward memory O(B N (R + S)) besides G itself.
     """
 
     @staticmethod
@@ -290,27 +305,21 @@ class _KeopsProducts(torch.autograd.Function):
         R, S, (B, N), L = a.shape[0], b.shape[0], w.shape, z.shape[0]
         reduce_n, _ = _keops_products_reductions(R, S, conj)
         zr = torch.view_as_real(z.resolve_conj()).reshape(1, L, 2).contiguous()
-        out = reduce_n(_as_pairs(a), _as_pairs(b), _as_pairs(w[None]), zr, backend="auto")  # (B, L, 2RS)
-        ctx.save_for_backward(a, b, w, zr)
+        pairs = _as_pairs(a), _as_pairs(b), _as_pairs(w[None])
+        out = reduce_n(*pairs, zr, backend="auto")  # (B, L, 2RS)
+        ctx.save_for_backward(*pairs, zr)
         ctx.conj = conj
         return torch.view_as_complex(out.reshape(B, L, R, S, 2)).permute(2, 3, 0, 1)
 
     @staticmethod
     def backward(ctx, grad):
-        a, b, w, zr = ctx.saved_tensors
-        R, S, (B, N) = a.shape[0], b.shape[0], w.shape
+        a, b, w, zr = ctx.saved_tensors  # as pairs: (B, N, 2R), (B, N, 2S), (B, N, 2)
+        R, S = a.shape[-1] // 2, b.shape[-1] // 2
         _, reduce_l = _keops_products_reductions(R, S, ctx.conj)
-        G = _as_pairs(grad.reshape(R * S, B, -1))  # (B, L, 2RS)
-        T = torch.view_as_complex(reduce_l(G, zr, _as_pairs(w[None]), backend="auto").reshape(B, N, R, S, 2, 2))
-        T1, T2 = T[..., 0].permute(2, 3, 0, 1), T[..., 1].permute(2, 3, 0, 1)  # (R, S, B, N)
-        # accumulated one (i, j) at a time: no (R, S, B, N) temporaries besides T itself
-        grad_a, grad_b, grad_w = torch.zeros_like(a), torch.zeros_like(b), torch.zeros_like(w)
-        for i in range(R):
-            for j in range(S):
-                grad_a[i] += T1[i, j] * b[j].conj()
-                grad_b[j] += T1[i, j] * a[i].conj()
-                grad_w += T2[i, j] * (a[i] * b[j]).conj()
-        return grad_a, grad_b, grad_w, None, None
+        G = torch.view_as_real(grad.resolve_conj().permute(2, 3, 0, 1).contiguous()).flatten(-3)  # (B, L, 2RS)
+        grads = torch.view_as_complex(reduce_l(G, zr, a, b, w, backend="auto").unflatten(-1, (-1, 2)))  # (B, N, R+S+1)
+        grad_a, grad_b, grad_w = grads.movedim(-1, 0).split([R, S, 1])
+        return grad_a, grad_b, grad_w[0], None, None
 
 
 def cauchy_products(left: torch.Tensor, right: torch.Tensor, z: torch.Tensor, w: torch.Tensor,

@@ -49,16 +49,16 @@ def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tens
     # ω = -1 (the Nyquist bin of an even L) makes g infinite; its value is computed in closed form below.
     finite = omega[:-1] if L % 2 == 0 else omega
     g = 2 * (1 - finite) / (1 + finite)
-    left = torch.cat([C_tilde[None], P.conj()], 0)  # (r+1, H, N2): C̃ and the Q^* = P^* rows
-    right = torch.cat([B[None], P], 0)  # (r+1, H, N2): B and P columns
+    # (r+1, H, N2) views of (H, N2, r+1) buffers: the layout the keops backend reads without a copy
+    left = torch.stack([C_tilde, *P.conj()], -1).movedim(-1, 0)  # C̃ and the Q^* = P^* rows
+    right = torch.stack([B, *P], -1).movedim(-1, 0)  # B and P columns
     dt_c = dt.to(cdtype)[:, None]
-    # the (r+1)^2 Cauchy sums of left_i (right_j Δ) over the shared poles ΔΛ: (r+1, r+1, H, Lf)
-    k = cauchy_products(left, right * dt_c, g, dt_c * Lambda, backend=backend, conj=True)
-    k = k.permute(2, 3, 0, 1)  # (H, Lf, r+1, r+1)
-    k00, k01, k10, k11 = k[..., 0, 0], k[..., 0, 1:], k[..., 1:, 0], k[..., 1:, 1:]
+    # the (r+1)^2 Cauchy sums of left_i right_j over the shared poles ΔΛ, (r+1, r+1, H, Lf); k_ab(ω) is Δ times them
+    k = cauchy_products(left, right, g, dt_c * Lambda, backend=backend, conj=True).permute(2, 3, 0, 1)  # (H, Lf, r+1, r+1)
+    (k00, k01), (k10, k11) = (row.split([1, P.shape[0]], -1) for row in k.split([1, P.shape[0]], -2))
     eye = torch.eye(P.shape[0], dtype=cdtype, device=Lambda.device)
-    correction = (k01[..., None, :] @ torch.linalg.solve(eye + k11, k10[..., None]))[..., 0, 0]
-    K_hat = 2 / (1 + finite) * (k00 - correction)
+    correction = (k01 @ torch.linalg.solve(eye + dt_c[..., None, None] * k11, k10))[..., 0, 0]
+    K_hat = 2 / (1 + finite) * dt_c * (k00[..., 0, 0] - dt_c * correction)
     if L % 2 == 0:
         # C̃ (I + Ā)^{-1} B̄ = Δ/2 C̃ B at ω = -1 (both Woodbury terms vanish there).
         nyquist = dt * (C_tilde * B).sum(-1).real
