@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from s4forecast import S4Encoder, S4Layer, param_groups
+from s4forecast.nn.fftconv import fft_conv
 
 
 def run_steps(module, x):
@@ -73,6 +74,32 @@ def test_fft_convolution_has_no_circular_wrap():
     y = m(x)
     y0 = m(torch.zeros_like(x))
     torch.testing.assert_close(y[:, :-1], y0[:, :-1], rtol=0, atol=1e-12)
+
+
+def _direct_conv(u, k):
+    """Explicit sums: causal k (H, L), or (2, H, L) with the second kernel reading u[t+1+j]."""
+    L = u.shape[-1]
+    k_causal, k_future = (k[0], k[1]) if k.dim() == 3 else (k, None)
+    out = []
+    for t in range(L):
+        y = sum(k_causal[:, j] * u[..., t - j] for j in range(t + 1))
+        if k_future is not None:
+            y = y + sum(k_future[:, j] * u[..., t + 1 + j] for j in range(L - 1 - t))
+        out.append(y)
+    return torch.stack(out, -1)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_fft_conv_values_and_gradients_match_direct_sums(bidirectional):
+    torch.manual_seed(0)
+    u = torch.randn(3, 4, 17, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(*(2, 4, 17) if bidirectional else (4, 17), dtype=torch.float64, requires_grad=True)
+    grad_y = torch.randn(3, 4, 17, dtype=torch.float64)
+    y = fft_conv(u, k)
+    expected = _direct_conv(u, k)
+    torch.testing.assert_close(y, expected, rtol=1e-10, atol=1e-10)
+    for got, want in zip(torch.autograd.grad(y, (u, k), grad_y), torch.autograd.grad(expected, (u, k), grad_y)):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
 def test_layer_matches_direct_convolution():

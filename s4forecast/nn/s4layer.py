@@ -66,7 +66,8 @@ class S4Layer(nn.Module):
         u = x.transpose(1, 2)  # (B, H, L)
         k = self.conv_kernel(u.shape[-1], rate).to(u.dtype)
         y = fft_conv(u, k) + u * self.D[:, None]
-        return self._post(y.transpose(1, 2))
+        # (B, L, H) contiguous: elementwise backward passes (GELU's above all) are several times slower on the transposed view
+        return self._post(y.transpose(1, 2).contiguous())
 
     def _post(self, y: torch.Tensor) -> torch.Tensor:
         return self.output(self.dropout(self.activation(y)))
