@@ -14,10 +14,10 @@ CASES = (
 )
 
 
-def make(mode, init, disc, l_max, H=3, N=8):
+def make(mode, init, disc, l_max, H=3, N=8, rank=2):
     kw = dict(d_state=N, init=init, discretization=disc, dt_min=1e-2, dt_max=0.5)
     if mode == "nplr":
-        kw.update(l_max=l_max, rank=2, backend="torch")
+        kw.update(l_max=l_max, rank=rank, backend="torch")
     return build_ssm(mode, H, **kw).double()
 
 
@@ -33,6 +33,13 @@ def test_kernel_equals_dense_powers(mode, init, disc, l_max):
     K = ssm.conv_kernel(32)
     assert K.shape == (3, 32) and K.dtype == torch.float64
     torch.testing.assert_close(K, powers_reference(ssm, 32), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("init,l_max", itertools.product(["legs", "random"], [32, None]))
+def test_rank_one_nplr_kernel_equals_dense_powers(init, l_max):
+    # rank 1 takes the Woodbury division instead of the batched solve
+    ssm = make("nplr", init, "bilinear", l_max, rank=1)
+    torch.testing.assert_close(ssm.conv_kernel(32), powers_reference(ssm, 32), rtol=1e-8, atol=1e-8)
 
 
 @pytest.mark.parametrize("L", [7, 20, 45])  # shorter (truncated), odd, and longer than l_max
