@@ -192,6 +192,26 @@ def test_products_equal_plain_sums_of_each_product(backend, conj):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_products_of_operand_sequences_with_conjugate_views(backend):
+    """The S4 kernel passes (C̃, conj(P)) and (B, P) as sequences of parameter views; keops reads a
+    lazy conjugate in place. Values and gradients (through the conjugation) against plain sums."""
+    torch.manual_seed(2)
+    base, c, b = (torch.randn(3, 5, dtype=torch.complex128, requires_grad=True) for _ in range(3))
+    w = torch.complex(-torch.rand(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)).requires_grad_()
+    z = torch.randn(11, dtype=torch.complex128)
+    left, right = [c, base.conj()], [b, base]
+    assert left[1].is_conj()
+    out = cauchy_module.cauchy_products(left, right, z, w, backend=backend, conj=True)
+    want = torch.stack([torch.stack([plain_sum(x * y, z, w, True) for y in right]) for x in left])
+    torch.testing.assert_close(out, want, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad((out * g.conj()).real.sum(), [base, c, b, w])
+    ref = torch.autograd.grad((want * g.conj()).real.sum(), [base, c, b, w])
+    for x, y in zip(got, ref):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-9)
+
+
 def test_products_keops_gradcheck():
     pytest.importorskip("pykeops")
     left = torch.randn(2, 2, 3, dtype=torch.complex128, requires_grad=True)

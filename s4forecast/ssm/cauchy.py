@@ -235,20 +235,28 @@ _R1_CONJ = "ComplexRealScal(z - w, Inv(ComplexSquareAbs(z - w)))"
 _R2 = "ComplexRealScal(Conj(z - Conj(w)), Inv(ComplexSquareAbs(z - Conj(w))))"
 
 
-def _keops_products_formula(R: int, S: int, conj: bool) -> str:
+def _operand(name: str, k: int, conjugated: bool) -> str:
+    """KeOps expression of operand k of a side; ``conjugated``: the variable holds its conjugate."""
+    return f"Conj({name}{k})" if conjugated else f"{name}{k}"
+
+
+def _keops_products_formula(a_conj: tuple[bool, ...], b_conj: tuple[bool, ...], conj: bool) -> str:
     """Σ_n a_i b_j r1 (+ conj(a_i b_j) r2) for every (i, j), concatenated: output 2RS reals."""
     r1, r2 = _R1, _R2
     terms = []
-    for i in range(R):
-        for j in range(S):
-            v = f"ComplexMult(Extract(a, {2 * i}, 2), Extract(b, {2 * j}, 2))"
+    for i, ca in enumerate(a_conj):
+        for j, cb in enumerate(b_conj):
+            v = f"ComplexMult({_operand('a', i, ca)}, {_operand('b', j, cb)})"
             terms.append(f"ComplexMult({v}, {r1}) + ComplexMult(Conj({v}), {r2})" if conj else f"ComplexMult({v}, {r1})")
     return functools.reduce(lambda f, t: f"Concat({f}, {t})", terms)
 
 
-def _keops_products_grad_formula(R: int, S: int, conj: bool) -> str:
+def _keops_products_grad_formula(a_conj: tuple[bool, ...], b_conj: tuple[bool, ...], conj: bool) -> str:
     """Per pole, the gradients of the (i, j) sums w.r.t. a_i, b_j and w as one reduction over z
     (see _KeopsProducts): output R + S + 1 complex numbers, grad_a then grad_b then grad_w."""
+    R, S = len(a_conj), len(b_conj)
+    a = [_operand("a", i, c) for i, c in enumerate(a_conj)]
+    b = [_operand("b", j, c) for j, c in enumerate(b_conj)]
     c1, r2 = _R1_CONJ, _R2
     t1, t2 = {}, {}
     for i in range(R):
@@ -262,85 +270,85 @@ def _keops_products_grad_formula(R: int, S: int, conj: bool) -> str:
     def total(terms):
         return functools.reduce(lambda f, t: f"{f} + {t}", terms)
 
-    def conj_of(name, k):
-        return f"Conj(Extract({name}, {2 * k}, 2))"
-
-    grad_a = [total(f"ComplexMult({t1[i, j]}, {conj_of('b', j)})" for j in range(S)) for i in range(R)]
-    grad_b = [total(f"ComplexMult({t1[i, j]}, {conj_of('a', i)})" for i in range(R)) for j in range(S)]
-    grad_w = total(f"ComplexMult({t2[i, j]}, Conj(ComplexMult(Extract(a, {2 * i}, 2), Extract(b, {2 * j}, 2))))"
-                   for i in range(R) for j in range(S))
+    grad_a = [total(f"ComplexMult({t1[i, j]}, Conj({b[j]}))" for j in range(S)) for i in range(R)]
+    grad_b = [total(f"ComplexMult({t1[i, j]}, Conj({a[i]}))" for i in range(R)) for j in range(S)]
+    grad_w = total(f"ComplexMult({t2[i, j]}, Conj(ComplexMult({a[i]}, {b[j]})))" for i in range(R) for j in range(S))
     return functools.reduce(lambda f, t: f"Concat({f}, {t})", grad_a + grad_b + [grad_w])
 
 
 @functools.cache
-def _keops_products_reductions(R: int, S: int, conj: bool):
+def _keops_products_reductions(a_conj: tuple[bool, ...], b_conj: tuple[bool, ...], conj: bool):
     from pykeops.torch import Genred
 
-    forward = Genred(_keops_products_formula(R, S, conj), [f"a = Vj({2 * R})", f"b = Vj({2 * S})", "w = Vj(2)", "z = Vi(2)"],
-                     reduction_op="Sum", axis=1)
-    backward = Genred(_keops_products_grad_formula(R, S, conj),
-                      [f"G = Vi({2 * R * S})", "z = Vi(2)", f"a = Vj({2 * R})", f"b = Vj({2 * S})", "w = Vj(2)"],
+    R, S = len(a_conj), len(b_conj)
+    operands = [f"a{i} = Vj(2)" for i in range(R)] + [f"b{j} = Vj(2)" for j in range(S)] + ["w = Vj(2)"]
+    forward = Genred(_keops_products_formula(a_conj, b_conj, conj), operands + ["z = Vi(2)"], reduction_op="Sum", axis=1)
+    backward = Genred(_keops_products_grad_formula(a_conj, b_conj, conj), [f"G = Vi({2 * R * S})", "z = Vi(2)"] + operands,
                       reduction_op="Sum", axis=0)
     return forward, backward
 
 
-def _as_pairs(t: torch.Tensor) -> torch.Tensor:
-    """(M, B, N) complex -> (B, N, 2M) real: the M complex numbers of each (b, n) side by side."""
-    return torch.view_as_real(t.resolve_conj().movedim(0, -1)).flatten(-2).contiguous()
+def _keops_operand(t: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """(B, N) complex -> its (B, N, 2) real storage and whether that storage holds the conjugate.
+    A parameter's complex view or a lazy conjugate of one is read in place, without a copy."""
+    return torch.view_as_real(t.conj() if t.is_conj() else t).contiguous(), t.is_conj()
 
 
 class _KeopsProducts(torch.autograd.Function):
     """k_ij = Σ_n a_i b_j r1 (+ conj(a_i b_j) r2), r1 = 1/(z - w), r2 = 1/(z - conj w), in one KeOps
-    reduction that never forms the products v_ij = a_i b_j. a (R, B, N), b (S, B, N), w (B, N), z (L,)
-    -> (R, S, B, L). Backward (PyTorch's convention, G_ij the grad of k_ij) needs, per pole, only
+    reduction that never forms the products v_ij = a_i b_j. R operands a_i (B, N), S operands b_j
+    (B, N), w (B, N), z (L,) -> (R, S, B, L). Backward (PyTorch's convention, G_ij the grad of k_ij)
+    needs, per pole, only
         T1_ij = Σ_l G_ij conj(r1) + conj(G_ij) r2,   T2_ij = Σ_l G_ij conj(r1)^2 + conj(G_ij) r2^2
     (one more reduction, over z): grad_v_ij = T1_ij, so grad_a_i = Σ_j T1_ij conj(b_j),
     grad_b_j = Σ_i T1_ij conj(a_i), and grad_w = Σ_ij conj(v_ij) T2_ij. a, b and w are constant in
     that reduction, so it yields these R + S + 1 gradients per pole directly: no T buffer, no (R, S)
-    loop, backward memory O(B N (R + S)) besides G itself.
+    loop. Operands are read in place (conjugate views included), so the only buffers are the
+    output, G and the gradients.
     """
 
     @staticmethod
-    def forward(ctx, a, b, w, z, conj):
-        R, S, (B, N), L = a.shape[0], b.shape[0], w.shape, z.shape[0]
-        reduce_n, _ = _keops_products_reductions(R, S, conj)
+    def forward(ctx, z, conj, R, *operands):  # operands: a_0..a_{R-1}, b_0..b_{S-1}, w
+        (B, N), L = operands[-1].shape, z.shape[0]
+        real, flags = zip(*(_keops_operand(t) for t in operands))
+        a_conj, b_conj = flags[:R], flags[R:-1]
+        reduce_n, _ = _keops_products_reductions(a_conj, b_conj, conj)
         zr = torch.view_as_real(z.resolve_conj()).reshape(1, L, 2).contiguous()
-        pairs = _as_pairs(a), _as_pairs(b), _as_pairs(w[None])
-        out = reduce_n(*pairs, zr, backend="auto")  # (B, L, 2RS)
-        ctx.save_for_backward(*pairs, zr)
-        ctx.conj = conj
-        return torch.view_as_complex(out.reshape(B, L, R, S, 2)).permute(2, 3, 0, 1)
+        out = reduce_n(*real, zr, backend="auto")  # (B, L, 2RS)
+        ctx.save_for_backward(zr, *real)
+        ctx.key = a_conj, b_conj, conj
+        return torch.view_as_complex(out.reshape(B, L, len(a_conj), len(b_conj), 2)).permute(2, 3, 0, 1)
 
     @staticmethod
     def backward(ctx, grad):
-        a, b, w, zr = ctx.saved_tensors  # as pairs: (B, N, 2R), (B, N, 2S), (B, N, 2)
-        R, S = a.shape[-1] // 2, b.shape[-1] // 2
-        _, reduce_l = _keops_products_reductions(R, S, ctx.conj)
+        zr, *real = ctx.saved_tensors
+        a_conj, b_conj, _ = ctx.key
+        _, reduce_l = _keops_products_reductions(*ctx.key)
         G = torch.view_as_real(grad.resolve_conj().permute(2, 3, 0, 1).contiguous()).flatten(-3)  # (B, L, 2RS)
-        grads = torch.view_as_complex(reduce_l(G, zr, a, b, w, backend="auto").unflatten(-1, (-1, 2)))  # (B, N, R+S+1)
-        grad_a, grad_b, grad_w = grads.movedim(-1, 0).split([R, S, 1])
-        return grad_a, grad_b, grad_w[0], None, None
+        grads = torch.view_as_complex(reduce_l(G, zr, *real, backend="auto").unflatten(-1, (-1, 2)))
+        return (None, None, None, *grads.unbind(-1))  # (B, N) each: a_i, b_j, w
 
 
-def cauchy_products(left: torch.Tensor, right: torch.Tensor, z: torch.Tensor, w: torch.Tensor,
-                    backend: str = "auto", conj: bool = False) -> torch.Tensor:
+def cauchy_products(left, right, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
     """All Cauchy sums ``k_ij[l] = Σ_n left_i,n right_j,n / (z_l - w_n)`` over shared poles.
 
-    left (R, ..., N), right (S, ..., N), w (..., N), z (L,) complex -> (R, S, ..., L). The S4 kernel's
-    Woodbury terms (Algorithm 1) are the (r+1)^2 products of (C̃, Q^*) with (B, P). keops evaluates
-    them in one reduction without forming the R·S product vectors (forward and backward: see
-    :class:`_KeopsProducts`); the other backends form them and call :func:`cauchy_shared`.
+    left (R, ..., N) or a sequence of R (..., N) tensors, right likewise with S, w (..., N), z (L,)
+    complex -> (R, S, ..., L). The S4 kernel's Woodbury terms (Algorithm 1) are the (r+1)^2 products
+    of (C̃, Q^*) with (B, P). keops evaluates them in one reduction without forming the R·S product
+    vectors and reads sequence members in place, conjugate views included (forward and backward:
+    see :class:`_KeopsProducts`); the other backends form the products and call :func:`cauchy_shared`.
     """
-    if left.shape[1:] != w.shape or right.shape[1:] != w.shape or z.dim() != 1:
+    lefts, rights = list(left), list(right)
+    if any(t.shape != w.shape for t in lefts + rights) or z.dim() != 1:
         raise ValueError(f"cauchy_products expects left (R, ..., N), right (S, ..., N), w (..., N), z (L,); got left "
-                         f"{tuple(left.shape)}, right {tuple(right.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
-    R, S = left.shape[0], right.shape[0]
+                         f"{[tuple(t.shape) for t in lefts]}, right {[tuple(t.shape) for t in rights]}, w {tuple(w.shape)}, "
+                         f"z {tuple(z.shape)}")
+    R, S = len(lefts), len(rights)
     # the fused backward has no gradient for z; a differentiable z goes through cauchy_shared
     if resolve_backend(backend, w.device.type) == "keops" and not z.requires_grad:
-        flat = _KeopsProducts.apply(left.reshape(R, -1, w.shape[-1]), right.reshape(S, -1, w.shape[-1]),
-                                    w.reshape(-1, w.shape[-1]), z, conj)
-        return flat.reshape(R, S, *w.shape[:-1], z.shape[0])
-    v = (left[:, None] * right[None]).reshape(R * S, *w.shape)
+        flat = [t.reshape(-1, w.shape[-1]) for t in lefts + rights + [w]]
+        return _KeopsProducts.apply(z, conj, R, *flat).reshape(R, S, *w.shape[:-1], z.shape[0])
+    v = torch.stack([a * b for a in lefts for b in rights])
     return cauchy_shared(v, z, w, backend=backend, conj=conj).reshape(R, S, *w.shape[:-1], z.shape[0])
 
 

@@ -49,13 +49,12 @@ def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tens
     # ω = -1 (the Nyquist bin of an even L) makes g infinite; its value is computed in closed form below.
     finite = omega[:-1] if L % 2 == 0 else omega
     g = 2 * (1 - finite) / (1 + finite)
-    # (r+1, H, N2) views of (H, N2, r+1) buffers: the layout the keops backend reads without a copy
-    left = torch.stack([C_tilde, *P.conj()], -1).movedim(-1, 0)  # C̃ and the Q^* = P^* rows
-    right = torch.stack([B, *P], -1).movedim(-1, 0)  # B and P columns
+    left, right = [C_tilde, *P.conj()], [B, *P]  # C̃ and the Q^* = P^* rows; B and P columns (views, no copies)
     dt_c = dt.to(cdtype)[:, None]
     # the (r+1)^2 Cauchy sums of left_i right_j over the shared poles ΔΛ, (r+1, r+1, H, Lf); k_ab(ω) is Δ times them
     k = cauchy_products(left, right, g, dt_c * Lambda, backend=backend, conj=True).permute(2, 3, 0, 1)  # (H, Lf, r+1, r+1)
     (k00, k01), (k10, k11) = (row.split([1, P.shape[0]], -1) for row in k.split([1, P.shape[0]], -2))
+    k01, k10, k11 = k01.contiguous(), k10.contiguous(), k11.contiguous()  # backward keeps these, not all of k
     inner = dt_c[..., None, None] * k11  # (H, Lf, r, r)
     if P.shape[0] == 1:  # rank 1 (HiPPO-LegS): a division; a batched LU of 1x1 systems costs ~5% of a layer's step
         correction = (k01 * k10 / (1 + inner))[..., 0, 0]
