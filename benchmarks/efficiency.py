@@ -1,6 +1,9 @@
 """The S4 paper's efficiency claims, re-measured on this machine (issue: speed).
 
-    python -m benchmarks.efficiency [--which lssl attention generation] [--config ...]
+    python -m benchmarks.efficiency [--which lssl attention generation] [--config ...] [--where L=4096 batch=16]
+
+``--where`` keeps the cases whose fields equal the given values (e.g. one row pair of a table, re-measured
+on a quiet machine) and writes ``efficiency_<bench>_<key><value>....csv/.md`` beside the full tables.
 
 1. S4 vs LSSL (Table 2): one layer forward+backward, dense Krylov kernel vs the NPLR kernel.
 2. S4 vs attention (Table 3): 4-layer stacks, forward+backward, time and peak memory.
@@ -128,20 +131,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/efficiency.yaml"))
     parser.add_argument("--which", nargs="+", default=["lssl", "attention", "generation"])
+    parser.add_argument("--where", nargs="+", default=[], metavar="KEY=VALUE", help="only the cases with these field values")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
         print(json.dumps(case(json.loads(args.single))))
         return
     cfg = load_config(args.config)
+    where = dict(item.split("=", 1) for item in args.where)
+    suffix = "".join(f"_{k}{v}" for k, v in where.items())
     for bench in args.which:
+        specs = [s for s in cases([bench], cfg) if all(str(s.get(k)) == v for k, v in where.items())]
+        if not specs:
+            raise SystemExit(f"no {bench} case has {' '.join(args.where)}")
         rows = []
-        for spec in cases([bench], cfg):
+        for spec in specs:
             rows.append({**spec, **run_isolated("benchmarks.efficiency", spec)})
             print(rows[-1], flush=True)
         df = pd.DataFrame(rows)
-        write_results(f"efficiency_{bench}", df, f"Efficiency: {bench}", f"python -m benchmarks.efficiency --which {bench}",
-                      notes=_ratios(bench, df), floatfmt=".4g")
+        command = f"python -m benchmarks.efficiency --which {bench}" + (f" --where {' '.join(args.where)}" if where else "")
+        write_results(f"efficiency_{bench}{suffix}", df, f"Efficiency: {bench}", command, notes=_ratios(bench, df), floatfmt=".4g")
 
 
 def _ratios(bench: str, df: pd.DataFrame) -> str:
