@@ -322,7 +322,6 @@ class _KeopsProducts(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         zr, *real = ctx.saved_tensors
-        a_conj, b_conj, _ = ctx.key
         _, reduce_l = _keops_products_reductions(*ctx.key)
         G = torch.view_as_real(grad.resolve_conj().permute(2, 3, 0, 1).contiguous()).flatten(-3)  # (B, L, 2RS)
         grads = torch.view_as_complex(reduce_l(G, zr, *real, backend="auto").unflatten(-1, (-1, 2)))
