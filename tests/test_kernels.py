@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from s4forecast.ssm import kernels
+from s4forecast.ssm.cauchy import keops_available
 from s4forecast.ssm.systems import build_ssm
 
 CASES = (
@@ -14,10 +15,10 @@ CASES = (
 )
 
 
-def make(mode, init, disc, l_max, H=3, N=8, rank=2):
+def make(mode, init, disc, l_max, H=3, N=8, rank=2, backend="torch"):
     kw = dict(d_state=N, init=init, discretization=disc, dt_min=1e-2, dt_max=0.5)
     if mode == "nplr":
-        kw.update(l_max=l_max, rank=rank, backend="torch")
+        kw.update(l_max=l_max, rank=rank, backend=backend)
     return build_ssm(mode, H, **kw).double()
 
 
@@ -35,10 +36,11 @@ def test_kernel_equals_dense_powers(mode, init, disc, l_max):
     torch.testing.assert_close(K, powers_reference(ssm, 32), rtol=1e-8, atol=1e-8)
 
 
+@pytest.mark.parametrize("backend", ["torch", "keops"] if keops_available() else ["torch"])
 @pytest.mark.parametrize("init,l_max", itertools.product(["legs", "random"], [32, None]))
-def test_rank_one_nplr_kernel_equals_dense_powers(init, l_max):
-    # rank 1 takes the Woodbury division instead of the batched solve
-    ssm = make("nplr", init, "bilinear", l_max, rank=1)
+def test_rank_one_nplr_kernel_equals_dense_powers(init, l_max, backend):
+    # rank 1 takes the Woodbury division instead of the batched solve; keops reads the parameters in place
+    ssm = make("nplr", init, "bilinear", l_max, rank=1, backend=backend)
     torch.testing.assert_close(ssm.conv_kernel(32), powers_reference(ssm, 32), rtol=1e-8, atol=1e-8)
 
 
