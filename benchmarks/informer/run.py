@@ -53,7 +53,7 @@ def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg:
         train_time = time.perf_counter() - start
         epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
         forecast, truth = test_windows(model, splits.test, cfg["lookback"], horizon, verbose=progress)
-    options = {k: cfg[model_name].get(k) for k in ("use_reversible_instance_norm", "channel_independent", "time_features") if k in cfg[model_name]}
+    options = {k: cfg[model_name].get(k) for k in ("use_reversible_instance_norm", "channel_independent", "time_features", "linear_skip") if k in cfg[model_name]}
     return {
         "dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
         "lookback": cfg["lookback"], **scores(forecast, truth), "test_windows": len(forecast),

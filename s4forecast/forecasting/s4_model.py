@@ -44,7 +44,7 @@ def _mc_dropout(module: nn.Module) -> nn.Module:
 class _S4Module(PLForecastingModule):
     def __init__(self, target_dim: int, past_cov_dim: int, future_cov_dim: int, static_cov_dim: int,
                  nr_params: int, channel_independent: bool, ssm_lr: float | None, encoder_kwargs: dict,
-                 subtract_last: bool = False, **kwargs):
+                 subtract_last: bool = False, linear_skip: bool = False, **kwargs):
         """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
         super().__init__(**kwargs)
         self.target_dim, self.nr_params = target_dim, nr_params
@@ -55,6 +55,8 @@ class _S4Module(PLForecastingModule):
         self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
         self.encoder = _mc_dropout(S4Encoder(d_input, l_max=self.L, **encoder_kwargs))
         self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, series_dim * nr_params)
+        # (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by all components
+        self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * nr_params) if linear_skip else None
         self.rate = 1.0  # multiplies every Δ: see S4Model.with_rate
 
     def sequence(self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None,
@@ -104,7 +106,16 @@ class _S4Module(PLForecastingModule):
         x = self.sequence(target if last is None else target - last, self.L - L_in, x_in.past_covariates, future,
                           x_in.static_covariates)
         prediction = self.predictions(self.encoder(x, self.rate)[:, -self.output_chunk_length:], B)
+        if self.skip is not None:
+            prediction = prediction + self.linear_forecast(target if last is None else target - last)
         return PLModuleOutput(prediction=prediction if last is None else prediction + last[..., None])
+
+    def linear_forecast(self, target: torch.Tensor) -> torch.Tensor:
+        """The linear skip's term: target (B, input_chunk_length, C) -> (B, output_chunk_length, C, nr_params),
+        one linear map of each component's window (NLinear's model; TiDE's global residual)."""
+        B, _, C = target.shape
+        y = self.skip(target.transpose(1, 2)).reshape(B, C, self.output_chunk_length, self.nr_params)
+        return y.transpose(1, 2)
 
     def configure_optimizers(self):
         """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
@@ -143,6 +154,7 @@ class S4Model(MixedCovariatesTorchModel):
         backend: str = "auto",
         channel_independent: bool = False,
         subtract_last: bool = False,
+        linear_skip: bool = False,
         use_static_covariates: bool = True,
         **kwargs,
     ):
@@ -189,6 +201,11 @@ class S4Model(MixedCovariatesTorchModel):
             Centre each input window on its last observed target value and add that value back to the
             forecast (NLinear's normalisation; after reversible instance norm when both are on). Point
             forecasts and quantile likelihoods only, since it shifts every predicted parameter.
+        linear_skip
+            Add a linear map of each target component's input window to the forecast (one map shared
+            by all components, one per likelihood parameter; after ``subtract_last`` when both are on):
+            NLinear's whole model, TiDE's global residual. The S4 encoder then learns what a linear
+            extrapolation of the window misses.
         use_static_covariates
             Whether to use the series' static covariates.
         """
@@ -202,6 +219,7 @@ class S4Model(MixedCovariatesTorchModel):
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
         self.subtract_last = subtract_last
+        self.linear_skip = linear_skip
         self._considers_static_covariates = use_static_covariates
 
     @staticmethod
@@ -253,6 +271,7 @@ class S4Model(MixedCovariatesTorchModel):
             ssm_lr=self.ssm_lr,
             encoder_kwargs=self.encoder_kwargs,
             subtract_last=self.subtract_last,
+            linear_skip=self.linear_skip,
             **self.pl_module_params,
         )
 
@@ -290,6 +309,8 @@ class S4Model(MixedCovariatesTorchModel):
             raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
         if not rate > 0:
             raise_log(ValueError(f"rate must be positive; got {rate}"))
+        if self.linear_skip:
+            raise_log(ValueError("with_rate() needs linear_skip=False: the skip's weights are per step of the training rate"))
         clone = copy.deepcopy(self)  # Darts' pickling state leaves out the network and trainer
         clone.model = copy.deepcopy(self.model)
         clone.model.rate = self.model.rate * rate

@@ -26,6 +26,8 @@ class S4Stream:
                              "re-normalises every input window with its own statistics")
         if module.subtract_last:
             raise ValueError("streaming needs subtract_last=False: it re-centres every input window on its own last value")
+        if module.skip is not None:
+            raise ValueError("streaming needs linear_skip=False: the skip reads a fixed-length input window")
         if model.likelihood is not None:
             raise ValueError("streaming forecasts are point forecasts: fit the model without a likelihood")
         if model.uses_past_covariates or model.uses_future_covariates:
