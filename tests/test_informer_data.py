@@ -127,6 +127,7 @@ def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
     row = df.iloc[0]
     assert (row.dataset, row.features, row.horizon, row.model, row.status) == ("ETTh1", "S", 24, "s4", "ok")
     assert row.test_windows == 2880 - 24 + 1 and 0 < row.mse < 5 and 0 < row.mae < 5 and row.params > 0
+    assert 0 < row.val_loss < 5  # early stopping's best val loss, the evidence for choosing between configs
     run.main(args)  # resumable: the finished setting is skipped
     assert len(pd.read_csv(results)) == 1
     # a short "not run" row keeps the columns aligned, and the finished setting is still found
@@ -135,6 +136,9 @@ def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
     assert list(df.status) == ["ok", "not run: data absent"] and df.horizon.tolist()[0] == 24
     run.main(args)
     assert len(pd.read_csv(results)) == 2
+    run.main(args + ["--set", "+s4.linear_skip=true"])  # a candidate config: a new row, not a skip
+    df = pd.read_csv(results)
+    assert len(df) == 3 and df.options.iloc[-1].endswith("linear_skip=True") and df.config_hash.iloc[-1] != df.config_hash.iloc[0]
 
 
 def test_runner_marks_absent_data_instead_of_failing(tmp_path):
@@ -176,15 +180,15 @@ def test_val_curve_variant_overrides():
 
     cfg = config.load("ETTh1", "S")
     before = config.config_hash(cfg, "s4")
-    low = val_curves.override(cfg, ["s4.lr=3e-4", "trainer.patience=7", "lookback=96"])
+    low = config.override(cfg, ["s4.lr=3e-4", "trainer.patience=7", "lookback=96"])
     assert (low["s4"]["lr"], low["trainer"]["patience"], low["lookback"]) == (3e-4, 7, 96)
     assert config.config_hash(cfg, "s4") == before  # the base config is untouched
     with pytest.raises(KeyError, match="s4.lrr"):
-        val_curves.override(cfg, ["s4.lrr=1"])
-    assert val_curves.override(cfg, ["+s4.subtract_last=true"])["s4"]["subtract_last"] is True
+        config.override(cfg, ["s4.lrr=1"])
+    assert config.override(cfg, ["+s4.subtract_last=true"])["s4"]["subtract_last"] is True
     assert "subtract_last" not in cfg["s4"]
     with pytest.raises(ValueError, match="key=value"):
-        val_curves.override(cfg, ["s4.lr"])
+        config.override(cfg, ["s4.lr"])
 
 
 def test_config_hash_is_scoped_to_the_model():
@@ -192,10 +196,10 @@ def test_config_hash_is_scoped_to_the_model():
     from benchmarks.informer import config, val_curves
 
     cfg = config.load("ETTh1", "S")
-    other = val_curves.override(cfg, ["tide.lr=0.5"])
+    other = config.override(cfg, ["tide.lr=0.5"])
     assert config.config_hash(other, "s4") == config.config_hash(cfg, "s4")
     assert config.config_hash(other, "tide") != config.config_hash(cfg, "tide")
-    assert config.config_hash(val_curves.override(cfg, ["trainer.patience=9"]), "s4") != config.config_hash(cfg, "s4")
+    assert config.config_hash(config.override(cfg, ["trainer.patience=9"]), "s4") != config.config_hash(cfg, "s4")
 
 
 def test_runner_informer_rerun_writes_a_row(data_dir, tmp_path):
@@ -224,3 +228,21 @@ def test_runner_skips_a_model_whose_package_is_missing(monkeypatch, data_dir, tm
               "--data-dir", str(data_dir), "--no-progress"])
     assert not results.exists()
     assert "pip install 's4forecast[informer]'" in caplog.text
+
+
+def test_config_layers_by_features_then_by_horizon(tmp_path):
+    """base < dataset file < by_features[F] < by_horizon[H] (top level, then inside by_features); a
+    horizon override changes that horizon's s4 hash only."""
+    from benchmarks.informer import config
+
+    (tmp_path / "base.yaml").write_text("lookback: 10\nhorizons: [1, 2]\ns4: {lr: 1.0, d_model: 4}\n")
+    (tmp_path / "X.yaml").write_text(
+        "s4: {lr: 2.0}\n"
+        "by_horizon: {2: {s4: {d_model: 8}}}\n"
+        "by_features:\n  S:\n    s4: {lr: 3.0}\n    by_horizon: {2: {s4: {linear_skip: true}}}\n")
+    assert config.load("X", "S", tmp_path) == {"lookback": 10, "horizons": [1, 2], "s4": {"lr": 3.0, "d_model": 4}}
+    assert config.load("X", "S", tmp_path, 1) == config.load("X", "S", tmp_path)
+    two = config.load("X", "S", tmp_path, 2)
+    assert two["s4"] == {"lr": 3.0, "d_model": 8, "linear_skip": True}
+    assert config.load("X", "M", tmp_path, 2)["s4"] == {"lr": 2.0, "d_model": 8}
+    assert config.config_hash(two, "s4") != config.config_hash(config.load("X", "S", tmp_path, 1), "s4")

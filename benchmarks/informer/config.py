@@ -17,7 +17,10 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR) -> dict:
+def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR, horizon: int | None = None) -> dict:
+    """base.yaml, then ``<dataset>.yaml``, then its ``by_features[features]`` section, then (given a horizon)
+    the ``by_horizon[horizon]`` section, each deep-merged over the last. ``by_horizon`` may sit at the
+    top level or inside a ``by_features`` section (the latter merges over the former)."""
     path = config_dir / f"{dataset}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no config {path}; datasets with configs: {', '.join(p.stem for p in sorted(config_dir.glob('*.yaml')) if p.stem != 'base')}")
@@ -25,7 +28,41 @@ def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR) -> dict:
         base = yaml.safe_load(f)
     with open(path) as f:
         cfg = merge(base, yaml.safe_load(f))
-    return merge(cfg, cfg.pop("by_features", {}).get(features, {}))
+    cfg = merge(cfg, cfg.pop("by_features", {}).get(features, {}))
+    by_horizon = cfg.pop("by_horizon", {})
+    return cfg if horizon is None else merge(cfg, by_horizon.get(horizon, {}))
+
+
+def override(cfg: dict, assignments: list[str]) -> dict:
+    """``["s4.lr=5e-4", ...]`` applied to a copy of ``cfg``; an unknown key is an error unless it is
+    marked new with a leading ``+``."""
+    cfg = merge(cfg, {})
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        new = key.startswith("+")
+        key = key.removeprefix("+")
+        if not sep:
+            raise ValueError(f"variant override {item!r} is not key=value")
+        *path, last = key.split(".")
+        node = cfg
+        for part in path:
+            node[part] = dict(node[part])
+            node = node[part]
+        if last not in node and not new:
+            raise KeyError(f"unknown config key {key!r}")
+        node[last] = _parse(value)
+    return cfg
+
+
+def _parse(value: str):
+    """A YAML scalar, with ``5e-4`` read as a number (YAML 1.1 wants ``5.0e-4``)."""
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            return float(parsed)
+        except ValueError:
+            pass
+    return parsed
 
 
 SHARED_KEYS = ("dataset", "lookback", "seed", "trainer")  # every model's run depends on these

@@ -57,6 +57,7 @@ def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg:
     return {
         "dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
         "lookback": cfg["lookback"], **scores(forecast, truth), "test_windows": len(forecast),
+        "val_loss": float(early_stopping.best_score),
         "epochs": epochs, "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": round(train_time, 1),
         "params": n_parameters(model), "options": ";".join(f"{k}={v}" for k, v in options.items()),
         "status": "ok", "commit": git_commit(), "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -85,6 +86,9 @@ def main(argv=None) -> None:
     p.add_argument("--model", dest="models", nargs="+", help="models to run (default: the config's list)")
     p.add_argument("--all", action="store_true", help="every dataset, feature set and horizon")
     p.add_argument("--force", action="store_true", help="re-run settings already in the results file")
+    p.add_argument("--set", nargs="+", metavar="KEY=VALUE",
+                   help="config overrides for a candidate on val, e.g. +s4.linear_skip=true (dotted keys; + adds a key); "
+                        "the row's config hash says which config it ran")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR")
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
@@ -106,8 +110,9 @@ def main(argv=None) -> None:
                                   "date": dt.datetime.now().isoformat(timespec="seconds")})
             continue
         for features in [args.features] if args.features else ["S", "M"]:
-            cfg = configs.load(dataset, features, args.config_dir)
-            for horizon in [args.horizon] if args.horizon else cfg["horizons"]:
+            horizons = configs.load(dataset, features, args.config_dir)["horizons"]
+            for horizon in [args.horizon] if args.horizon else horizons:
+                cfg = configs.override(configs.load(dataset, features, args.config_dir, horizon), args.set or [])
                 for model_name in args.models or cfg["models"]:
                     if need := missing_dependency(model_name):
                         log.warning("%s: not run here: %s", model_name, need)

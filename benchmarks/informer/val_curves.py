@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 from pytorch_lightning.callbacks import Callback
 
 from benchmarks.informer import config as configs
@@ -38,38 +37,6 @@ class ValLossCurve(Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
             self.losses.append(float(trainer.callback_metrics["val_loss"]))
-
-
-def override(cfg: dict, assignments: list[str]) -> dict:
-    """``["s4.lr=5e-4", ...]`` applied to a copy of ``cfg``; an unknown key is an error unless it is
-    marked new with a leading ``+``."""
-    cfg = configs.merge(cfg, {})
-    for item in assignments:
-        key, sep, value = item.partition("=")
-        new = key.startswith("+")
-        key = key.removeprefix("+")
-        if not sep:
-            raise ValueError(f"variant override {item!r} is not key=value")
-        *path, last = key.split(".")
-        node = cfg
-        for part in path:
-            node[part] = dict(node[part])
-            node = node[part]
-        if last not in node and not new:
-            raise KeyError(f"unknown config key {key!r}")
-        node[last] = _parse(value)
-    return cfg
-
-
-def _parse(value: str):
-    """A YAML scalar, with ``5e-4`` read as a number (YAML 1.1 wants ``5.0e-4``)."""
-    parsed = yaml.safe_load(value)
-    if isinstance(parsed, str):
-        try:
-            return float(parsed)
-        except ValueError:
-            pass
-    return parsed
 
 
 def curve(dataset: str, features: str, horizon: int, model_name: str, cfg: dict, data_dir=None) -> list[float]:
@@ -97,10 +64,10 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    base = configs.load(args.dataset, args.features)
+    base = configs.load(args.dataset, args.features, horizon=args.horizon)
     base["trainer"] |= {"max_epochs": args.epochs, "limit_train_batches": args.batches, "patience": args.epochs}
     for name, *assignments in args.variant:
-        cfg = override(base, assignments)
+        cfg = configs.override(base, assignments)
         losses = curve(args.dataset, args.features, args.horizon, args.model, cfg, args.data_dir)
         stamp = dt.datetime.now().isoformat(timespec="seconds")
         for epoch, loss in enumerate(losses, 1):
