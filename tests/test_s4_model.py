@@ -225,6 +225,7 @@ def test_linear_skip_adds_a_shared_linear_map_of_each_window(multi_target):
     out = module.predictions(module.encoder(module.sequence(window, 6), 1.0)[:, -6:], 1) + module.linear_forecast(window)
     W = module.skip.weight.detach().numpy().reshape(6, 3, 12)
     b = module.skip.bias.detach().numpy().reshape(6, 3)
+    assert np.abs(W).max() > 1e-4  # trained away from its zero start
     x = window[0].numpy()
     expected = np.einsum("tpl,lc->tcp", W, x) + b[:, None, :]
     np.testing.assert_allclose(out[0].detach().numpy(), expected, rtol=1e-10, atol=1e-12)

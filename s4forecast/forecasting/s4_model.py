@@ -57,6 +57,9 @@ class _S4Module(PLForecastingModule):
         self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, series_dim * nr_params)
         # (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by all components
         self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * nr_params) if linear_skip else None
+        if self.skip is not None:  # starts at zero: the untrained model is the plain S4 model
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
         self.rate = 1.0  # multiplies every Δ: see S4Model.with_rate
 
     def sequence(self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None,
@@ -205,7 +208,8 @@ class S4Model(MixedCovariatesTorchModel):
             Add a linear map of each target component's input window to the forecast (one map shared
             by all components, one per likelihood parameter; after ``subtract_last`` when both are on):
             NLinear's whole model, TiDE's global residual. The S4 encoder then learns what a linear
-            extrapolation of the window misses.
+            extrapolation of the window misses. The map starts at zero, so training starts from the
+            plain S4 model.
         use_static_covariates
             Whether to use the series' static covariates.
         """
