@@ -2,8 +2,9 @@
 
     python -m benchmarks.informer.report [--results benchmarks/informer/results/results.csv]
 
-For every one of the 50 published settings: the latest S4 row and the best baseline row of
-results.csv (by test MSE among those run), the published S4 and Informer MSE/MAE, and wins
+For every one of the 50 published settings: the latest S4 row run with the setting's current config
+(its config hash; rows of candidate configs that were not adopted are left out), the best baseline row
+of results.csv (by test MSE among the latest row of each baseline), the published S4 and Informer MSE/MAE, and wins
 counted on MSE. Also writes results/comparison.png.
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.informer import config as configs  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 KEY = ["dataset", "features", "horizon"]
 DARTS_BASELINES = ("nlinear", "dlinear", "tide")
@@ -27,7 +30,18 @@ def latest(results: pd.DataFrame) -> pd.DataFrame:
     return results.drop_duplicates(KEY + ["model"], keep="last")
 
 
-def table(results: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+def current_s4_hashes(published: pd.DataFrame, config_dir: Path = configs.CONFIG_DIR) -> dict[tuple, str]:
+    """(dataset, features, horizon) -> config hash of the S4 config that setting runs now."""
+    return {(d, f, h): configs.config_hash(configs.load(d, f, config_dir, h), "s4")
+            for d, f, h in published[KEY].itertuples(index=False)}
+
+
+def table(results: pd.DataFrame, published: pd.DataFrame, s4_hashes: dict[tuple, str] | None = None) -> pd.DataFrame:
+    """One row per published setting. With ``s4_hashes``, only S4 rows of the current configs count."""
+    if s4_hashes is not None:
+        current = [r.model != "s4" or s4_hashes.get((r.dataset, r.features, r.horizon)) == r.config_hash
+                   for r in results.itertuples()]
+        results = results[current]
     res = latest(results)
     ok = res[res.status == "ok"]
     s4 = ok[ok.model == "s4"].set_index(KEY)[["mse", "mae", "lookback", "epochs", "options"]]
@@ -110,8 +124,10 @@ def main(argv=None) -> None:
     p.add_argument("--results", type=Path, default=HERE / "results" / "results.csv")
     p.add_argument("--published", type=Path, default=HERE / "published.csv")
     p.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
-    out = table(pd.read_csv(args.results), pd.read_csv(args.published))
+    published = pd.read_csv(args.published)
+    out = table(pd.read_csv(args.results), published, current_s4_hashes(published, args.config_dir))
     print(write(out, args.out, args.results.parent / "comparison.png"))
 
 
