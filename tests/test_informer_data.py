@@ -251,3 +251,21 @@ def test_config_layers_by_features_then_by_horizon(tmp_path):
     assert two["s4"] == {"lr": 3.0, "d_model": 8, "linear_skip": True}
     assert config.load("X", "M", tmp_path, 2)["s4"] == {"lr": 2.0, "d_model": 8}
     assert config.config_hash(two, "s4") != config.config_hash(config.load("X", "S", tmp_path, 1), "s4")
+
+
+def test_choose_adopts_a_candidate_only_where_its_val_loss_is_lower(tmp_path):
+    from benchmarks.informer import choose, config
+
+    (tmp_path / "base.yaml").write_text("lookback: 10\nhorizons: [1, 2]\ns4: {lr: 1.0}\n")
+    (tmp_path / "X.yaml").write_text("by_horizon: {2: {s4: {lr: 2.0}}}\n")
+    cand = ["+s4.linear_skip=true"]
+    h = {hz: (config.config_hash(config.load("X", "S", tmp_path, hz), "s4"),
+              config.config_hash(config.override(config.load("X", "S", tmp_path, hz), cand), "s4")) for hz in (1, 2)}
+    rows = [(1, h[1][0], 0.50, 0.9), (1, h[1][1], 0.40, 0.1),  # candidate lower on val: adopt
+            (2, h[2][0], 0.30, 0.9), (2, h[2][1], 0.35, 0.1),  # candidate higher on val, lower on test: keep
+            (2, h[2][0], 0.20, 0.8)]                            # a re-run of the current config replaces the first
+    results = pd.DataFrame(rows, columns=["horizon", "config_hash", "val_loss", "mse"]).assign(
+        dataset="X", features="S", model="s4", status="ok")
+    out = choose.compare(results, cand, tmp_path)
+    assert out.adopt.tolist() == [True, False]
+    assert out.current_val.tolist() == [0.50, 0.20] and out.candidate_test.tolist() == [0.1, 0.1]
