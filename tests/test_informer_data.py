@@ -151,7 +151,9 @@ def test_runner_marks_absent_data_instead_of_failing(tmp_path):
 
 
 def test_report_counts_wins_and_lists_losses(tmp_path):
-    from benchmarks.informer import report
+    from benchmarks.informer import config, report
+
+    CURRENT = {"s4": {"lr": 1.0, "subtract_last": True}}
 
     published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1", "ECL"], "features": ["S", "S", "S"], "horizon": [24, 48, 48],
                               "s4_mse": [0.06, 0.08, 0.3], "s4_mae": [0.2, 0.2, 0.4], "informer_mse": [0.1, 0.16, 0.4],
@@ -161,14 +163,14 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
             ("ETTh1", "S", 48, "tide", 0.075, "ok"), ("ETTh1", "S", 48, "dlinear", 0.2, "ok"),
             ("ETTh1", "S", 24, "informer", 0.01, "ok")]  # the Informer re-run is its own column, not a baseline
     results = pd.DataFrame(rows, columns=["dataset", "features", "horizon", "model", "mse", "status"]).assign(
-        mae=0.1, lookback=96, epochs=1, options="", config_hash="current")
+        mae=0.1, lookback=96, epochs=1, options="", config_hash=config.config_hash(CURRENT, "s4"))
     results.loc[len(results)] = {"dataset": "ECL", "status": "not run: data absent"}
     candidate = {"dataset": "ETTh1", "features": "S", "horizon": 48, "model": "s4", "mse": 0.01, "status": "ok", "config_hash": "other"}
-    hashes = {("ETTh1", "S", 24): "current", ("ETTh1", "S", 48): "current", ("ECL", "S", 48): "current"}
+    cfgs = {("ETTh1", "S", 24): CURRENT, ("ETTh1", "S", 48): CURRENT, ("ECL", "S", 48): CURRENT}
     assert report.table(pd.concat([results, pd.DataFrame([candidate])]), published).ours_mse.tolist()[1] == 0.01
     results = pd.concat([results, pd.DataFrame([candidate])], ignore_index=True)
-    out = report.table(results, published, hashes)  # the later row of a config not adopted is left out
-    assert out.ours_mse.tolist()[1] == 0.07
+    out = report.table(results, published, cfgs)  # the later row of a config not adopted is left out
+    assert out.ours_mse.tolist()[1] == 0.07 and out.ours_options.tolist()[1] == "subtract_last=True"
     assert out.status.tolist() == ["ok", "ok", "not run: data absent"]
     assert out.beats_published_s4.tolist()[:2] == [True, True] and out.beats_baselines.tolist()[:2] == [False, True]
     assert out.baseline_model.tolist()[:2] == ["nlinear", "tide"]

@@ -65,6 +65,14 @@ def _parse(value: str):
     return parsed
 
 
+OPTIONS = ("use_reversible_instance_norm", "channel_independent", "time_features", "subtract_last", "linear_skip")
+
+
+def options(cfg: dict, model: str) -> str:
+    """The forecasting techniques ``model``'s config turns on or off, as ``key=value;...`` for the results."""
+    return ";".join(f"{k}={cfg[model][k]}" for k in OPTIONS if k in cfg[model])
+
+
 SHARED_KEYS = ("dataset", "lookback", "seed", "trainer")  # every model's run depends on these
 
 

@@ -30,18 +30,22 @@ def latest(results: pd.DataFrame) -> pd.DataFrame:
     return results.drop_duplicates(KEY + ["model"], keep="last")
 
 
-def current_s4_hashes(published: pd.DataFrame, config_dir: Path = configs.CONFIG_DIR) -> dict[tuple, str]:
-    """(dataset, features, horizon) -> config hash of the S4 config that setting runs now."""
-    return {(d, f, h): configs.config_hash(configs.load(d, f, config_dir, h), "s4")
-            for d, f, h in published[KEY].itertuples(index=False)}
+def current_configs(published: pd.DataFrame, config_dir: Path = configs.CONFIG_DIR) -> dict[tuple, dict]:
+    """(dataset, features, horizon) -> the config that setting runs now."""
+    return {(d, f, h): configs.load(d, f, config_dir, h) for d, f, h in published[KEY].itertuples(index=False)}
 
 
-def table(results: pd.DataFrame, published: pd.DataFrame, s4_hashes: dict[tuple, str] | None = None) -> pd.DataFrame:
-    """One row per published setting. With ``s4_hashes``, only S4 rows of the current configs count."""
-    if s4_hashes is not None:
-        current = [r.model != "s4" or s4_hashes.get((r.dataset, r.features, r.horizon)) == r.config_hash
+def table(results: pd.DataFrame, published: pd.DataFrame, s4_configs: dict[tuple, dict] | None = None) -> pd.DataFrame:
+    """One row per published setting. With ``s4_configs``, only S4 rows of those configs (by config hash)
+    count, and their options are read from the config."""
+    if s4_configs is not None:
+        hashes = {key: configs.config_hash(cfg, "s4") for key, cfg in s4_configs.items()}
+        current = [r.model != "s4" or hashes.get((r.dataset, r.features, r.horizon)) == r.config_hash
                    for r in results.itertuples()]
-        results = results[current]
+        results = results[current].copy()
+        s4_rows = results.model == "s4"
+        results.loc[s4_rows, "options"] = [configs.options(s4_configs[(r.dataset, r.features, r.horizon)], "s4")
+                                           for r in results[s4_rows].itertuples()]
     res = latest(results)
     ok = res[res.status == "ok"]
     s4 = ok[ok.model == "s4"].set_index(KEY)[["mse", "mae", "lookback", "epochs", "options"]]
@@ -127,7 +131,7 @@ def main(argv=None) -> None:
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
     published = pd.read_csv(args.published)
-    out = table(pd.read_csv(args.results), published, current_s4_hashes(published, args.config_dir))
+    out = table(pd.read_csv(args.results), published, current_configs(published, args.config_dir))
     print(write(out, args.out, args.results.parent / "comparison.png"))
 
 

@@ -53,13 +53,12 @@ def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg:
         train_time = time.perf_counter() - start
         epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
         forecast, truth = test_windows(model, splits.test, cfg["lookback"], horizon, verbose=progress)
-    options = {k: cfg[model_name].get(k) for k in ("use_reversible_instance_norm", "channel_independent", "time_features", "linear_skip") if k in cfg[model_name]}
     return {
         "dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
         "lookback": cfg["lookback"], **scores(forecast, truth), "test_windows": len(forecast),
         "val_loss": float(early_stopping.best_score),
         "epochs": epochs, "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": round(train_time, 1),
-        "params": n_parameters(model), "options": ";".join(f"{k}={v}" for k, v in options.items()),
+        "params": n_parameters(model), "options": configs.options(cfg, model_name),
         "status": "ok", "commit": git_commit(), "date": dt.datetime.now().isoformat(timespec="seconds"),
         "config_hash": configs.config_hash(cfg, model_name),
     }
