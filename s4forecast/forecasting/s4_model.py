@@ -106,11 +106,11 @@ class _S4Module(PLForecastingModule):
             fut = fut if fut is not None else target.new_zeros(B, self.output_chunk_length, width)
             future = torch.cat([hist, target.new_zeros(B, self.output_chunk_shift, width), fut], 1)
         last = target[:, -1:] if self.subtract_last else None  # (B, 1, C)
-        x = self.sequence(target if last is None else target - last, self.L - L_in, x_in.past_covariates, future,
-                          x_in.static_covariates)
+        centred = target if last is None else target - last
+        x = self.sequence(centred, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
         prediction = self.predictions(self.encoder(x, self.rate)[:, -self.output_chunk_length:], B)
         if self.skip is not None:
-            prediction = prediction + self.linear_forecast(target if last is None else target - last)
+            prediction = prediction + self.linear_forecast(centred)
         return PLModuleOutput(prediction=prediction if last is None else prediction + last[..., None])
 
     def linear_forecast(self, target: torch.Tensor) -> torch.Tensor:
