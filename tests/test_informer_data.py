@@ -271,3 +271,20 @@ def test_choose_adopts_a_candidate_only_where_its_val_loss_is_lower(tmp_path):
     out = choose.compare(results, cand, tmp_path)
     assert out.adopt.tolist() == [True, False]
     assert out.current_val.tolist() == [0.50, 0.20] and out.candidate_test.tolist() == [0.1, 0.1]
+
+
+def test_choose_filters_features_before_applying_a_key_that_only_one_feature_set_has(tmp_path):
+    from benchmarks.informer import choose, config
+
+    (tmp_path / "base.yaml").write_text("lookback: 10\nhorizons: [1]\ns4: {lr: 1.0}\n")
+    (tmp_path / "X.yaml").write_text("by_features: {M: {s4: {batch_size: 8}}}\n")
+    cand = ["s4.batch_size=32"]
+    hashes = {f: config.config_hash(config.load("X", f, tmp_path, 1), "s4") for f in "SM"}
+    cand_hash = config.config_hash(config.override(config.load("X", "M", tmp_path, 1), cand), "s4")
+    results = pd.DataFrame([("S", hashes["S"], 0.5), ("M", hashes["M"], 0.5), ("M", cand_hash, 0.4)],
+                           columns=["features", "config_hash", "val_loss"]).assign(
+        dataset="X", horizon=1, mse=0.1, model="s4", status="ok")
+    with pytest.raises(KeyError, match="s4.batch_size"):
+        choose.compare(results, cand, tmp_path)
+    out = choose.compare(results, cand, tmp_path, features="M")
+    assert out.features.tolist() == ["M"] and out.adopt.tolist() == [True]

@@ -20,9 +20,13 @@ from benchmarks.informer.report import KEY
 from benchmarks.informer.run import RESULTS
 
 
-def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = configs.CONFIG_DIR) -> pd.DataFrame:
-    """One row per setting with val losses of both configs: val/test of each, and ``adopt``."""
+def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = configs.CONFIG_DIR,
+            features: str | None = None) -> pd.DataFrame:
+    """One row per setting (of ``features``, default both) with val losses of both configs: val/test of
+    each, and ``adopt``."""
     s4 = results[(results.model == "s4") & (results.status == "ok") & results.val_loss.notna()]
+    if features:
+        s4 = s4[s4.features == features]
     rows = []
     for (dataset, features, horizon), runs in s4.groupby(KEY):
         cfg = configs.load(dataset, features, config_dir, int(horizon))
@@ -43,13 +47,11 @@ def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = co
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", nargs="+", required=True, metavar="KEY=VALUE", help="the candidate's overrides, as given to run --set")
-    p.add_argument("--features", choices=["S", "M"])
+    p.add_argument("--features", choices=["S", "M"], help="only these settings (needed when a key exists for one feature set only)")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
-    table = compare(pd.read_csv(args.results), args.set, args.config_dir)
-    if args.features and len(table):
-        table = table[table.features == args.features]
+    table = compare(pd.read_csv(args.results), args.set, args.config_dir, args.features)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(table) else "no setting has rows of both configs yet")
 
 
