@@ -179,6 +179,7 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
     assert "ours beats the best Darts baseline run on the same windows: 1 / 2" in text
     assert "- to the best Darts baseline: 1 of 2: ETTh1-S-24 1.25 (nlinear)" in text
     assert "ours beats our Informer re-run (neuralforecast's Informer, same windows and budget): 0 / 1" in text
+    assert "| ETTh1 | S | 48 | **0.070** | 0.100 | 96 | 0.080 |" in text  # ours (best: bold), lookback, published S4
     assert (tmp_path / "plot.png").stat().st_size > 0
 
 

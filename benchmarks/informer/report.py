@@ -80,14 +80,15 @@ def write(out: pd.DataFrame, path: Path, plot: Path) -> str:
         f"- ours beats our Informer re-run (neuralforecast's Informer, same windows and budget): "
         f"{int(ran.beats_informer_rerun.sum())} / {int(ran.informer_rerun_mse.notna().sum())}",
         "",
-        "| dataset | feat | horizon | ours MSE | ours MAE | S4 (paper) MSE | Informer MSE | Informer re-run MSE | best baseline | baseline MSE | status | options |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | feat | horizon | ours MSE | ours MAE | lookback | S4 (paper) MSE | Informer MSE | Informer re-run MSE | best baseline | baseline MSE | status | options |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     fmt = lambda v: "" if pd.isna(v) else f"{v:.3f}"  # noqa: E731
     for _, r in out.iterrows():
         mark = lambda cond, v: f"**{fmt(v)}**" if cond is True else fmt(v)  # noqa: E731
         best = pd.notna(r.ours_mse) and r.ours_mse <= min(r.s4_mse, r.informer_mse, r.baseline_mse if pd.notna(r.baseline_mse) else float("inf"))
-        lines.append(f"| {r.dataset} | {r.features} | {r.horizon} | {mark(bool(best), r.ours_mse)} | {fmt(r.ours_mae)} | {fmt(r.s4_mse)} | "
+        lines.append(f"| {r.dataset} | {r.features} | {r.horizon} | {mark(bool(best), r.ours_mse)} | {fmt(r.ours_mae)} | "
+                     f"{'' if pd.isna(r.ours_lookback) else int(r.ours_lookback)} | {fmt(r.s4_mse)} | "
                      f"{fmt(r.informer_mse)} | {fmt(r.informer_rerun_mse)} | {r.baseline_model if pd.notna(r.baseline_model) else ''} | {fmt(r.baseline_mse)} | {r.status} | "
                      f"{r.ours_options if pd.notna(r.ours_options) else ''} |")
     lines += ["", *losses(ran)]
