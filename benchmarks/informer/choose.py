@@ -28,8 +28,8 @@ def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = co
     if features:
         s4 = s4[s4.features == features]
     rows = []
-    for (dataset, features, horizon), runs in s4.groupby(KEY):
-        cfg = configs.load(dataset, features, config_dir, int(horizon))
+    for (dataset, feature_set, horizon), runs in s4.groupby(KEY):
+        cfg = configs.load(dataset, feature_set, config_dir, int(horizon))
         hashes = {"current": configs.config_hash(cfg, "s4"),
                   "candidate": configs.config_hash(configs.override(cfg, assignments), "s4")}
         if hashes["current"] == hashes["candidate"]:  # already adopted for this setting
@@ -37,7 +37,7 @@ def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = co
         latest = {name: runs[runs.config_hash == h].tail(1) for name, h in hashes.items()}
         if any(r.empty for r in latest.values()):
             continue
-        row = {"dataset": dataset, "features": features, "horizon": int(horizon)}
+        row = {"dataset": dataset, "features": feature_set, "horizon": int(horizon)}
         for name, r in latest.items():
             row |= {f"{name}_val": float(r.val_loss.iloc[0]), f"{name}_test": float(r.mse.iloc[0])}
         rows.append(row | {"adopt": row["candidate_val"] < row["current_val"]})
