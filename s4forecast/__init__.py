@@ -1,16 +1,16 @@
 """s4forecast: S4 (Gu, Goel, Ré, ICLR 2022) for forecasting and sequence classification."""
-from s4forecast.nn import S4Block, S4Encoder, S4Layer
-from s4forecast.optim import param_groups
-from s4forecast.ssm.cauchy import cauchy
+import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["cauchy", "S4Layer", "S4Block", "S4Encoder", "S4Model", "param_groups"]
+
+# Names are imported on first use: `s4forecast --version` or a config error needs no torch, and the
+# core never imports Darts unless the forecasting model is asked for.
+_WHERE = {"cauchy": "s4forecast.ssm.cauchy", "S4Layer": "s4forecast.nn", "S4Block": "s4forecast.nn",
+          "S4Encoder": "s4forecast.nn", "param_groups": "s4forecast.optim", "S4Model": "s4forecast.forecasting.s4_model"}
 
 
 def __getattr__(name):
-    # Darts is imported only when the forecasting model is asked for: the core stays light.
-    if name == "S4Model":
-        from s4forecast.forecasting import S4Model
-
-        return S4Model
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 's4forecast' has no attribute {name!r}")

@@ -1,19 +1,25 @@
-"""Command line: ``demo`` (an S4 layer), ``forecast`` (S4Model on real data), ``sweep`` and
-``sweep-report`` (Optuna)."""
+"""The ``s4forecast`` command: ``demo`` (an S4 layer), ``forecast`` (S4Model on real data),
+``classify`` (an S4Classifier on a sequence task), ``sweep`` and ``sweep-report`` (Optuna).
+
+User errors (a missing or misspelt config key, an unknown study, a bad option) print one line and
+exit with status 2; ``--traceback`` shows the whole stack instead.
+"""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from pathlib import Path
 
-import torch
+from s4forecast import __version__
+from s4forecast.config_files import ConfigError, default_config
 
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+USER_ERRORS = (ConfigError, FileNotFoundError, ValueError)
 
 
 def demo(args: argparse.Namespace) -> None:
     """Build an S4 layer, print its kernel, check the recurrent view against it, and time it."""
+    import torch
+
     from s4forecast import S4Layer
 
     torch.manual_seed(0)
@@ -41,13 +47,19 @@ def demo(args: argparse.Namespace) -> None:
 def forecast(args: argparse.Namespace) -> None:
     from s4forecast.forecasting.job import run
 
-    run(args.config, args.data_dir, args.output_dir)
+    run(args.config, args.data_dir, args.output_dir, progress=not args.quiet)
+
+
+def classify(args: argparse.Namespace) -> None:
+    from s4forecast.train import classify as run
+
+    run(args.config, args.data_dir, args.output_dir, args.threads, progress=not args.quiet)
 
 
 def sweep(args: argparse.Namespace) -> None:
     from s4forecast.tune.sweep import run_sweep
 
-    run_sweep(args.config, args.n_trials, args.storage, args.workers, args.data_dir)
+    run_sweep(args.config, args.n_trials, args.storage, args.workers, args.data_dir, progress=not args.quiet)
 
 
 def sweep_report(args: argparse.Namespace) -> None:
@@ -56,39 +68,70 @@ def sweep_report(args: argparse.Namespace) -> None:
     report(args.study, args.storage, args.out)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s4forecast", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="build an S4 layer, print its kernel and speed")
-    p.add_argument("--d-model", type=int, default=64)
-    p.add_argument("--d-state", type=int, default=64)
-    p.add_argument("--length", type=int, default=1024)
-    p.add_argument("--batch", type=int, default=16)
+    parser = argparse.ArgumentParser(prog="s4forecast", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"s4forecast {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    common.add_argument("--traceback", action="store_true", help="show the full stack of an error instead of one line")
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-dir", default=None, help="dataset folder (default: $S4FORECAST_DATA_DIR, else download with checksum)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="build an S4 layer, print its kernel and speed")
+    p.add_argument("--d-model", type=_positive_int, default=64, help="channels H (default 64)")
+    p.add_argument("--d-state", type=_positive_int, default=64, help="state size N, even (default 64)")
+    p.add_argument("--length", type=_positive_int, default=1024, help="sequence length L (default 1024)")
+    p.add_argument("--batch", type=_positive_int, default=16, help="batch size of the timed pass (default 16)")
     p.set_defaults(func=demo)
-    p = sub.add_parser("forecast", help="fit S4Model on a real dataset, score the test split, plot a forecast")
-    p.add_argument("--config", default=str(CONFIGS / "forecast" / "etth1.yaml"))
-    p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR, else download")
-    p.add_argument("--output-dir", default=None, help="default: the config's output_dir")
+
+    p = sub.add_parser("forecast", parents=[common, data],
+                       help="fit S4Model on a real dataset, score the test split, plot a forecast")
+    p.add_argument("--config", default=str(default_config("forecast/etth1.yaml")),
+                   help="forecast config YAML (default: the shipped forecast/etth1.yaml)")
+    p.add_argument("--output-dir", default=None, help="where metrics and plot go (default: the config's output_dir)")
     p.set_defaults(func=forecast)
-    p = sub.add_parser("sweep", help="Optuna sweep over N, Δ, HiPPO variant and training knobs")
-    p.add_argument("--config", required=True)
-    p.add_argument("--n-trials", type=int, default=20, help="trials to add to the study")
-    p.add_argument("--storage", default=None, help="Optuna RDB URL (default: sqlite file under sweeps/)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the study")
-    p.add_argument("--data-dir", default=None)
+
+    p = sub.add_parser("classify", parents=[common, data], help="train and test an S4Classifier (sMNIST, LRA, ...)")
+    p.add_argument("--config", required=True, help="classification config YAML, e.g. configs/classify/smnist_cpu.yaml")
+    p.add_argument("--output-dir", default=None, help="checkpoint folder (default: the config's output_dir, else runs/)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=classify)
+
+    p = sub.add_parser("sweep", parents=[common, data], help="Optuna sweep over N, Δ, HiPPO variant and training knobs")
+    p.add_argument("--config", required=True, help="sweep config YAML, e.g. configs/sweep/etth1.yaml")
+    p.add_argument("--n-trials", type=_positive_int, default=20, help="trials to add to the study (default 20)")
+    p.add_argument("--storage", default=None, help="Optuna RDB URL (default: an SQLite file under sweeps/)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="worker processes sharing the study (default 1)")
     p.set_defaults(func=sweep)
-    p = sub.add_parser("sweep-report", help="best config as YAML and plots of a sweep")
-    p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None)
-    p.add_argument("--out", default=None, help="default: sweeps/<study>/")
+
+    p = sub.add_parser("sweep-report", parents=[common], help="best config as YAML and plots of a sweep")
+    p.add_argument("--study", required=True, help="study name (the sweep config's study_name)")
+    p.add_argument("--storage", default=None, help="Optuna RDB URL (default: sweeps/<study>.db)")
+    p.add_argument("--out", default=None, help="output folder (default: sweeps/<study>/)")
     p.set_defaults(func=sweep_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except USER_ERRORS as e:
+        if args.traceback:
+            raise
+        message = str(e) if not isinstance(e, KeyError) else f"missing {e}"
+        parser.exit(2, f"s4forecast {args.command}: error: {message}\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,37 +1,47 @@
-"""Training scripts. ``python -m s4forecast.train classify --config configs/classify/smnist.yaml``
+"""Classification training: ``s4forecast classify --config configs/classify/smnist.yaml`` (also
+``python -m s4forecast.train classify ...``).
 
 Lightning progress bar, checkpoints (best val_acc and last) under ``<output_dir>/<run name>/``,
 resume from the last checkpoint when re-run, and a final test accuracy line.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
-import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
 
-from s4forecast.classification.data import ClassificationData
-from s4forecast.classification.model import S4Classifier
+from s4forecast.config_files import check_keys, read_yaml
 
 
-def load_config(path: str | Path) -> dict:
-    """A config, deep-merged over the file named by its ``base:`` key (relative to it), if any."""
-    path = Path(path)
-    cfg = yaml.safe_load(path.read_text())
+REQUIRED = ("name", "task", "batch_size", "model")
+OPTIONAL = ("seed", "trainer", "output_dir", "sweep")  # sweep: where a sweep-report config came from
+
+
+def _merged(path: Path) -> dict:
+    cfg = read_yaml(path)
     base = cfg.pop("base", None)
     if base is None:
         return cfg
-    merged = load_config(path.parent / base)
+    merged = _merged(path.parent / base)
     for key, value in cfg.items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
     return merged
 
 
-def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | None = None) -> dict:
+def load_config(path: str | Path) -> dict:
+    """A classification config, deep-merged over the file named by its ``base:`` key (relative to it), if
+    any; the merged keys are checked."""
+    return check_keys(_merged(Path(path)), path, REQUIRED, OPTIONAL, sections=("task", "model", "trainer"))
+
+
+def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | None = None, progress: bool = True) -> dict:
     cfg = load_config(config)
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from s4forecast.classification.data import ClassificationData
+    from s4forecast.classification.model import S4Classifier
+
     if threads:
         torch.set_num_threads(threads)
     pl.seed_everything(cfg.get("seed", 0), workers=True)
@@ -40,7 +50,7 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
     run_dir = Path(output_dir or cfg.get("output_dir", "runs")) / cfg["name"]
     checkpoints = ModelCheckpoint(dirpath=run_dir, monitor="val_acc", mode="max", save_last=True, filename="best-{epoch}-{val_acc:.4f}")
     trainer = pl.Trainer(default_root_dir=run_dir, callbacks=[checkpoints], logger=pl.loggers.CSVLogger(run_dir),
-                         **cfg.get("trainer", {}))
+                         **{"enable_progress_bar": progress, **cfg.get("trainer", {})})
     last = run_dir / "last.ckpt"
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     best = checkpoints.best_model_path or None
@@ -52,15 +62,10 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m s4forecast.train", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("classify", help="train and test an S4Classifier")
-    p.add_argument("--config", required=True)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--output-dir", default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    args = parser.parse_args(argv)
-    classify(args.config, args.data_dir, args.output_dir, args.threads)
+    """``python -m s4forecast.train classify ...``: the same as ``s4forecast classify ...``."""
+    from s4forecast.cli import main as cli
+
+    cli(argv)
 
 
 if __name__ == "__main__":

@@ -222,7 +222,8 @@ def test_linear_skip_adds_a_shared_linear_map_of_each_window(multi_target):
         module.head.weight.zero_()
         module.head.bias.zero_()
     window = torch.as_tensor(multi_target.values()[-12:], dtype=torch.float64)[None]  # (1, 12, 2)
-    out = module.predictions(module.encoder(module.sequence(window, 6), 1.0)[:, -6:], 1) + module.linear_forecast(window)
+    h = module.encoder(module.tokens(module.sequence(window, 6)), 1.0)
+    out = module.predictions(module.horizon(h), 1) + module.linear_forecast(window)
     W = module.skip.weight.detach().numpy().reshape(6, 3, 12)
     b = module.skip.bias.detach().numpy().reshape(6, 3)
     assert np.abs(W).max() > 1e-4  # trained away from its zero start

@@ -1,7 +1,7 @@
 """Lightning data module over the classification tasks: train/val/test datasets and padding."""
 from __future__ import annotations
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, random_split

@@ -6,7 +6,7 @@ and lengths (B, 2). Output logits (B, n_classes).
 """
 from __future__ import annotations
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -10,26 +10,35 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+from s4forecast.config_files import ConfigError, check_keys, read_yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
-
-from s4forecast.data.informer import load_informer  # noqa: E402
-from s4forecast.forecasting.evaluation import scores, test_windows  # noqa: E402
-from s4forecast.forecasting.s4_model import S4Model  # noqa: E402
+REQUIRED = ("dataset", "features", "lookback", "horizon", "model")
+OPTIONAL = ("output_dir", "trainer", "sweep")  # sweep: where a sweep-report config came from
 
 
-def run(config_path: str | Path, data_dir=None, output_dir=None) -> dict:
-    with open(config_path) as f:
-        cfg = yaml.safe_load(f)
+def load_config(path: str | Path) -> dict:
+    """A forecast config (see configs/forecast/etth1.yaml), its keys checked before any heavy import."""
+    cfg = check_keys(read_yaml(path), path, REQUIRED, OPTIONAL, sections=("model", "trainer"))
+    if cfg["features"] not in ("S", "M"):
+        raise ConfigError(f"{path}: features must be S or M; got {cfg['features']!r}")
+    if "pl_trainer_kwargs" in cfg["model"]:
+        raise ConfigError(f"{path}: put Lightning Trainer settings under the top-level 'trainer' key, not model.pl_trainer_kwargs")
+    return cfg
+
+
+def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool = True) -> dict:
+    cfg = load_config(config_path)
+    from s4forecast.data.informer import load_informer
+    from s4forecast.forecasting.evaluation import scores, test_windows
+    from s4forecast.forecasting.s4_model import S4Model
+
     splits = load_informer(cfg["dataset"], cfg["features"], cfg["lookback"], data_dir)
-    model = S4Model(cfg["lookback"], cfg["horizon"], **cfg["model"],
-                    pl_trainer_kwargs={"enable_model_summary": False, "logger": False, "enable_checkpointing": False, **cfg.get("trainer", {})})
+    trainer = {"enable_model_summary": False, "logger": False, "enable_checkpointing": False,
+               "enable_progress_bar": progress, **cfg.get("trainer", {})}
+    model = S4Model(cfg["lookback"], cfg["horizon"], **cfg["model"], pl_trainer_kwargs=trainer)
     start = time.perf_counter()
     model.fit(splits.train, val_series=splits.val)
-    forecast, truth = test_windows(model, splits.test, cfg["lookback"], cfg["horizon"], verbose=True)
+    forecast, truth = test_windows(model, splits.test, cfg["lookback"], cfg["horizon"], verbose=progress)
     result = {"dataset": cfg["dataset"], "features": cfg["features"], "horizon": cfg["horizon"],
               "lookback": cfg["lookback"], **scores(forecast, truth), "test_windows": len(forecast),
               "wall_time_s": round(time.perf_counter() - start, 1)}
@@ -44,9 +53,12 @@ def run(config_path: str | Path, data_dir=None, output_dir=None) -> dict:
 
 def _plot(splits, forecast, truth, cfg, path: Path) -> None:
     """The last test window: context, truth and forecast of the first component (scaled values)."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
     L, H = cfg["lookback"], cfg["horizon"]
     context = splits.test.values(copy=False)[-(L + H):-H, 0]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    ax = fig.subplots()
     ax.plot(range(L), context, color="0.5", label="context")
     ax.plot(range(L, L + H), truth[-1, :, 0], color="k", label="truth")
     ax.plot(range(L, L + H), forecast[-1, :, 0], color="C3", label="S4Model")
@@ -54,4 +66,3 @@ def _plot(splits, forecast, truth, cfg, path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

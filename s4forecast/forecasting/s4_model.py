@@ -7,6 +7,11 @@ target is observed. The last ``output_chunk_length`` outputs are the forecast.
 
 Input features per position (B, L, d_input): target (masked in the horizon), past covariates
 (zero in the horizon), historic+future covariates, static covariates (repeated), mask.
+
+With ``patch_len = P > 1`` the encoder runs over patches instead of steps: the context is padded at
+the front and the masked part at the end to multiples of P, each run of P positions becomes one token
+of P * d_input features, and the head decodes each horizon token into its P steps. One SSM step Δ
+then spans one patch, and the encoder's length drops from L to about L / P.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from darts.logging import raise_log
@@ -44,7 +50,8 @@ def _mc_dropout(module: nn.Module) -> nn.Module:
 class _S4Module(PLForecastingModule):
     def __init__(self, target_dim: int, past_cov_dim: int, future_cov_dim: int, static_cov_dim: int,
                  nr_params: int, channel_independent: bool, ssm_lr: float | None, encoder_kwargs: dict,
-                 subtract_last: bool = False, linear_skip: bool = False, **kwargs):
+                 subtract_last: bool = False, linear_skip: bool = False, patch_len: int = 1, rate: float = 1.0,
+                 **kwargs):
         """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
         super().__init__(**kwargs)
         self.target_dim, self.nr_params = target_dim, nr_params
@@ -53,14 +60,20 @@ class _S4Module(PLForecastingModule):
         series_dim = 1 if channel_independent else target_dim
         d_input = series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
         self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
-        self.encoder = _mc_dropout(S4Encoder(d_input, l_max=self.L, **encoder_kwargs))
-        self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, series_dim * nr_params)
+        # patches: zeros before the context and after the masked steps make both whole numbers of patches
+        self.patch_len = patch_len
+        self.pad_front = -self.input_chunk_length % patch_len
+        self.pad_back = -(self.L - self.input_chunk_length) % patch_len
+        self.n_tokens = (self.pad_front + self.L + self.pad_back) // patch_len
+        self.encoder = _mc_dropout(S4Encoder(d_input * patch_len, l_max=self.n_tokens, **encoder_kwargs))
+        self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, patch_len * series_dim * nr_params)
         # (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by all components
         self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * nr_params) if linear_skip else None
         if self.skip is not None:  # starts at zero: the untrained model is the plain S4 model
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
-        self.rate = 1.0  # multiplies every Δ: see S4Model.with_rate
+        # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
+        self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
 
     def sequence(self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None,
                  static_covariates=None) -> torch.Tensor:
@@ -86,10 +99,25 @@ class _S4Module(PLForecastingModule):
         series = extend(target).permute(0, 2, 1).reshape(B * C, T + n_masked, 1)
         return torch.cat([series, shared.repeat_interleave(C, 0)], -1)
 
-    def predictions(self, h: torch.Tensor, batch: int) -> torch.Tensor:
-        """Encoder outputs at horizon steps (B', T, d_model) -> (batch, T, target_dim, nr_params)."""
-        y = self.head(h)
-        T = h.shape[1]
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder input by steps (B', L, d_input) -> by patches (B', n_tokens, patch_len * d_input)."""
+        if self.patch_len == 1:
+            return x
+        x = F.pad(x, (0, 0, self.pad_front, self.pad_back))
+        return x.reshape(x.shape[0], self.n_tokens, self.patch_len * x.shape[-1])
+
+    def horizon(self, h: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs (B', n_tokens, d_model) -> head outputs at the output_chunk_length forecast
+        steps (B', output_chunk_length, series_dim * nr_params): each horizon patch decodes its steps."""
+        P = self.patch_len
+        n_out = (self.L - self.input_chunk_length + self.pad_back) // P  # tokens of the masked part
+        y = self.head(h[:, -n_out:])
+        y = y.reshape(y.shape[0], n_out * P, -1)
+        return y[:, self.output_chunk_shift: self.output_chunk_shift + self.output_chunk_length]
+
+    def predictions(self, y: torch.Tensor, batch: int) -> torch.Tensor:
+        """Head outputs at T horizon steps (B', T, series_dim * nr_params) -> (batch, T, target_dim, nr_params)."""
+        T = y.shape[1]
         if self.channel_independent:
             y = y.reshape(batch, self.target_dim, T, self.nr_params).permute(0, 2, 1, 3)
         return y.reshape(batch, T, self.target_dim, self.nr_params)
@@ -108,7 +136,7 @@ class _S4Module(PLForecastingModule):
         last = target[:, -1:] if self.subtract_last else None  # (B, 1, C)
         centred = target if last is None else target - last
         x = self.sequence(centred, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
-        prediction = self.predictions(self.encoder(x, self.rate)[:, -self.output_chunk_length:], B)
+        prediction = self.predictions(self.horizon(self.encoder(self.tokens(x), float(self.rate))), B)
         if self.skip is not None:
             prediction = prediction + self.linear_forecast(centred)
         return PLModuleOutput(prediction=prediction if last is None else prediction + last[..., None])
@@ -119,6 +147,11 @@ class _S4Module(PLForecastingModule):
         B, _, C = target.shape
         y = self.skip(target.transpose(1, 2)).reshape(B, C, self.output_chunk_length, self.nr_params)
         return y.transpose(1, 2)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # checkpoints written before `rate` became a buffer (s4forecast 0.1) hold no rate: theirs was 1
+        checkpoint["state_dict"].setdefault("rate", torch.tensor(1.0, dtype=torch.float64))
+        super().on_load_checkpoint(checkpoint)
 
     def configure_optimizers(self):
         """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
@@ -158,6 +191,8 @@ class S4Model(MixedCovariatesTorchModel):
         channel_independent: bool = False,
         subtract_last: bool = False,
         linear_skip: bool = False,
+        patch_len: int = 1,
+        rate: float = 1.0,
         use_static_covariates: bool = True,
         **kwargs,
     ):
@@ -210,6 +245,15 @@ class S4Model(MixedCovariatesTorchModel):
             NLinear's whole model, TiDE's global residual. The S4 encoder then learns what a linear
             extrapolation of the window misses. The map starts at zero, so training starts from the
             plain S4 model.
+        patch_len
+            Run the encoder over non-overlapping patches of this many steps instead of single steps (1:
+            the paper's per-step layout). The context and the masked horizon are zero-padded to whole
+            patches, each patch is one token, and each horizon token decodes its ``patch_len`` steps;
+            one SSM step Δ spans a patch. Training and prediction cost fall about ``patch_len``-fold.
+            Streaming and ``with_rate`` need ``patch_len=1``.
+        rate
+            Multiplies every step size Δ (S4 Sec. 4.3); :meth:`with_rate` sets it on a fitted model, and
+            ``save``/``load`` and ``untrained_model()`` keep it.
         use_static_covariates
             Whether to use the series' static covariates.
         """
@@ -224,6 +268,8 @@ class S4Model(MixedCovariatesTorchModel):
         self.channel_independent = channel_independent
         self.subtract_last = subtract_last
         self.linear_skip = linear_skip
+        self.patch_len = patch_len
+        self.rate = rate
         self._considers_static_covariates = use_static_covariates
 
     @staticmethod
@@ -233,8 +279,13 @@ class S4Model(MixedCovariatesTorchModel):
             if not ok:
                 raise_log(ValueError(message))
 
-        for name in ("d_model", "n_layers", "d_state"):
-            check(isinstance(p[name], (int, np.integer)) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
+        def integer(x):
+            return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+        for name in ("input_chunk_length", "output_chunk_length", "d_model", "n_layers", "d_state", "patch_len"):
+            check(integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
+        check(integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
+              f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}")
         check(p["mode"] in systems.MODES, f"unknown `mode` {p['mode']!r}; valid: {', '.join(systems.MODES)}")
         valid_inits = hippo.MEASURES + (hippo.DIAG_INITS if p["mode"] == "diag" else ())
         check(p["init"] in valid_inits, f"unknown `init` {p['init']!r} for mode={p['mode']!r}; valid: {', '.join(valid_inits)}")
@@ -244,6 +295,7 @@ class S4Model(MixedCovariatesTorchModel):
         if p["mode"] == "nplr" and p["init"] in hippo.MEASURES:
             need = hippo.REQUIRED_RANK[p["init"]]
             check(p["rank"] >= need, f"init={p['init']!r} needs `rank` >= {need}; got rank={p['rank']}")
+        check(_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
         check(0 < p["dt_min"] <= p["dt_max"], f"need 0 < `dt_min` <= `dt_max`; got {p['dt_min']}, {p['dt_max']}")
         check(p["ssm_lr"] is None or p["ssm_lr"] > 0, f"`ssm_lr` must be positive or None; got {p['ssm_lr']}")
         check(0 <= p["dropout"] < 1, f"`dropout` must be in [0, 1); got {p['dropout']}")
@@ -276,6 +328,8 @@ class S4Model(MixedCovariatesTorchModel):
             encoder_kwargs=self.encoder_kwargs,
             subtract_last=self.subtract_last,
             linear_skip=self.linear_skip,
+            patch_len=self.patch_len,
+            rate=self.rate,
             **self.pl_module_params,
         )
 
@@ -311,13 +365,17 @@ class S4Model(MixedCovariatesTorchModel):
         Chunk lengths stay in steps."""
         if self.model is None:
             raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
-        if not rate > 0:
-            raise_log(ValueError(f"rate must be positive; got {rate}"))
+        if not _positive_finite(rate):
+            raise_log(ValueError(f"rate must be a positive finite number; got {rate!r}"))
+        if self.patch_len > 1:
+            raise_log(ValueError(f"with_rate() needs patch_len=1: a patch is {self.patch_len} steps of the training rate"))
         if self.linear_skip:
             raise_log(ValueError("with_rate() needs linear_skip=False: the skip's weights are per step of the training rate"))
         clone = copy.deepcopy(self)  # Darts' pickling state leaves out the network and trainer
         clone.model = copy.deepcopy(self.model)
-        clone.model.rate = self.model.rate * rate
+        clone.rate = self.rate * rate
+        clone._model_params = {**self.model_params, "rate": clone.rate}  # untrained_model() keeps it
+        clone.model.rate.fill_(clone.rate)
         return clone
 
     def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
@@ -325,6 +383,10 @@ class S4Model(MixedCovariatesTorchModel):
         for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():
             _check_finite(name, value)
         return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+
+
+def _positive_finite(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and 0 < x < float("inf")
 
 
 def _as_list(value) -> list:

@@ -8,6 +8,8 @@ far (the recurrent view's natural, unbounded context): for a history of exactly
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from darts import TimeSeries
@@ -28,6 +30,9 @@ class S4Stream:
             raise ValueError("streaming needs subtract_last=False: it re-centres every input window on its own last value")
         if module.skip is not None:
             raise ValueError("streaming needs linear_skip=False: the skip reads a fixed-length input window")
+        if module.patch_len > 1:
+            raise ValueError(f"streaming needs patch_len=1: this model reads patches of {module.patch_len} steps, "
+                             "and the recurrent view steps one observation at a time")
         if model.likelihood is not None:
             raise ValueError("streaming forecasts are point forecasts: fit the model without a likelihood")
         if model.uses_past_covariates or model.uses_future_covariates:
@@ -36,9 +41,11 @@ class S4Stream:
             raise ValueError("a bidirectional model reads the future and has no recurrent view")
         if series.n_components != module.target_dim:
             raise ValueError(f"the model forecasts {module.target_dim} components; the series has {series.n_components}")
-        self.module = module.eval()
+        # a copy in eval mode: the model's own network (and Darts' shared default loss module inside it)
+        # keeps its training mode, so a later fit() trains as before
+        self.module = copy.deepcopy(module).eval()
         self.dtype = next(module.parameters()).dtype
-        self.module.encoder.setup_step(module.rate)
+        self.module.encoder.setup_step(float(module.rate))
         static = series.static_covariates_values(copy=False) if model.uses_static_covariates else None
         self.static = None if static is None else torch.as_tensor(static, dtype=self.dtype)[None]
         self.batch = module.target_dim if module.channel_independent else 1
@@ -60,13 +67,24 @@ class S4Stream:
 
     @torch.no_grad()
     def update(self, new: TimeSeries | np.ndarray) -> None:
-        """Consume new observations: a TimeSeries that continues the stream, or values (T, C)."""
+        """Consume new observations: a TimeSeries that continues the stream (same frequency and
+        components), or values (T, C) / (T,) for a one-component stream."""
+        C = len(self.columns)
         if isinstance(new, TimeSeries):
+            if new.freq != self.freq:
+                raise ValueError(f"the new values have frequency {new.freq_str}; the stream's is {self.freq}")
+            if new.n_components != C:
+                raise ValueError(f"the new values have {new.n_components} components; the stream has {C}")
             if new.start_time() != self.end + self.freq:
                 raise ValueError(f"the new values start at {new.start_time()}; the stream expects {self.end + self.freq}")
             values = new.values(copy=False)
         else:
-            values = np.asarray(new, dtype=float).reshape(-1, len(self.columns))
+            values = np.asarray(new, dtype=float)
+            if values.ndim == 1 and C == 1:
+                values = values[:, None]
+            if values.ndim != 2 or values.shape[1] != C:
+                raise ValueError(f"new values must have shape (steps, {C}){' or (steps,)' if C == 1 else ''}; "
+                                 f"got {values.shape}")
         if not np.isfinite(values).all():
             raise ValueError("the new values contain NaN/Inf")
         _, self.state = self._run(torch.as_tensor(values, dtype=self.dtype)[None], 0, self.state)
@@ -76,12 +94,14 @@ class S4Stream:
     def forecast(self, n: int) -> TimeSeries:
         """The next ``n`` steps. Chunks beyond ``output_chunk_length`` feed earlier forecasts back as
         observations, as Darts' auto-regressive ``predict`` does. The stream's state is unchanged."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer number of steps; got {n!r}")
         m = self.module
         chunks, state, produced = [], self.state, 0
         while produced < n:
             empty = torch.zeros(1, 0, len(self.columns), dtype=self.dtype)
             h, _ = self._run(empty, m.output_chunk_shift + m.output_chunk_length, state)
-            y = m.predictions(h[:, m.output_chunk_shift:], 1)[0, :, :, 0]  # (output_chunk_length, C)
+            y = m.predictions(m.head(h[:, m.output_chunk_shift:]), 1)[0, :, :, 0]  # (output_chunk_length, C)
             chunks.append(y.numpy())
             produced += len(y)
             if produced < n:

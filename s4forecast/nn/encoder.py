@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s4forecast.nn.s4layer import S4Layer, check_sequence
+from s4forecast.nn.s4layer import S4Layer, check_rate, check_sequence
 
 NORMS = ("layer", "batch")
 
@@ -29,9 +29,10 @@ class S4Block(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+        """(B, L, H) -> (B, L, H); the input is not scanned for NaNs (S4Encoder checks its own input once)."""
         if self.prenorm:
-            return x + self.dropout(self.layer(self.norm(x), rate))
-        return self.norm(x + self.dropout(self.layer(x, rate)))
+            return x + self.dropout(self.layer.unchecked_forward(self.norm(x), rate))
+        return self.norm(x + self.dropout(self.layer.unchecked_forward(x, rate)))
 
     def step(self, x: torch.Tensor, state):
         if self.prenorm:
@@ -60,7 +61,8 @@ class S4Encoder(nn.Module):
         self.final_norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()
 
     def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
-        check_sequence(x, self.d_input)
+        check_sequence(x, self.d_input, self.encoder.weight.dtype)
+        check_rate(rate)
         x = self.encoder(x)
         for block in self.blocks:
             x = block(x, rate)

@@ -4,23 +4,42 @@ Shapes: input and output (B, L, H) with B batch, L length, H = d_model channels.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from s4forecast.nn.fftconv import fft_conv
+from s4forecast.ssm.cauchy import BACKENDS
 from s4forecast.ssm.systems import build_ssm
 
 ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
-def check_sequence(x: torch.Tensor, d: int, name: str = "input") -> None:
-    """Raise a clear error for a wrongly shaped or non-finite (B, L, d) tensor."""
+def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "input") -> None:
+    """Raise a clear error for anything but a finite (B, L, d) tensor of the module's ``dtype``
+    (any floating dtype under autocast, which casts it)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (batch, length, {d}); got {type(x).__name__}"
+                        + (" (use torch.as_tensor)" if hasattr(x, "__array__") else ""))
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor; got {x.dtype}")
+    if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(f"{name} has dtype {x.dtype} but the module's parameters are {dtype}: convert one of them "
+                        f"(e.g. x.to({dtype}) or module.to({x.dtype}))")
     if x.dim() != 3 or x.shape[-1] != d:
         raise ValueError(f"{name} must have shape (batch, length, {d}); got {tuple(x.shape)}")
     if x.shape[1] == 0:
         raise ValueError(f"{name} has length 0")
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf values")
+
+
+def check_rate(rate: float) -> None:
+    """``rate`` multiplies Δ: it must be a positive finite number (0, a negative or an infinite rate
+    gives a degenerate or NaN kernel)."""
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not (0 < rate < math.inf):
+        raise ValueError(f"rate must be a positive finite number; got {rate!r}")
 
 
 class S4Layer(nn.Module):
@@ -40,6 +59,8 @@ class S4Layer(nn.Module):
             raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
         if postact not in ("glu", "linear"):
             raise ValueError(f"unknown postact {postact!r}; valid: glu, linear")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
         if mode in ("nplr", "diag") and d_state % 2:
             raise ValueError(f"d_state must be even for mode={mode!r} (states come in conjugate pairs); got {d_state}")
         self.d_model, self.bidirectional = d_model, bidirectional
@@ -54,20 +75,33 @@ class S4Layer(nn.Module):
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
         """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward)."""
+        if isinstance(L, bool) or not isinstance(L, int) or L < 1:
+            raise ValueError(f"kernel length L must be a positive integer; got {L!r}")
+        check_rate(rate)
         k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]
         return torch.stack(k) if self.bidirectional else k[0]
 
     def ssm_matrices(self):
         """(A (H, N, N) complex, B (H, N), C (H, N), dt (H,)) of the forward SSM; see SSM.ssm_matrices."""
-        return self.ssm[0].ssm_matrices()
+        return tuple(t.resolve_conj() for t in self.ssm[0].ssm_matrices())  # plain tensors: .numpy() works
 
     def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
-        check_sequence(x, self.d_model)
-        u = x.transpose(1, 2)  # (B, H, L)
+        check_sequence(x, self.d_model, self.D.dtype)
+        check_rate(rate)
+        return self.unchecked_forward(x, rate)
+
+    def unchecked_forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+        """``forward`` without the input scan, for callers that checked their input once (S4Encoder).
+
+        The kernel and the FFT convolution run in at least float32 (FFTs have no bfloat16 kernels),
+        and the result goes back to the input's dtype, so under bfloat16 autocast only the output
+        matmuls run in bfloat16.
+        """
+        u = x.transpose(1, 2).to(torch.promote_types(x.dtype, torch.float32))  # (B, H, L)
         k = self.conv_kernel(u.shape[-1], rate).to(u.dtype)
         y = fft_conv(u, k) + u * self.D[:, None]
         # (B, L, H) contiguous: elementwise backward passes (GELU's above all) are several times slower on the transposed view
-        return self._post(y.transpose(1, 2).contiguous())
+        return self._post(y.transpose(1, 2).contiguous().to(x.dtype))
 
     def _post(self, y: torch.Tensor) -> torch.Tensor:
         return self.output(self.dropout(self.activation(y)))

@@ -9,8 +9,6 @@ against the leading dimensions. The DPLR case (``Λ - P P^*``) is discretised fo
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 
 DISCRETIZATIONS = ("bilinear", "zoh")
@@ -41,23 +39,15 @@ def dense(A: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tu
     return Ab, Bb
 
 
-@contextmanager
-def _one_cpu_thread(active: bool):
-    before = torch.get_num_threads()
-    if active:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _inverse(M: torch.Tensor) -> torch.Tensor:
-    """Batched inverse. On the CPU the LU runs on one thread: MKL's multi-threaded batched getrs
-    fails ("SLASWP parameter 6", then "pivots given to lu_solve") for 256 float32 systems of
-    256 x 256 on 2 threads, and passes on one (seen with torch 2.13.0+cpu)."""
-    with _one_cpu_thread(M.device.type == "cpu" and M.shape[-1] >= 128):
+    """Batched inverse (..., N, N). On the CPU, systems of N >= 128 are inverted one matrix at a time:
+    MKL's multi-threaded batched LU in torch fails ("SLASWP parameter 6", then "pivots given to
+    lu_solve") for 256 systems of 256 x 256 on 2 threads (torch 2.13.0+cpu), even for a batch of one,
+    while single-matrix inverses do not; this needs no change of torch's process-wide thread count."""
+    if M.device.type != "cpu" or M.shape[-1] < 128 or M.dim() == 2:
         return torch.linalg.inv(M)
+    flat = M.reshape(-1, *M.shape[-2:])
+    return torch.stack([torch.linalg.inv(m) for m in flat.unbind(0)]).reshape(M.shape)
 
 
 def diagonal(Lambda: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:

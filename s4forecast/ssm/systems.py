@@ -10,6 +10,7 @@ Complex parameters are stored as real (..., 2) tensors so that every optimiser a
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -145,7 +146,7 @@ class NPLRSSM(SSM):
 class DiagSSM(SSM):
     """S4D: diagonal ``A = Λ`` (diag-lin / diag-inv / diag-legs, or the Λ of any HiPPO measure)."""
 
-    def __init__(self, d_model, d_state=64, init="diag-lin", dt_min=1e-3, dt_max=1e-1, discretization="zoh", seed=0, **_):
+    def __init__(self, d_model, d_state=64, init="diag-lin", dt_min=1e-3, dt_max=1e-1, discretization="zoh", seed=0):
         super().__init__(d_model, d_state, dt_min, dt_max, discretization)
         if init in hippo.DIAG_INITS:
             Lambda, B = hippo.diagonal_init(init, d_state)
@@ -180,7 +181,7 @@ class DiagSSM(SSM):
 class DenseSSM(SSM):
     """LSSL-style dense real system (Gu et al. 2021): the slow reference, O(N^2 L) per channel."""
 
-    def __init__(self, d_model, d_state=64, init="legs", dt_min=1e-3, dt_max=1e-1, discretization="bilinear", seed=0, **_):
+    def __init__(self, d_model, d_state=64, init="legs", dt_min=1e-3, dt_max=1e-1, discretization="bilinear", seed=0):
         super().__init__(d_model, d_state, dt_min, dt_max, discretization)
         if init not in hippo.MEASURES:
             raise ValueError(f"unknown init {init!r} for mode='dense'; valid: {', '.join(hippo.MEASURES)}")
@@ -207,6 +208,11 @@ _CLASSES = {"nplr": NPLRSSM, "diag": DiagSSM, "dense": DenseSSM}
 
 
 def build_ssm(mode: str, d_model: int, **kwargs) -> SSM:
+    """The SSM of ``mode`` with H = ``d_model`` channels; an option that mode does not take is an error."""
     if mode not in _CLASSES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    return _CLASSES[mode](d_model, **kwargs)
+    cls = _CLASSES[mode]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "d_model")]
+    if unknown := sorted(set(kwargs) - set(accepted)):
+        raise ValueError(f"mode={mode!r} takes no option(s) {', '.join(unknown)}; valid: {', '.join(accepted)}")
+    return cls(d_model, **kwargs)

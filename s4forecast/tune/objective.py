@@ -12,7 +12,7 @@ from darts.utils import timeseries_generation as tg
 from s4forecast.data.informer import InformerSplits, load_informer
 from s4forecast.forecasting.s4_model import S4Model
 from s4forecast.tune import space as search_space
-from s4forecast.tune.pruning import LightningOptunaPruning, OptunaPruning
+from s4forecast.tune.pruning import OptunaPruning
 
 
 def load_data(data: dict, lookback: int, data_dir=None) -> InformerSplits:
@@ -54,7 +54,7 @@ def forecast_objective(cfg: dict, data_dir=None):
 
 def classify_objective(cfg: dict, data_dir=None):
     """An Optuna objective (trial -> -best val accuracy, so that the study minimises) for a classification sweep."""
-    import lightning.pytorch as pl
+    import pytorch_lightning as pl
 
     from s4forecast.classification.data import ClassificationData
     from s4forecast.classification.model import S4Classifier
@@ -66,7 +66,7 @@ def classify_objective(cfg: dict, data_dir=None):
     def objective(trial: optuna.Trial) -> float:
         params = search_space.sample(trial, cfg["space"])
         params.pop("lookback", None)
-        pruning = LightningOptunaPruning(trial, monitor="val_acc", direction="maximize")
+        pruning = OptunaPruning(trial, monitor="val_acc", direction="maximize")
         model = S4Classifier(**data.dims, pooling=obj.get("pooling", "mean"), schedule=None, **params)
         trainer = pl.Trainer(max_epochs=obj["n_epochs"], callbacks=[pruning], logger=False, enable_checkpointing=False,
                              enable_progress_bar=obj.get("progress", False), enable_model_summary=False,

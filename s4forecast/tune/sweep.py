@@ -19,6 +19,7 @@ import yaml
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+from s4forecast.config_files import ConfigError, check_keys, read_yaml
 from s4forecast.tune import space as search_space
 from s4forecast.tune.objective import OBJECTIVES
 
@@ -26,10 +27,27 @@ SWEEP_DIR = Path("sweeps")
 
 
 def storage_url(study_name: str, url: str | None = None, root: Path = SWEEP_DIR) -> str:
-    if url:
-        return url
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(root / f'{study_name}.db').resolve()}"
+    """``url``, or the default SQLite file ``<root>/<study_name>.db`` (nothing is created here)."""
+    return url or f"sqlite:///{(root / f'{study_name}.db').resolve()}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def open_existing_study(study_name: str, url: str) -> optuna.Study:
+    """The study ``study_name`` in storage ``url``; a missing SQLite file or study is a ConfigError that
+    lists the studies there, and no file or database is created."""
+    path = _sqlite_path(url)
+    if path is not None and not path.is_file():
+        found = sorted(p.stem for p in path.parent.glob("*.db")) if path.parent.is_dir() else []
+        raise ConfigError(f"no study {study_name!r}: {path} does not exist"
+                          + (f"; studies under {path.parent}/: {', '.join(found)}" if found else ""))
+    storage = make_storage(url)
+    names = optuna.get_all_study_names(storage)
+    if study_name not in names:
+        raise ConfigError(f"no study {study_name!r} in {url}; studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=study_name, storage=storage)
 
 
 def make_storage(url: str) -> RDBStorage:
@@ -38,6 +56,16 @@ def make_storage(url: str) -> RDBStorage:
         warnings.simplefilter("ignore", ExperimentalWarning)
         return RDBStorage(url, heartbeat_interval=10, grace_period=30,
                           heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+
+def load_config(path: str | Path) -> dict:
+    """A sweep config (see configs/sweep/*.yaml), keys and search space checked."""
+    cfg = check_keys(read_yaml(path), path, ("study_name", "data", "objective", "space"), ("sampler", "pruner"),
+                     sections=("data", "objective", "space", "sampler", "pruner"))
+    if cfg["objective"].get("task") not in OBJECTIVES:
+        raise ConfigError(f"{path}: objective.task must be one of {', '.join(OBJECTIVES)}; got {cfg['objective'].get('task')!r}")
+    search_space.validate(cfg["space"])
+    return cfg
 
 
 def _component(module, spec: dict | None, **extra):
@@ -56,25 +84,27 @@ def load_study(cfg: dict, url: str, worker: int = 0) -> optuna.Study:
     return study
 
 
-def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir) -> None:
+def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir, progress: bool = True) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = load_study(cfg, url, worker)
     study.optimize(OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir), n_trials=n_trials,
-                   show_progress_bar=worker == 0)
+                   show_progress_bar=progress and worker == 0)
 
 
-def run_sweep(config_path: str | Path, n_trials: int, url: str | None = None, workers: int = 1, data_dir=None) -> optuna.Study:
+def run_sweep(config_path: str | Path, n_trials: int, url: str | None = None, workers: int = 1, data_dir=None,
+              progress: bool = True) -> optuna.Study:
     """Add ``n_trials`` trials to the config's study, spread over ``workers`` processes."""
-    cfg = yaml.safe_load(Path(config_path).read_text())
-    search_space.validate(cfg["space"])
+    cfg = load_config(config_path)
     url = storage_url(cfg["study_name"], url)
+    if (path := _sqlite_path(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     load_study(cfg, url)  # create once before the workers race for it
     shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
     if workers == 1:
-        _worker(cfg, url, n_trials, 0, data_dir)
+        _worker(cfg, url, n_trials, 0, data_dir, progress)
     else:
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(cfg, url, n, i, data_dir)) for i, n in enumerate(shares) if n]
+        procs = [ctx.Process(target=_worker, args=(cfg, url, n, i, data_dir, progress)) for i, n in enumerate(shares) if n]
         for p in procs:
             p.start()
         for p in procs:
@@ -111,13 +141,10 @@ def best_config(study: optuna.Study) -> dict:
 
 def report(study_name: str, url: str | None = None, out_dir: str | Path | None = None) -> Path:
     """Write ``best.yaml`` and the plots (optimisation history, parameter importances, slice of Δ and N)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optuna's plots use pyplot; with no display it picks the Agg backend
     from optuna.visualization import matplotlib as ovm
 
-    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url(study_name, url)))
+    study = open_existing_study(study_name, storage_url(study_name, url))
     out = Path(out_dir or SWEEP_DIR / study_name)
     out.mkdir(parents=True, exist_ok=True)
     (out / "best.yaml").write_text(yaml.safe_dump(best_config(study), sort_keys=False))

@@ -1,0 +1,135 @@
+"""Training and prediction cost of S4Model against Darts' peers, side by side in one process.
+
+    python -m benchmarks.training_cost [--config configs/benchmarks/training_cost.yaml] [--only NAME ...]
+
+Per group (a dataset, feature set, lookback and horizon) every model trains for ``epochs`` epochs of
+``windows_per_epoch`` training windows (batches = windows / the model's batch size, so a channel-
+independent S4 with batch 8 sees as many windows as a peer with batch 32) and the last epoch is timed
+by a Lightning callback; then ``predict_windows`` test windows are forecast with
+``historical_forecasts``. S4 configs come from the main job's YAML, the Informer benchmark's merged
+config for a setting, or S4Model's defaults. Peers run at Darts' defaults with batch 32.
+Writes benchmarks/results/training_cost.csv and training_cost.md with ratios to TiDE and TSMixer.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from darts.models import NHiTSModel, NLinearModel, TiDEModel, TSMixerModel
+from pytorch_lightning.callbacks import Callback
+
+from benchmarks.common import ROOT, load_config, write_results
+from benchmarks.informer import config as informer_config
+from benchmarks.informer.models import build
+from s4forecast import S4Model
+from s4forecast.data.informer import load_informer
+from s4forecast.forecasting.evaluation import test_windows
+
+PEERS = {"tide": TiDEModel, "nlinear": NLinearModel, "nhits": NHiTSModel, "tsmixer": TSMixerModel}
+TRAINER = {"accelerator": "cpu", "enable_progress_bar": False, "enable_model_summary": False, "logger": False,
+           "enable_checkpointing": False}
+
+
+class EpochTimer(Callback):
+    """Wall-clock seconds of each training epoch (training batches only, no validation)."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def s4_params(spec: dict, lookback: int, horizon: int) -> dict:
+    """S4Model keyword arguments of one S4 row: from the main job's YAML, an Informer setting, or defaults."""
+    if "forecast" in spec:
+        cfg = load_config(ROOT / spec["forecast"])
+        return {"input_chunk_length": cfg["lookback"], "output_chunk_length": cfg["horizon"], **cfg["model"],
+                "pl_trainer_kwargs": cfg.get("trainer", {})}
+    if "informer" in spec:
+        dataset, features, h = spec["informer"]
+        cfg = informer_config.load(dataset, features, horizon=h)
+        with tempfile.TemporaryDirectory() as work_dir:
+            params = dict(build("s4", cfg, h, Path(work_dir), progress=False).model_params)
+        for key in ("save_checkpoints", "force_reset", "model_name", "work_dir"):
+            params.pop(key, None)
+        params["pl_trainer_kwargs"] = {}  # the benchmark's trainer: no early stopping (no val split here)
+        return params
+    return {"input_chunk_length": lookback, "output_chunk_length": horizon, **spec}
+
+
+def timed(model, splits, group: dict, cfg: dict) -> dict:
+    """Fit ``model`` for cfg['epochs'] epochs of cfg['windows_per_epoch'] windows; time the last epoch and
+    the forecast of cfg['predict_windows'] test windows."""
+    timer = EpochTimer()
+    trainer = model.trainer_params
+    trainer["callbacks"] = [c for c in trainer.get("callbacks", []) if not isinstance(c, EpochTimer)] + [timer]
+    trainer["limit_train_batches"] = max(1, cfg["windows_per_epoch"] // model.batch_size)
+    model.n_epochs = cfg["epochs"]
+    model.fit(splits.train)
+    n = group["lookback"] + group["horizon"] + cfg["predict_windows"] - 1
+    start = time.perf_counter()
+    test_windows(model, splits.test[:n], group["lookback"], group["horizon"])
+    predict_s = time.perf_counter() - start
+    return {"train_s_per_epoch": timer.seconds[-1], "predict_s": predict_s,
+            "params": sum(p.numel() for p in model.model.parameters())}
+
+
+def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
+    splits = load_informer(group["dataset"], group["features"], group["lookback"])
+    setting = f"{group['dataset']}-{group['features']} {group['lookback']}->{group['horizon']}"
+    specs = [(name, "darts defaults", lambda name=name: PEERS[name](
+        group["lookback"], group["horizon"], batch_size=32, random_state=0, pl_trainer_kwargs=dict(TRAINER)))
+        for name in group["peers"]]
+    for config_name, spec in group["s4"].items():
+        def make(spec=spec):
+            params = s4_params(spec, group["lookback"], group["horizon"])
+            params["pl_trainer_kwargs"] = {**params.get("pl_trainer_kwargs", {}), **TRAINER}
+            params.setdefault("random_state", 0)
+            return S4Model(**params)
+        specs.append(("s4", config_name, make))
+    rows = []
+    for name, config_name, make in specs:
+        if only and name not in only and config_name not in only:
+            continue
+        row = {"setting": setting, "model": name, "config": config_name, **timed(make(), splits, group, cfg)}
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
+def with_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Each row's cost over TiDE's and TSMixer's in the same setting (x: this row's seconds / the peer's)."""
+    for peer in ("tide", "tsmixer"):
+        ref = df[df.model == peer].set_index("setting")
+        df[f"train_vs_{peer}"] = df.train_s_per_epoch / df.setting.map(ref.train_s_per_epoch)
+    df["predict_vs_tide"] = df.predict_s / df.setting.map(df[df.model == "tide"].set_index("setting").predict_s)
+    return df
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/training_cost.yaml"))
+    parser.add_argument("--only", nargs="+", help="model or S4 config names to run (the ratios need tide and tsmixer)")
+    parser.add_argument("--stem", default="training_cost", help="results file name under benchmarks/results/")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    torch.set_num_threads(cfg["threads"])
+    rows = [row for group in cfg["groups"] for row in rows_of_group(group, cfg, args.only)]
+    df = with_ratios(pd.DataFrame(rows))
+    write_results(args.stem, df, f"Training and prediction cost, one process, {cfg['threads']} torch thread(s)",
+                  f"python -m benchmarks.training_cost --config {args.config}" + (f" --only {' '.join(args.only)}" if args.only else ""),
+                  notes=f"An epoch is {cfg['windows_per_epoch']} training windows (the last of {cfg['epochs']} epochs is timed); "
+                        f"predict_s forecasts {cfg['predict_windows']} test windows with historical_forecasts. "
+                        "Ratios are this row's seconds over the peer's in the same setting.\n")
+
+
+if __name__ == "__main__":
+    main()

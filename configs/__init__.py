@@ -1,0 +1,1 @@
+"""Default configs shipped with s4forecast (package data; read with importlib.resources)."""

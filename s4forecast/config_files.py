@@ -1,0 +1,47 @@
+"""YAML configs of the command-line jobs: where the shipped defaults live, and one check of a file's
+keys so that a typo is an error that names it instead of a silently ignored setting."""
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be run as written; the message names the file and the key."""
+
+
+def default_config(relative: str) -> Path:
+    """A config shipped with the package, e.g. ``default_config("forecast/etth1.yaml")``: the checkout's
+    ``configs/`` in a development install, the wheel's package data otherwise."""
+    return Path(str(importlib.resources.files("s4forecast.configs").joinpath(relative)))
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML file that holds a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings; it holds {type(cfg).__name__}")
+    return cfg
+
+
+def check_keys(cfg: dict, path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = (),
+               sections: tuple[str, ...] = ()) -> dict:
+    """``cfg`` if it has every ``required`` key and no key outside ``required + optional``; each
+    ``sections`` key present must hold a mapping. Returns ``cfg``."""
+    allowed = required + optional
+    if unknown := [k for k in cfg if k not in allowed]:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; valid: {', '.join(allowed)}")
+    if missing := [k for k in required if k not in cfg]:
+        raise ConfigError(f"{path}: missing key(s) {', '.join(map(repr, missing))}")
+    for key in sections:
+        if key in cfg and not isinstance(cfg[key], dict):
+            raise ConfigError(f"{path}: {key!r} must be a mapping of settings; got {cfg[key]!r}")
+    return cfg

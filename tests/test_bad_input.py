@@ -1,0 +1,103 @@
+"""Regressions for inputs that used to give silently wrong output or errors from deep inside torch."""
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from darts.models.forecasting.pl_forecasting_module import PLForecastingModule
+from darts.utils import timeseries_generation as tg
+
+from s4forecast import S4Layer, S4Model
+from s4forecast.ssm.systems import build_ssm
+
+TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+
+
+@pytest.fixture(scope="module")
+def series():
+    return tg.sine_timeseries(length=120, value_frequency=0.05, freq="h").astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fitted(series):
+    return S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0,
+                   pl_trainer_kwargs=TRAINER).fit(series)
+
+
+def test_rate_survives_save_load_and_untrained_model(fitted, series, tmp_path):
+    slow = fitted.with_rate(0.25)
+    expected = slow.predict(8, series=series).values()
+    assert not np.allclose(expected, fitted.predict(8, series=series).values())
+    slow.save(str(tmp_path / "slow.pt"))
+    loaded = S4Model.load(str(tmp_path / "slow.pt"))
+    np.testing.assert_allclose(loaded.predict(8, series=series).values(), expected, rtol=1e-6)
+    assert slow.untrained_model().rate == 0.25
+    assert fitted.untrained_model().rate == 1.0
+
+
+@pytest.mark.parametrize("rate", [0, -1.0, float("inf"), float("nan"), "fast"])
+def test_bad_rates_raise(fitted, rate):
+    with pytest.raises(ValueError, match="positive finite"):
+        fitted.with_rate(rate)
+    with pytest.raises(ValueError, match="positive finite"):
+        S4Layer(4, d_state=8)(torch.randn(1, 16, 4), rate=rate)
+
+
+def test_stream_leaves_the_model_and_darts_defaults_in_training_mode(series):
+    m = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0,
+                pl_trainer_kwargs=TRAINER).fit(series)
+    m.model.train()
+    default_loss = inspect.signature(PLForecastingModule.__init__).parameters["loss_fn"].default
+    m.stream(series[-24:])
+    assert m.model.training and all(module.training for module in m.model.modules())
+    assert default_loss.training
+
+
+def test_stream_update_rejects_wrong_shapes_and_frequencies(fitted, series):
+    stream = fitted.stream(series[:60])
+    with pytest.raises(ValueError, match=r"shape \(steps, 1\)"):
+        stream.update(np.zeros((3, 2)))
+    other = tg.sine_timeseries(length=5, start=series.time_index[60], freq="30min").astype(np.float32)
+    with pytest.raises(ValueError, match="frequency"):
+        stream.update(other)
+    stream.update(np.zeros(3))  # (steps,) for one component is fine
+    for n in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="positive integer"):
+            stream.forecast(n)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"output_chunk_length": 0}, "output_chunk_length"),
+    ({"output_chunk_length": -3}, "output_chunk_length"),
+    ({"input_chunk_length": 0}, "input_chunk_length"),
+    ({"output_chunk_shift": -1}, "output_chunk_shift"),
+    ({"rate": 0.0}, "rate"),
+])
+def test_chunk_lengths_and_rate_validated_at_construction(kwargs, match):
+    args = {"input_chunk_length": 12, "output_chunk_length": 6} | kwargs
+    with pytest.raises(ValueError, match=match):
+        S4Model(**args)
+
+
+def test_unknown_options_are_errors():
+    with pytest.raises(ValueError, match="backend"):
+        S4Layer(4, d_state=8, mode="diag", backend="nonsense")
+    with pytest.raises(ValueError, match="rnak"):
+        build_ssm("diag", 4, d_state=8, rnak=3)
+
+
+def test_layer_input_type_and_dtype_errors_name_the_problem():
+    layer = S4Layer(4, d_state=8)
+    with pytest.raises(TypeError, match="float64.*float32"):
+        layer(torch.randn(1, 16, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        layer(np.zeros((1, 16, 4), dtype=np.float32))
+    with pytest.raises(TypeError, match="floating-point"):
+        layer(torch.zeros(1, 16, 4, dtype=torch.int64))
+
+
+def test_ssm_matrices_are_plain_tensors():
+    A, B, C, dt = S4Layer(4, d_state=8, l_max=16).ssm_matrices()
+    for t in (A, B, C, dt):
+        assert not t.is_conj()
+        t.detach().numpy()
