@@ -7,7 +7,7 @@ Per group (a dataset, feature set, lookback and horizon) every model trains for 
 independent S4 with batch 8 sees as many windows as a peer with batch 32) and the last epoch is timed
 by a Lightning callback; then ``predict_windows`` test windows are forecast with
 ``historical_forecasts``. S4 configs come from the main job's YAML, the Informer benchmark's merged
-config for a setting, or S4Model's defaults. Peers run at Darts' defaults with batch 32.
+config for a setting (with ``set`` overrides as given to its ``run --set``), or S4Model's defaults. Peers run at Darts' defaults with batch 32.
 Writes benchmarks/results/training_cost.csv and training_cost.md with ratios to TiDE and TSMixer.
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def s4_params(spec: dict, lookback: int, horizon: int) -> dict:
                 "pl_trainer_kwargs": cfg.get("trainer", {})}
     if "informer" in spec:
         dataset, features, h = spec["informer"]
-        cfg = informer_config.load(dataset, features, horizon=h)
+        cfg = informer_config.override(informer_config.load(dataset, features, horizon=h), spec.get("set", []))
         with tempfile.TemporaryDirectory() as work_dir:
             params = dict(build("s4", cfg, h, Path(work_dir), progress=False).model_params)
         for key in ("save_checkpoints", "force_reset", "model_name", "work_dir"):

@@ -12,7 +12,6 @@ import torch
 
 from s4forecast.config_files import check_keys, read_yaml
 
-
 REQUIRED = ("name", "task", "batch_size", "model")
 OPTIONAL = ("seed", "trainer", "output_dir", "sweep")  # sweep: where a sweep-report config came from
 

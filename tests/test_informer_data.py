@@ -184,7 +184,7 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
 
 
 def test_val_curve_variant_overrides():
-    from benchmarks.informer import config, val_curves
+    from benchmarks.informer import config
 
     cfg = config.load("ETTh1", "S")
     before = config.config_hash(cfg, "s4")
@@ -201,7 +201,7 @@ def test_val_curve_variant_overrides():
 
 def test_config_hash_is_scoped_to_the_model():
     """A row stays valid when another model's section changes, and not when its own does."""
-    from benchmarks.informer import config, val_curves
+    from benchmarks.informer import config
 
     cfg = config.load("ETTh1", "S")
     other = config.override(cfg, ["tide.lr=0.5"])

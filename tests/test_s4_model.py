@@ -152,7 +152,7 @@ def test_float64_series_gives_float64_model(target):
     assert m.predict(6).dtype == np.float64
 
 
-def test_ssm_parameters_get_their_own_group(fitted):
+def test_ssm_parameters_get_their_own_group():
     m = model(ssm_lr=1e-4, optimizer_kwargs={"lr": 1e-2, "weight_decay": 0.05})
     m.fit(tg.sine_timeseries(length=60).astype(np.float32))
     opt = m.model.configure_optimizers()

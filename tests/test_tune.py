@@ -73,7 +73,7 @@ def test_sweep_writes_study_and_resumes(tmp_path, monkeypatch):
     S4Model(best["lookback"], best["horizon"], **best["model"])  # a valid, ready configuration
 
 
-def test_pruning_stops_a_trial_that_is_worse_than_the_others(tmp_path):
+def test_pruning_stops_a_trial_that_is_worse_than_the_others():
     cfg = yaml.safe_load(SMOKE.read_text())
     study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0))
     for value in (1e-6, 2e-6):  # two earlier trials that were excellent at every epoch

@@ -9,7 +9,6 @@ from darts.models import DLinearModel, NLinearModel, TiDEModel
 from pytorch_lightning.callbacks import EarlyStopping
 
 # Darts drives Lightning through the `pytorch_lightning` namespace: callbacks must come from there.
-
 from s4forecast import S4Model
 
 TIME_FEATURES = {"datetime_attribute": {"future": ["hour", "dayofweek", "day", "month"]}, "transformer": None}
@@ -44,6 +43,8 @@ def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = T
     )
     optimizer = {"lr": m.pop("lr"), "weight_decay": m.pop("weight_decay", 0.0)}
     if name == "s4":
+        # configs without patch_len ran per-step S4 (rows before S4Model's patched default): keep it so
+        m.setdefault("patch_len", 1)
         if m.pop("time_features"):
             common["add_encoders"] = {**TIME_FEATURES, "transformer": _scaler()}
         return S4Model(**common, **m, optimizer_cls=torch.optim.AdamW, optimizer_kwargs=optimizer)

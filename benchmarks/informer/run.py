@@ -23,9 +23,9 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from benchmarks.common import git_commit
 from benchmarks.informer import config as configs
-from s4forecast.forecasting.evaluation import scores, test_windows
 from benchmarks.informer.models import build, missing_dependency, n_parameters
 from s4forecast.data.informer import load_informer, read_frame
+from s4forecast.forecasting.evaluation import scores, test_windows
 
 RESULTS = Path(__file__).resolve().parent / "results" / "results.csv"
 ALL_DATASETS = ["ETTh1", "ETTh2", "ETTm1", "WTH", "ECL"]

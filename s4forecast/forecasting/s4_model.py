@@ -21,8 +21,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from darts.logging import raise_log
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
@@ -30,11 +28,11 @@ from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput,
 from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.serialization import add_safe_globals
 from darts.utils.torch import MonteCarloDropout
+from torch import nn
 
 from s4forecast.nn import S4Encoder
 from s4forecast.optim import param_groups
 from s4forecast.ssm import cauchy, discretize, hippo, systems
-
 
 
 def _mc_dropout(module: nn.Module) -> nn.Module:
@@ -167,6 +165,16 @@ class _S4Module(PLForecastingModule):
         return [optimizer], {"scheduler": self.lr_scheduler_cls(optimizer, **sched_kwargs), **config}
 
 
+DT_RANGE_PER_STEP = (1e-3, 1e-1)  # S4 App. D.2
+DT_RANGE_PER_PATCH = (1e-2, 1.0)  # chosen on val for patches of 16 steps (benchmarks/informer/README.md)
+PATCH_FROM_LOOKBACK = 128  # input_chunk_length from which patch_len=None means 16
+
+
+def default_patch_len(input_chunk_length: int) -> int:
+    """``patch_len=None``: 16 for lookbacks of at least 128 steps (>= 8 context patches), else 1."""
+    return 16 if isinstance(input_chunk_length, (int, np.integer)) and input_chunk_length >= PATCH_FROM_LOOKBACK else 1
+
+
 class S4Model(MixedCovariatesTorchModel):
     def __init__(
         self,
@@ -180,8 +188,8 @@ class S4Model(MixedCovariatesTorchModel):
         init: str = "legs",
         discretization: str = "bilinear",
         rank: int = 1,
-        dt_min: float = 1e-3,
-        dt_max: float = 1e-1,
+        dt_min: float | None = None,
+        dt_max: float | None = None,
         ssm_lr: float | None = 1e-3,
         bidirectional: bool = False,
         dropout: float = 0.1,
@@ -191,7 +199,7 @@ class S4Model(MixedCovariatesTorchModel):
         channel_independent: bool = False,
         subtract_last: bool = False,
         linear_skip: bool = False,
-        patch_len: int = 1,
+        patch_len: int | None = None,
         rate: float = 1.0,
         use_static_covariates: bool = True,
         **kwargs,
@@ -221,7 +229,9 @@ class S4Model(MixedCovariatesTorchModel):
         rank
             Rank of the low-rank term (``legt`` needs 2).
         dt_min, dt_max
-            Range of the log-uniform initial step size Δ per channel.
+            Range of the log-uniform initial step size Δ per channel, in units of one encoder position
+            (a step, or a patch). ``None``: 1e-3 and 1e-1 for a per-step model (the paper's), 1e-2 and
+            1.0 for a patched one (chosen on val with patch_len 16: benchmarks/informer/README.md).
         ssm_lr
             Learning rate of the SSM parameters (Λ, P, B, C, Δ), which get no weight decay; ``None``
             uses the optimiser's lr.
@@ -250,13 +260,19 @@ class S4Model(MixedCovariatesTorchModel):
             the paper's per-step layout). The context and the masked horizon are zero-padded to whole
             patches, each patch is one token, and each horizon token decodes its ``patch_len`` steps;
             one SSM step Δ spans a patch. Training and prediction cost fall about ``patch_len``-fold.
-            Streaming and ``with_rate`` need ``patch_len=1``.
+            Streaming and ``with_rate`` need ``patch_len=1``. ``None`` (default): 16 when
+            ``input_chunk_length >= 128`` (PatchTST's patch at lookbacks of 336 and 512), else 1.
         rate
             Multiplies every step size Δ (S4 Sec. 4.3); :meth:`with_rate` sets it on a fitted model, and
             ``save``/``load`` and ``untrained_model()`` keep it.
         use_static_covariates
             Whether to use the series' static covariates.
         """
+        # the defaults that depend on the window; model_params keep None, so untrained_model() re-resolves
+        patch_len = default_patch_len(input_chunk_length) if patch_len is None else patch_len
+        default_dt = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
+        dt_min = default_dt[0] if dt_min is None else dt_min
+        dt_max = default_dt[1] if dt_max is None else dt_max
         self._validate(locals())
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
@@ -359,7 +375,7 @@ class S4Model(MixedCovariatesTorchModel):
         _check_finite("series", series)
         return S4Stream(self, series)
 
-    def with_rate(self, rate: float) -> "S4Model":
+    def with_rate(self, rate: float) -> S4Model:
         """A copy of this fitted model whose every step size Δ is multiplied by ``rate`` (S4 Sec. 4.3):
         a model trained on hourly data runs on 15-minute data with ``rate=0.25``, without retraining.
         Chunk lengths stay in steps."""

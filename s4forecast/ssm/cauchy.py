@@ -314,7 +314,7 @@ class _KeopsProducts(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, conj, R, *operands):  # operands: a_0..a_{R-1}, b_0..b_{S-1}, w
-        (B, N), L = operands[-1].shape, z.shape[0]
+        B, L = operands[-1].shape[0], z.shape[0]
         real, flags = zip(*(_keops_operand(t) for t in operands))
         a_conj, b_conj = flags[:R], flags[R:-1]
         reduce_n, _ = _keops_products_reductions(a_conj, b_conj, conj)
