@@ -1,4 +1,5 @@
 """Shared helpers for benchmark scripts: machine description, run metadata, isolated measurements."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,9 @@ def load_config(path: str | Path) -> dict:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -35,7 +38,12 @@ def machine() -> str:
 
 
 def metadata(command: str) -> dict:
-    return {"command": command, "commit": git_commit(), "machine": machine(), "date": dt.datetime.now().isoformat(timespec="seconds")}
+    return {
+        "command": command,
+        "commit": git_commit(),
+        "machine": machine(),
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+    }
 
 
 def rss_bytes() -> int:
@@ -86,8 +94,9 @@ def run_isolated(module: str, args: dict) -> dict:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 16)}
     if "threads" in args:  # KeOps' OpenMP loops and torch's intra-op pool get the case's thread count
         env["OMP_NUM_THREADS"] = str(args["threads"])
-    out = subprocess.run([sys.executable, "-m", module, "--single", json.dumps(args)], cwd=ROOT,
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--single", json.dumps(args)], cwd=ROOT, capture_output=True, text=True, env=env
+    )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -11,6 +11,7 @@ on a quiet machine) and writes ``efficiency_<bench>_<key><value>....csv/.md`` be
    every step (integrated from probes), and with a Transformer using a KV cache.
 Each case runs in its own process (peak RSS is its own). Writes benchmarks/results/efficiency_*.csv/.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,9 @@ class KVCacheDecoder(nn.Module):
         self.heads = heads
         self.qkv = nn.ModuleList(nn.Linear(H, 3 * H) for _ in range(layers))
         self.out = nn.ModuleList(nn.Linear(H, H) for _ in range(layers))
-        self.ff = nn.ModuleList(nn.Sequential(nn.LayerNorm(H), nn.Linear(H, 2 * H), nn.GELU(), nn.Linear(2 * H, H)) for _ in range(layers))
+        self.ff = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(H), nn.Linear(H, 2 * H), nn.GELU(), nn.Linear(2 * H, H)) for _ in range(layers)
+        )
         self.norm = nn.ModuleList(nn.LayerNorm(H) for _ in range(layers))
 
     def empty_cache(self, batch: int, length: int, H: int) -> torch.Tensor:
@@ -92,6 +95,7 @@ def case(spec: dict) -> dict:
                 state, x = enc.default_state(1), torch.zeros(1, H)
                 for _ in range(L):
                     x, state = enc.step(x, state)
+
             return _timed(run, repeats=1)
         if kind == "gen-s4-recompute":
             enc = S4Encoder(H, d_model=H, n_layers=spec["layers"], d_state=spec["d_state"], l_max=L).eval()
@@ -99,7 +103,11 @@ def case(spec: dict) -> dict:
             probes = np.linspace(L / spec["probe_points"], L, spec["probe_points"]).astype(int)
             costs = [_timed(lambda t=t: enc(seq[:, :t]), repeats=1)["time_s"] for t in probes]
             # one forward over each prefix t = 1..L: integrate the measured cost(t) (trapezoid from 0)
-            total = np.trapezoid(np.r_[0.0, costs], np.r_[0, probes]) if hasattr(np, "trapezoid") else np.trapz(np.r_[0.0, costs], np.r_[0, probes])
+            total = (
+                np.trapezoid(np.r_[0.0, costs], np.r_[0, probes])
+                if hasattr(np, "trapezoid")
+                else np.trapz(np.r_[0.0, costs], np.r_[0, probes])
+            )
             return {"time_s": float(total), "peak_mib": float("nan"), "note": f"integrated from {len(probes)} probes"}
         dec = KVCacheDecoder(H, spec["layers"], spec["heads"]).eval()
 
@@ -107,6 +115,7 @@ def case(spec: dict) -> dict:
             cache, x = dec.empty_cache(1, L, H), torch.zeros(1, H)
             for t in range(L):
                 x = dec.step(x, cache, t)
+
         return _timed(run, repeats=1)
 
 
@@ -114,16 +123,39 @@ def cases(which: list[str], cfg: dict) -> list[dict]:
     out = []
     if "lssl" in which:
         c = cfg["lssl"]
-        out += [{"bench": "lssl", "kind": k, "H": H, "L": c["L"], "batch": c["batch"], "threads": c.get("threads", cfg["threads"])} for H in c["H"] for k in ("lssl", "s4-layer")]
+        out += [
+            {"bench": "lssl", "kind": k, "H": H, "L": c["L"], "batch": c["batch"], "threads": c.get("threads", cfg["threads"])}
+            for H in c["H"]
+            for k in ("lssl", "s4-layer")
+        ]
     if "attention" in which:
         c = cfg["attention"]
-        out += [{"bench": "attention", "kind": k, **{x: c[x] for x in ("H", "layers", "heads", "d_state")}, "L": L, "batch": b,
-                 "threads": c.get("threads", cfg["threads"])}
-                for L in c["L"] for b in c["batch"] for k in ("transformer", "s4-stack")]
+        out += [
+            {
+                "bench": "attention",
+                "kind": k,
+                **{x: c[x] for x in ("H", "layers", "heads", "d_state")},
+                "L": L,
+                "batch": b,
+                "threads": c.get("threads", cfg["threads"]),
+            }
+            for L in c["L"]
+            for b in c["batch"]
+            for k in ("transformer", "s4-stack")
+        ]
     if "generation" in which:
         c = cfg["generation"]
-        out += [{"bench": "generation", "kind": k, **{x: c[x] for x in ("H", "layers", "heads", "d_state", "probe_points")}, "L": L, "threads": c.get("threads", cfg["threads"])}
-                for L in c["L"] for k in ("gen-s4-step", "gen-s4-recompute", "gen-transformer-kv")]
+        out += [
+            {
+                "bench": "generation",
+                "kind": k,
+                **{x: c[x] for x in ("H", "layers", "heads", "d_state", "probe_points")},
+                "L": L,
+                "threads": c.get("threads", cfg["threads"]),
+            }
+            for L in c["L"]
+            for k in ("gen-s4-step", "gen-s4-recompute", "gen-transformer-kv")
+        ]
     return out
 
 
@@ -150,13 +182,18 @@ def main() -> None:
             print(rows[-1], flush=True)
         df = pd.DataFrame(rows)
         command = f"python -m benchmarks.efficiency --which {bench}" + (f" --where {' '.join(args.where)}" if where else "")
-        write_results(f"efficiency_{bench}{suffix}", df, f"Efficiency: {bench}", command, notes=_ratios(bench, df), floatfmt=".4g")
+        write_results(
+            f"efficiency_{bench}{suffix}", df, f"Efficiency: {bench}", command, notes=_ratios(bench, df), floatfmt=".4g"
+        )
 
 
 def _ratios(bench: str, df: pd.DataFrame) -> str:
     """Side-by-side ratios from this one run."""
-    key, (slow, fast) = {"lssl": (["H"], ("lssl", "s4-layer")), "attention": (["L", "batch"], ("transformer", "s4-stack")),
-                         "generation": (["L"], ("gen-s4-recompute", "gen-s4-step"))}[bench]
+    key, (slow, fast) = {
+        "lssl": (["H"], ("lssl", "s4-layer")),
+        "attention": (["L", "batch"], ("transformer", "s4-stack")),
+        "generation": (["L"], ("gen-s4-recompute", "gen-s4-step")),
+    }[bench]
     lines = [f"Ratios ({slow} / {fast}):\n"]
     for values, g in df.groupby(key):
         k = ", ".join(f"{name}={v}" for name, v in zip(key, values))

@@ -9,6 +9,7 @@ vectors first and runs :func:`cauchy_shared`, the path that cauchy_products repl
 Each case runs in its own process so its peak resident memory (minus the inputs) is its own.
 Writes benchmarks/results/kernels.csv and kernels.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,18 +69,38 @@ def main() -> None:
     for L in cfg["lengths"]:
         for p in cfg["passes"]:
             for backend in cfg["backends"]:
-                case = {"H": cfg["H"], "N": cfg["N"], "L": L, "pass": p, "backend": backend, "repeats": cfg["repeats"],
-                        "dtype": cfg["dtype"], "K": cfg.get("K", 1), "threads": cfg["threads"]}
+                case = {
+                    "H": cfg["H"],
+                    "N": cfg["N"],
+                    "L": L,
+                    "pass": p,
+                    "backend": backend,
+                    "repeats": cfg["repeats"],
+                    "dtype": cfg["dtype"],
+                    "K": cfg.get("K", 1),
+                    "threads": cfg["threads"],
+                }
                 res = run_isolated("benchmarks.kernels", case)
                 rows.append({**{k: case[k] for k in ("backend", "L", "pass")}, **res})
                 print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     naive = df[df.backend == "naive"].set_index(["L", "pass"])
-    df["time_vs_naive"] = [r.time_ms / naive.loc[(r.L, r["pass"]), "time_ms"] if "time_ms" in r and (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
-    df["memory_vs_naive"] = [r.peak_mib / naive.loc[(r.L, r["pass"]), "peak_mib"] if (r.L, r["pass"]) in naive.index else float("nan") for _, r in df.iterrows()]
-    write_results(cfg.get("name", "kernels"), df, f"Cauchy backends: K={cfg.get('K', 1)} sums over shared poles, H={cfg['H']}, "
-                  f"N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}",
-                  f"python -m benchmarks.kernels --config {args.config}")
+    df["time_vs_naive"] = [
+        r.time_ms / naive.loc[(r.L, r["pass"]), "time_ms"] if "time_ms" in r and (r.L, r["pass"]) in naive.index else float("nan")
+        for _, r in df.iterrows()
+    ]
+    df["memory_vs_naive"] = [
+        r.peak_mib / naive.loc[(r.L, r["pass"]), "peak_mib"] if (r.L, r["pass"]) in naive.index else float("nan")
+        for _, r in df.iterrows()
+    ]
+    write_results(
+        cfg.get("name", "kernels"),
+        df,
+        f"Cauchy backends: K={cfg.get('K', 1)} sums over shared poles, H={cfg['H']}, "
+        f"N={cfg['N']} (N/2 conjugate pairs), {cfg['dtype']}",
+        f"python -m benchmarks.kernels --config {args.config}",
+    )
+
 
 if __name__ == "__main__":
     main()

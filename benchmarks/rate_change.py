@@ -7,6 +7,7 @@ ETTm1 test MSE/MAE (Informer split, scaled with ETTm1's train statistics) of (a)
 used naively at 15 min, (b) the same model with Δ x rate, (c) a model trained on ETTm1.
 Writes benchmarks/results/rate_change.csv and rate_change.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,15 @@ def main() -> None:
         rows.append({"model": name, **scores(forecast, truth), "test_windows": len(forecast)})
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    write_results("rate_change", df, f"Zero-shot rate change: ETTh1 (hourly) model on ETTm1 (15 min), features "
-                  f"{cfg['features']}, lookback {cfg['lookback']}, horizon {cfg['horizon']} steps",
-                  f"python -m benchmarks.rate_change --config {args.config}", floatfmt=".4f")
+    write_results(
+        "rate_change",
+        df,
+        f"Zero-shot rate change: ETTh1 (hourly) model on ETTm1 (15 min), features "
+        f"{cfg['features']}, lookback {cfg['lookback']}, horizon {cfg['horizon']} steps",
+        f"python -m benchmarks.rate_change --config {args.config}",
+        floatfmt=".4f",
+    )
+
 
 if __name__ == "__main__":
     main()

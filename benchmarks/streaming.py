@@ -6,6 +6,7 @@ against model.predict(horizon, series=context), for several context lengths (iss
 Timings do not depend on training quality, so each model is fitted for a handful of batches on a
 synthetic series. Writes benchmarks/results/streaming.csv and streaming.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,13 @@ from darts.utils import timeseries_generation as tg
 from benchmarks.common import ROOT, load_config, timings, write_results
 from s4forecast import S4Model
 
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False,
-           "enable_checkpointing": False, "limit_train_batches": 2}
+TRAINER = {
+    "enable_progress_bar": False,
+    "logger": False,
+    "enable_model_summary": False,
+    "enable_checkpointing": False,
+    "limit_train_batches": 2,
+}
 
 
 def median_time(fn, repeats: int) -> float:
@@ -45,13 +51,26 @@ def main() -> None:
         value = context.values()[-1:]
         update_s = median_time(lambda: stream.update(value), cfg["repeats"])
         forecast_s = median_time(lambda: stream.forecast(H), cfg["repeats"])
-        rows.append({"context": L, "horizon": H, "predict_ms": 1e3 * predict_s, "update_ms": 1e3 * update_s,
-                     "forecast_ms": 1e3 * forecast_s, "update_speedup": predict_s / update_s,
-                     "update+forecast_speedup": predict_s / (update_s + forecast_s)})
+        rows.append(
+            {
+                "context": L,
+                "horizon": H,
+                "predict_ms": 1e3 * predict_s,
+                "update_ms": 1e3 * update_s,
+                "forecast_ms": 1e3 * forecast_s,
+                "update_speedup": predict_s / update_s,
+                "update+forecast_speedup": predict_s / (update_s + forecast_s),
+            }
+        )
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    write_results("streaming", df, f"Streaming: S4Stream.update + forecast vs predict (model {cfg['model']}, "
-                  f"{cfg['threads']} torch thread(s))", f"python -m benchmarks.streaming --config {args.config}")
+    write_results(
+        "streaming",
+        df,
+        f"Streaming: S4Stream.update + forecast vs predict (model {cfg['model']}, {cfg['threads']} torch thread(s))",
+        f"python -m benchmarks.streaming --config {args.config}",
+    )
+
 
 if __name__ == "__main__":
     main()

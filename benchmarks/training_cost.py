@@ -10,6 +10,7 @@ by a Lightning callback; then ``predict_windows`` test windows are forecast with
 config for a setting (with ``set`` overrides as given to its ``run --set``), or S4Model's defaults. Peers run at Darts' defaults with batch 32.
 Writes benchmarks/results/training_cost.csv and training_cost.md with ratios to TiDE and TSMixer.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,13 @@ from s4forecast.data.informer import load_informer
 from s4forecast.forecasting.evaluation import test_windows
 
 PEERS = {"tide": TiDEModel, "nlinear": NLinearModel, "nhits": NHiTSModel, "tsmixer": TSMixerModel}
-TRAINER = {"accelerator": "cpu", "enable_progress_bar": False, "enable_model_summary": False, "logger": False,
-           "enable_checkpointing": False}
+TRAINER = {
+    "accelerator": "cpu",
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "logger": False,
+    "enable_checkpointing": False,
+}
 
 
 class EpochTimer(Callback):
@@ -51,8 +57,12 @@ def s4_params(spec: dict, lookback: int, horizon: int) -> dict:
     """S4Model keyword arguments of one S4 row: from the main job's YAML, an Informer setting, or defaults."""
     if "forecast" in spec:
         cfg = load_config(ROOT / spec["forecast"])
-        return {"input_chunk_length": cfg["lookback"], "output_chunk_length": cfg["horizon"], **cfg["model"],
-                "pl_trainer_kwargs": cfg.get("trainer", {})}
+        return {
+            "input_chunk_length": cfg["lookback"],
+            "output_chunk_length": cfg["horizon"],
+            **cfg["model"],
+            "pl_trainer_kwargs": cfg.get("trainer", {}),
+        }
     if "informer" in spec:
         dataset, features, h = spec["informer"]
         cfg = informer_config.override(informer_config.load(dataset, features, horizon=h), spec.get("set", []))
@@ -78,22 +88,34 @@ def timed(model, splits, group: dict, cfg: dict) -> dict:
     start = time.perf_counter()
     test_windows(model, splits.test[:n], group["lookback"], group["horizon"])
     predict_s = time.perf_counter() - start
-    return {"train_s_per_epoch": timer.seconds[-1], "predict_s": predict_s,
-            "params": sum(p.numel() for p in model.model.parameters())}
+    return {
+        "train_s_per_epoch": timer.seconds[-1],
+        "predict_s": predict_s,
+        "params": sum(p.numel() for p in model.model.parameters()),
+    }
 
 
 def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
     splits = load_informer(group["dataset"], group["features"], group["lookback"])
     setting = f"{group['dataset']}-{group['features']} {group['lookback']}->{group['horizon']}"
-    specs = [(name, "darts defaults", lambda name=name: PEERS[name](
-        group["lookback"], group["horizon"], batch_size=32, random_state=0, pl_trainer_kwargs=dict(TRAINER)))
-        for name in group["peers"]]
+    specs = [
+        (
+            name,
+            "darts defaults",
+            lambda name=name: PEERS[name](
+                group["lookback"], group["horizon"], batch_size=32, random_state=0, pl_trainer_kwargs=dict(TRAINER)
+            ),
+        )
+        for name in group["peers"]
+    ]
     for config_name, spec in group["s4"].items():
+
         def make(spec=spec):
             params = s4_params(spec, group["lookback"], group["horizon"])
             params["pl_trainer_kwargs"] = {**params.get("pl_trainer_kwargs", {}), **TRAINER}
             params.setdefault("random_state", 0)
             return S4Model(**params)
+
         specs.append(("s4", config_name, make))
     rows = []
     for name, config_name, make in specs:
@@ -124,11 +146,15 @@ def main(argv=None) -> None:
     torch.set_num_threads(cfg["threads"])
     rows = [row for group in cfg["groups"] for row in rows_of_group(group, cfg, args.only)]
     df = with_ratios(pd.DataFrame(rows))
-    write_results(args.stem, df, f"Training and prediction cost, one process, {cfg['threads']} torch thread(s)",
-                  f"python -m benchmarks.training_cost --config {args.config}" + (f" --only {' '.join(args.only)}" if args.only else ""),
-                  notes=f"An epoch is {cfg['windows_per_epoch']} training windows (the last of {cfg['epochs']} epochs is timed); "
-                        f"predict_s forecasts {cfg['predict_windows']} test windows with historical_forecasts. "
-                        "Ratios are this row's seconds over the peer's in the same setting.\n")
+    write_results(
+        args.stem,
+        df,
+        f"Training and prediction cost, one process, {cfg['threads']} torch thread(s)",
+        f"python -m benchmarks.training_cost --config {args.config}" + (f" --only {' '.join(args.only)}" if args.only else ""),
+        notes=f"An epoch is {cfg['windows_per_epoch']} training windows (the last of {cfg['epochs']} epochs is timed); "
+        f"predict_s forecasts {cfg['predict_windows']} test windows with historical_forecasts. "
+        "Ratios are this row's seconds over the peer's in the same setting.\n",
+    )
 
 
 if __name__ == "__main__":

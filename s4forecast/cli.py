@@ -4,6 +4,7 @@
 User errors (a missing or misspelt config key, an unknown study, a bad option) print one line and
 exit with status 2; ``--traceback`` shows the whole stack instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,14 +77,15 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s4forecast", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="s4forecast", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"s4forecast {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     common.add_argument("--traceback", action="store_true", help="show the full stack of an error instead of one line")
     data = argparse.ArgumentParser(add_help=False)
-    data.add_argument("--data-dir", default=None, help="dataset folder (default: $S4FORECAST_DATA_DIR, else download with checksum)")
+    data.add_argument(
+        "--data-dir", default=None, help="dataset folder (default: $S4FORECAST_DATA_DIR, else download with checksum)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common], help="build an S4 layer, print its kernel and speed")
@@ -93,10 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int, default=16, help="batch size of the timed pass (default 16)")
     p.set_defaults(func=demo)
 
-    p = sub.add_parser("forecast", parents=[common, data],
-                       help="fit S4Model on a real dataset, score the test split, plot a forecast")
-    p.add_argument("--config", default=str(default_config("forecast/etth1.yaml")),
-                   help="forecast config YAML (default: the shipped forecast/etth1.yaml)")
+    p = sub.add_parser(
+        "forecast", parents=[common, data], help="fit S4Model on a real dataset, score the test split, plot a forecast"
+    )
+    p.add_argument(
+        "--config",
+        default=str(default_config("forecast/etth1.yaml")),
+        help="forecast config YAML (default: the shipped forecast/etth1.yaml)",
+    )
     p.add_argument("--output-dir", default=None, help="where metrics and plot go (default: the config's output_dir)")
     p.set_defaults(func=forecast)
 

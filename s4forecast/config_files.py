@@ -1,5 +1,6 @@
 """YAML configs of the command-line jobs: where the shipped defaults live, and one check of a file's
 keys so that a typo is an error that names it instead of a silently ignored setting."""
+
 from __future__ import annotations
 
 import importlib.resources
@@ -32,8 +33,9 @@ def read_yaml(path: str | Path) -> dict:
     return cfg
 
 
-def check_keys(cfg: dict, path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = (),
-               sections: tuple[str, ...] = ()) -> dict:
+def check_keys(
+    cfg: dict, path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = (), sections: tuple[str, ...] = ()
+) -> dict:
     """``cfg`` if it has every ``required`` key and no key outside ``required + optional``; each
     ``sections`` key present must hold a mapping. Returns ``cfg``."""
     allowed = required + optional

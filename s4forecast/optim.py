@@ -1,5 +1,6 @@
 """Optimiser parameter groups: the SSM parameters (Λ, P, B, C, Δ of every
 :class:`~s4forecast.ssm.systems.SSM`) get their own learning rate and no weight decay (S4 App. D.1)."""
+
 from __future__ import annotations
 
 from torch import nn

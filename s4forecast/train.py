@@ -4,6 +4,7 @@
 Lightning progress bar, checkpoints (best val_acc and last) under ``<output_dir>/<run name>/``,
 resume from the last checkpoint when re-run, and a final test accuracy line.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,16 +48,24 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
     data = ClassificationData(cfg["task"], cfg["batch_size"], data_dir)
     model = S4Classifier(**data.dims, **cfg["model"])
     run_dir = Path(output_dir or cfg.get("output_dir", "runs")) / cfg["name"]
-    checkpoints = ModelCheckpoint(dirpath=run_dir, monitor="val_acc", mode="max", save_last=True, filename="best-{epoch}-{val_acc:.4f}")
-    trainer = pl.Trainer(default_root_dir=run_dir, callbacks=[checkpoints], logger=pl.loggers.CSVLogger(run_dir),
-                         **{"enable_progress_bar": progress, **cfg.get("trainer", {})})
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir, monitor="val_acc", mode="max", save_last=True, filename="best-{epoch}-{val_acc:.4f}"
+    )
+    trainer = pl.Trainer(
+        default_root_dir=run_dir,
+        callbacks=[checkpoints],
+        logger=pl.loggers.CSVLogger(run_dir),
+        **{"enable_progress_bar": progress, **cfg.get("trainer", {})},
+    )
     last = run_dir / "last.ckpt"
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     best = checkpoints.best_model_path or None
     result = trainer.test(model, datamodule=data, ckpt_path=best, verbose=False)[0]
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{cfg['name']}: test accuracy {result['test_acc']:.4f} ({n_params} parameters, "
-          f"{trainer.current_epoch} epochs, checkpoint {best})")
+    print(
+        f"{cfg['name']}: test accuracy {result['test_acc']:.4f} ({n_params} parameters, "
+        f"{trainer.current_epoch} epochs, checkpoint {best})"
+    )
     return {**result, "params": n_params, "epochs": trainer.current_epoch}
 
 

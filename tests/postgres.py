@@ -1,4 +1,5 @@
 """A private PostgreSQL server on 127.0.0.1 for tests: own data directory, own port, stopped after."""
+
 from __future__ import annotations
 
 import glob
@@ -36,8 +37,17 @@ def postgres_server():
     run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
     try:
         run(f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres")
-        run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
-            f"-h 127.0.0.1 -p {port} -k {root}", "start")
+        run(
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(root, "log"),
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {root}",
+            "start",
+        )
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         if os.path.exists(os.path.join(data, "postmaster.pid")):

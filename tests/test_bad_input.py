@@ -1,4 +1,5 @@
 """Regressions for inputs that used to give silently wrong output or errors from deep inside torch."""
+
 import inspect
 
 import numpy as np
@@ -20,8 +21,9 @@ def series():
 
 @pytest.fixture(scope="module")
 def fitted(series):
-    return S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0,
-                   pl_trainer_kwargs=TRAINER).fit(series)
+    return S4Model(
+        24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0, pl_trainer_kwargs=TRAINER
+    ).fit(series)
 
 
 def test_rate_survives_save_load_and_untrained_model(fitted, series, tmp_path):
@@ -44,8 +46,9 @@ def test_bad_rates_raise(fitted, rate):
 
 
 def test_stream_leaves_the_model_and_darts_defaults_in_training_mode(series):
-    m = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0,
-                pl_trainer_kwargs=TRAINER).fit(series)
+    m = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0, pl_trainer_kwargs=TRAINER).fit(
+        series
+    )
     m.model.train()
     default_loss = inspect.signature(PLForecastingModule.__init__).parameters["loss_fn"].default
     m.stream(series[-24:])
@@ -66,13 +69,16 @@ def test_stream_update_rejects_wrong_shapes_and_frequencies(fitted, series):
             stream.forecast(n)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"output_chunk_length": 0}, "output_chunk_length"),
-    ({"output_chunk_length": -3}, "output_chunk_length"),
-    ({"input_chunk_length": 0}, "input_chunk_length"),
-    ({"output_chunk_shift": -1}, "output_chunk_shift"),
-    ({"rate": 0.0}, "rate"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"output_chunk_length": 0}, "output_chunk_length"),
+        ({"output_chunk_length": -3}, "output_chunk_length"),
+        ({"input_chunk_length": 0}, "input_chunk_length"),
+        ({"output_chunk_shift": -1}, "output_chunk_shift"),
+        ({"rate": 0.0}, "rate"),
+    ],
+)
 def test_chunk_lengths_and_rate_validated_at_construction(kwargs, match):
     args = {"input_chunk_length": 12, "output_chunk_length": 6} | kwargs
     with pytest.raises(ValueError, match=match):

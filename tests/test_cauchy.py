@@ -218,7 +218,8 @@ def test_products_keops_gradcheck():
     right = torch.randn(2, 2, 3, dtype=torch.complex128, requires_grad=True)
     w = torch.complex(-torch.rand(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)).requires_grad_()
     z = torch.randn(7, dtype=torch.complex128)
-    assert torch.autograd.gradcheck(lambda a, b, w: cauchy_module.cauchy_products(a, b, z, w, backend="keops", conj=True),
-                                    (left, right, w))
+    assert torch.autograd.gradcheck(
+        lambda a, b, w: cauchy_module.cauchy_products(a, b, z, w, backend="keops", conj=True), (left, right, w)
+    )
     with pytest.raises(ValueError, match=r"left \(R, ..., N\)"):
         cauchy_module.cauchy_products(left, right[..., :2], z, w)

@@ -1,4 +1,5 @@
 """S4Classifier and the classification data: shapes, labels, padding, overfitting, the train script."""
+
 import gzip
 import struct
 
@@ -14,6 +15,7 @@ from s4forecast.classification.model import S4Classifier, pool
 
 def test_listops_labels_equal_a_reference_evaluation():
     """Labels from the generator's evaluator against an independent recursive evaluator."""
+
     def recursive(tokens):
         def parse(i):
             tok = tokens[i]
@@ -23,9 +25,16 @@ def test_listops_labels_equal_a_reference_evaluation():
             while tokens[i] != "]":
                 v, i = parse(i)
                 args.append(v)
-            ops = {"[MAX": max, "[MIN": min, "[MED": lambda a: int(sorted(a)[len(a) // 2] if len(a) % 2 else (sorted(a)[len(a) // 2 - 1] + sorted(a)[len(a) // 2]) / 2),
-                   "[SM": lambda a: sum(a) % 10}
+            ops = {
+                "[MAX": max,
+                "[MIN": min,
+                "[MED": lambda a: int(
+                    sorted(a)[len(a) // 2] if len(a) % 2 else (sorted(a)[len(a) // 2 - 1] + sorted(a)[len(a) // 2]) / 2
+                ),
+                "[SM": lambda a: sum(a) % 10,
+            }
             return ops[tok](args), i + 1
+
         return parse(0)[0]
 
     examples = listops.generate(30, seed=3, min_length=20, max_length=400)
@@ -36,7 +45,7 @@ def test_listops_labels_equal_a_reference_evaluation():
 
 
 def test_listops_spec_lengths_depth_and_tsv_reader(tmp_path):
-    (tokens, label), = listops.generate(1, seed=0)
+    ((tokens, label),) = listops.generate(1, seed=0)
     assert 500 <= len(tokens) <= 2000
     depth = max(np.cumsum([(t in listops.OPERATORS) - (t == "]") for t in tokens]))
     assert depth <= 10
@@ -75,8 +84,9 @@ def test_real_smnist_batches(data_dir):
 
 def test_length_aware_pooling_ignores_padding():
     torch.manual_seed(0)
-    model = S4Classifier(d_input=8, n_classes=10, d_model=16, n_layers=2, d_state=8, vocab_size=len(listops.VOCAB),
-                         pooling="length-mean").eval()
+    model = S4Classifier(
+        d_input=8, n_classes=10, d_model=16, n_layers=2, d_state=8, vocab_size=len(listops.VOCAB), pooling="length-mean"
+    ).eval()
     items = [listops.ListOps(listops.generate(2, seed=1, min_length=10, max_length=60))[i] for i in range(2)]
     x, y, lengths = pad_batch(items)
     alone = torch.cat([model(items[i][0][None], items[i][2][None]) for i in range(2)])
@@ -90,8 +100,18 @@ def test_classifier_overfits_a_tiny_batch():
     torch.manual_seed(0)
     x = torch.randn(16, 64, 3)
     y = torch.arange(16) % 4
-    model = S4Classifier(d_input=3, n_classes=4, d_model=32, n_layers=2, d_state=16, l_max=64, dropout=0.0,
-                         lr=1e-2, weight_decay=0.0, schedule=None)
+    model = S4Classifier(
+        d_input=3,
+        n_classes=4,
+        d_model=32,
+        n_layers=2,
+        d_state=16,
+        l_max=64,
+        dropout=0.0,
+        lr=1e-2,
+        weight_decay=0.0,
+        schedule=None,
+    )
     opt = model.configure_optimizers()
     for _ in range(150):
         opt.zero_grad()
@@ -110,9 +130,15 @@ def test_bad_classifier_arguments():
 def test_train_script_end_to_end(data_dir, tmp_path):
     from s4forecast.train import classify
 
-    cfg = {"name": "tiny", "seed": 0, "task": {"name": "smnist", "val_size": 64, "train_subset": 64}, "batch_size": 32,
-           "model": {"d_model": 8, "n_layers": 1, "d_state": 8}, "output_dir": str(tmp_path),
-           "trainer": {"max_epochs": 1, "limit_val_batches": 2, "limit_test_batches": 2, "enable_progress_bar": False}}
+    cfg = {
+        "name": "tiny",
+        "seed": 0,
+        "task": {"name": "smnist", "val_size": 64, "train_subset": 64},
+        "batch_size": 32,
+        "model": {"d_model": 8, "n_layers": 1, "d_state": 8},
+        "output_dir": str(tmp_path),
+        "trainer": {"max_epochs": 1, "limit_val_batches": 2, "limit_test_batches": 2, "enable_progress_bar": False},
+    }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     result = classify(path, data_dir)
@@ -157,8 +183,9 @@ def test_aan_reader_and_dual_encoder(tmp_path):
     x, y, lengths = ds[0]
     assert x.shape == (2, 32) and y == 1 and lengths.tolist() == [16, 12]
     assert x[0, 0] == ord("f") + 1 and x[0, 16] == 0
-    model = S4Classifier(d_input=8, n_classes=2, d_model=16, n_layers=1, d_state=8, vocab_size=text.VOCAB_SIZE,
-                         pooling="length-mean", dual=True)
+    model = S4Classifier(
+        d_input=8, n_classes=2, d_model=16, n_layers=1, d_state=8, vocab_size=text.VOCAB_SIZE, pooling="length-mean", dual=True
+    )
     batch = torch.utils.data.default_collate([ds[0], ds[1]])
     assert model(batch[0], batch[2]).shape == (2, 2)
     bad = tmp_path / "bad.tsv"

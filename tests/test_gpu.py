@@ -1,6 +1,7 @@
 """Checks that need a CUDA device: the compiled Triton Cauchy kernel at realistic sizes. Skipped (with
 the reason) on machines without one; the interpreter-mode tests in test_cauchy.py cover the kernel's
 logic everywhere. Run on a GPU machine with TRITON_INTERPRET=0."""
+
 import os
 
 import pytest
@@ -25,6 +26,7 @@ def test_compiled_triton_matches_torch_on_gpu(L):
     ref = cauchy_module.cauchy(v, z, w, backend="torch", conj=True)
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
     g = torch.randn_like(out)
-    for a, b in zip(torch.autograd.grad((out * g.conj()).real.sum(), [v, w]),
-                    torch.autograd.grad((ref * g.conj()).real.sum(), [v, w])):
+    for a, b in zip(
+        torch.autograd.grad((out * g.conj()).real.sum(), [v, w]), torch.autograd.grad((ref * g.conj()).real.sum(), [v, w])
+    ):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * b.abs().max().item())

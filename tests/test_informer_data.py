@@ -1,4 +1,5 @@
 """Informer protocol: split borders, train-only scaler, metrics, data files and the benchmark runner."""
+
 import gzip
 import hashlib
 
@@ -27,8 +28,9 @@ def test_ratio_borders_match_informer_code():
 
 def write_csv(path, n=200):
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=n, freq="h"),
-                       "a": rng.normal(5, 2, n), "OT": np.arange(n, dtype=float)})
+    df = pd.DataFrame(
+        {"date": pd.date_range("2020-01-01", periods=n, freq="h"), "a": rng.normal(5, 2, n), "OT": np.arange(n, dtype=float)}
+    )
     df.to_csv(path, index=False)
     return df
 
@@ -119,8 +121,23 @@ def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
 
     cfg_dir = tiny_config_dir(tmp_path, 3, "s4", d_model=8, n_layers=1, d_state=8)
     results = tmp_path / "results.csv"
-    args = ["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "s4", "--results", str(results),
-            "--config-dir", str(cfg_dir), "--data-dir", str(data_dir), "--no-progress"]
+    args = [
+        "--dataset",
+        "ETTh1",
+        "--features",
+        "S",
+        "--horizon",
+        "24",
+        "--model",
+        "s4",
+        "--results",
+        str(results),
+        "--config-dir",
+        str(cfg_dir),
+        "--data-dir",
+        str(data_dir),
+        "--no-progress",
+    ]
     run.main(args)
     df = pd.read_csv(results)
     assert len(df) == 1
@@ -155,17 +172,39 @@ def test_report_counts_wins_and_lists_losses(tmp_path):
 
     CURRENT = {"s4": {"lr": 1.0, "subtract_last": True}}
 
-    published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1", "ECL"], "features": ["S", "S", "S"], "horizon": [24, 48, 48],
-                              "s4_mse": [0.06, 0.08, 0.3], "s4_mae": [0.2, 0.2, 0.4], "informer_mse": [0.1, 0.16, 0.4],
-                              "informer_mae": [0.2, 0.3, 0.5]})
-    rows = [("ETTh1", "S", 24, "s4", 0.05, "ok"), ("ETTh1", "S", 24, "nlinear", 0.04, "ok"),
-            ("ETTh1", "S", 48, "s4", 0.09, "ok"), ("ETTh1", "S", 48, "s4", 0.07, "ok"),  # a re-run replaces the first
-            ("ETTh1", "S", 48, "tide", 0.075, "ok"), ("ETTh1", "S", 48, "dlinear", 0.2, "ok"),
-            ("ETTh1", "S", 24, "informer", 0.01, "ok")]  # the Informer re-run is its own column, not a baseline
+    published = pd.DataFrame(
+        {
+            "dataset": ["ETTh1", "ETTh1", "ECL"],
+            "features": ["S", "S", "S"],
+            "horizon": [24, 48, 48],
+            "s4_mse": [0.06, 0.08, 0.3],
+            "s4_mae": [0.2, 0.2, 0.4],
+            "informer_mse": [0.1, 0.16, 0.4],
+            "informer_mae": [0.2, 0.3, 0.5],
+        }
+    )
+    rows = [
+        ("ETTh1", "S", 24, "s4", 0.05, "ok"),
+        ("ETTh1", "S", 24, "nlinear", 0.04, "ok"),
+        ("ETTh1", "S", 48, "s4", 0.09, "ok"),
+        ("ETTh1", "S", 48, "s4", 0.07, "ok"),  # a re-run replaces the first
+        ("ETTh1", "S", 48, "tide", 0.075, "ok"),
+        ("ETTh1", "S", 48, "dlinear", 0.2, "ok"),
+        ("ETTh1", "S", 24, "informer", 0.01, "ok"),
+    ]  # the Informer re-run is its own column, not a baseline
     results = pd.DataFrame(rows, columns=["dataset", "features", "horizon", "model", "mse", "status"]).assign(
-        mae=0.1, lookback=96, epochs=1, options="", config_hash=config.config_hash(CURRENT, "s4"))
+        mae=0.1, lookback=96, epochs=1, options="", config_hash=config.config_hash(CURRENT, "s4")
+    )
     results.loc[len(results)] = {"dataset": "ECL", "status": "not run: data absent"}
-    candidate = {"dataset": "ETTh1", "features": "S", "horizon": 48, "model": "s4", "mse": 0.01, "status": "ok", "config_hash": "other"}
+    candidate = {
+        "dataset": "ETTh1",
+        "features": "S",
+        "horizon": 48,
+        "model": "s4",
+        "mse": 0.01,
+        "status": "ok",
+        "config_hash": "other",
+    }
     cfgs = {("ETTh1", "S", 24): CURRENT, ("ETTh1", "S", 48): CURRENT, ("ECL", "S", 48): CURRENT}
     assert report.table(pd.concat([results, pd.DataFrame([candidate])]), published).ours_mse.tolist()[1] == 0.01
     results = pd.concat([results, pd.DataFrame([candidate])], ignore_index=True)
@@ -217,8 +256,25 @@ def test_runner_informer_rerun_writes_a_row(data_dir, tmp_path):
 
     cfg_dir = tiny_config_dir(tmp_path, 2, "informer", hidden_size=8, n_head=2, encoder_layers=1)
     results = tmp_path / "results.csv"
-    run.main(["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "informer", "--results", str(results),
-              "--config-dir", str(cfg_dir), "--data-dir", str(data_dir), "--no-progress"])
+    run.main(
+        [
+            "--dataset",
+            "ETTh1",
+            "--features",
+            "S",
+            "--horizon",
+            "24",
+            "--model",
+            "informer",
+            "--results",
+            str(results),
+            "--config-dir",
+            str(cfg_dir),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ]
+    )
     row = pd.read_csv(results).iloc[0]
     assert (row.model, row.status, row.test_windows) == ("informer", "ok", 2880 - 24 + 1)
     assert 0 < row.mse < 5 and row.params > 0
@@ -232,8 +288,23 @@ def test_runner_skips_a_model_whose_package_is_missing(monkeypatch, data_dir, tm
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "neuralforecast" else find_spec(name, *a))
     results = tmp_path / "results.csv"
-    run.main(["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", "informer", "--results", str(results),
-              "--data-dir", str(data_dir), "--no-progress"])
+    run.main(
+        [
+            "--dataset",
+            "ETTh1",
+            "--features",
+            "S",
+            "--horizon",
+            "24",
+            "--model",
+            "informer",
+            "--results",
+            str(results),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ]
+    )
     assert not results.exists()
     assert "pip install 's4forecast[informer]'" in caplog.text
 
@@ -247,7 +318,8 @@ def test_config_layers_by_features_then_by_horizon(tmp_path):
     (tmp_path / "X.yaml").write_text(
         "s4: {lr: 2.0}\n"
         "by_horizon: {2: {s4: {d_model: 8}}}\n"
-        "by_features:\n  S:\n    s4: {lr: 3.0}\n    by_horizon: {2: {s4: {linear_skip: true}}}\n")
+        "by_features:\n  S:\n    s4: {lr: 3.0}\n    by_horizon: {2: {s4: {linear_skip: true}}}\n"
+    )
     assert config.load("X", "S", tmp_path) == {"lookback": 10, "horizons": [1, 2], "s4": {"lr": 3.0, "d_model": 4}}
     assert config.load("X", "S", tmp_path, 1) == config.load("X", "S", tmp_path)
     two = config.load("X", "S", tmp_path, 2)
@@ -262,13 +334,23 @@ def test_choose_adopts_a_candidate_only_where_its_val_loss_is_lower(tmp_path):
     (tmp_path / "base.yaml").write_text("lookback: 10\nhorizons: [1, 2]\ns4: {lr: 1.0}\n")
     (tmp_path / "X.yaml").write_text("by_horizon: {2: {s4: {lr: 2.0}}}\n")
     cand = ["+s4.linear_skip=true"]
-    h = {hz: (config.config_hash(config.load("X", "S", tmp_path, hz), "s4"),
-              config.config_hash(config.override(config.load("X", "S", tmp_path, hz), cand), "s4")) for hz in (1, 2)}
-    rows = [(1, h[1][0], 0.50, 0.9), (1, h[1][1], 0.40, 0.1),  # candidate lower on val: adopt
-            (2, h[2][0], 0.30, 0.9), (2, h[2][1], 0.35, 0.1),  # candidate higher on val, lower on test: keep
-            (2, h[2][0], 0.20, 0.8)]                            # a re-run of the current config replaces the first
+    h = {
+        hz: (
+            config.config_hash(config.load("X", "S", tmp_path, hz), "s4"),
+            config.config_hash(config.override(config.load("X", "S", tmp_path, hz), cand), "s4"),
+        )
+        for hz in (1, 2)
+    }
+    rows = [
+        (1, h[1][0], 0.50, 0.9),
+        (1, h[1][1], 0.40, 0.1),  # candidate lower on val: adopt
+        (2, h[2][0], 0.30, 0.9),
+        (2, h[2][1], 0.35, 0.1),  # candidate higher on val, lower on test: keep
+        (2, h[2][0], 0.20, 0.8),
+    ]  # a re-run of the current config replaces the first
     results = pd.DataFrame(rows, columns=["horizon", "config_hash", "val_loss", "mse"]).assign(
-        dataset="X", features="S", model="s4", status="ok")
+        dataset="X", features="S", model="s4", status="ok"
+    )
     out = choose.compare(results, cand, tmp_path)
     assert out.adopt.tolist() == [True, False]
     assert out.current_val.tolist() == [0.50, 0.20] and out.candidate_test.tolist() == [0.1, 0.1]
@@ -282,9 +364,9 @@ def test_choose_filters_features_before_applying_a_key_that_only_one_feature_set
     cand = ["s4.batch_size=32"]
     hashes = {f: config.config_hash(config.load("X", f, tmp_path, 1), "s4") for f in "SM"}
     cand_hash = config.config_hash(config.override(config.load("X", "M", tmp_path, 1), cand), "s4")
-    results = pd.DataFrame([("S", hashes["S"], 0.5), ("M", hashes["M"], 0.5), ("M", cand_hash, 0.4)],
-                           columns=["features", "config_hash", "val_loss"]).assign(
-        dataset="X", horizon=1, mse=0.1, model="s4", status="ok")
+    results = pd.DataFrame(
+        [("S", hashes["S"], 0.5), ("M", hashes["M"], 0.5), ("M", cand_hash, 0.4)], columns=["features", "config_hash", "val_loss"]
+    ).assign(dataset="X", horizon=1, mse=0.1, model="s4", status="ok")
     with pytest.raises(KeyError, match="s4.batch_size"):
         choose.compare(results, cand, tmp_path)
     out = choose.compare(results, cand, tmp_path, features="M")

@@ -1,4 +1,5 @@
 """Every fast kernel against the dense powers reference, in float64."""
+
 import itertools
 
 import pytest
@@ -9,8 +10,14 @@ from s4forecast.ssm.cauchy import keops_available
 from s4forecast.ssm.systems import build_ssm
 
 CASES = (
-    [("nplr", init, "bilinear", l_max) for init, l_max in itertools.product(["legs", "legt", "lagt", "fout", "random"], [32, None])]
-    + [("diag", init, disc, None) for init, disc in itertools.product(["diag-lin", "diag-inv", "diag-legs", "legs"], ["zoh", "bilinear"])]
+    [
+        ("nplr", init, "bilinear", l_max)
+        for init, l_max in itertools.product(["legs", "legt", "lagt", "fout", "random"], [32, None])
+    ]
+    + [
+        ("diag", init, disc, None)
+        for init, disc in itertools.product(["diag-lin", "diag-inv", "diag-legs", "legs"], ["zoh", "bilinear"])
+    ]
     + [("dense", init, disc, None) for init, disc in itertools.product(["legs", "fout"], ["zoh", "bilinear"])]
 )
 

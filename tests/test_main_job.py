@@ -1,4 +1,5 @@
 """The README's main job (s4forecast forecast) end to end with a tiny budget on real ETTh1."""
+
 import json
 from pathlib import Path
 

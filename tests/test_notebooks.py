@@ -1,4 +1,5 @@
 """Execute the notebooks with a tiny training budget: every cell must run."""
+
 from pathlib import Path
 
 import nbformat

@@ -1,4 +1,5 @@
 """S4Model over patches (patch_len > 1): layout, accuracy, and what it refuses."""
+
 import numpy as np
 import pytest
 import torch
@@ -29,7 +30,7 @@ def test_tokens_are_padded_whole_patches_in_step_order():
         for i in range(4):
             t = j * 4 + i - module.pad_front
             expected = x[:, t] if 0 <= t < L else torch.zeros(3, 2)
-            torch.testing.assert_close(tokens[:, j, 2 * i: 2 * i + 2], expected)
+            torch.testing.assert_close(tokens[:, j, 2 * i : 2 * i + 2], expected)
 
 
 def test_patched_sine_forecast_is_accurate():
@@ -37,8 +38,20 @@ def test_patched_sine_forecast_is_accurate():
     step gives errors of ~0.3 here."""
     series = tg.sine_timeseries(length=600, value_frequency=0.05).astype(np.float32)
     train, test = series[:560], series[560:]
-    m = S4Model(42, 10, patch_len=4, d_model=32, n_layers=2, d_state=16, n_epochs=8, batch_size=32, random_state=0,
-                dropout=0.0, optimizer_kwargs={"lr": 1e-2}, pl_trainer_kwargs=TRAINER)
+    m = S4Model(
+        42,
+        10,
+        patch_len=4,
+        d_model=32,
+        n_layers=2,
+        d_state=16,
+        n_epochs=8,
+        batch_size=32,
+        random_state=0,
+        dropout=0.0,
+        optimizer_kwargs={"lr": 1e-2},
+        pl_trainer_kwargs=TRAINER,
+    )
     m.fit(train)
     pred = m.predict(10, series=train)
     mae = np.abs(pred.values() - test[:10].values()).mean()

@@ -1,6 +1,7 @@
 """Roots of trust outside the project: the HiPPO matrices against the values of the original authors'
 ``transition()`` (state-spaces/s4, ``src/models/hippo/hippo.py``) written out by hand at small N, and
 the dense discretisation against ``scipy.signal.cont2discrete``."""
+
 import numpy as np
 import pytest
 import torch
@@ -13,8 +14,11 @@ REFERENCE = {
     # LegS (S4 eq. 2): A_nk = -sqrt(2n+1) sqrt(2k+1) below the diagonal, -(n+1) on it; B_n = sqrt(2n+1)
     "legs": (3, [[-1, 0, 0], [-r3, -2, 0], [-r5, -r15, -3]], [1, r3, r5]),
     # LegT, halved "for timescale correctness" as in the authors' code
-    "legt": (3, [[-0.5, 0.5 * r3, -0.5 * r5], [-0.5 * r3, -1.5, 0.5 * r15], [-0.5 * r5, -0.5 * r15, -2.5]],
-             [0.5, 0.5 * r3, 0.5 * r5]),
+    "legt": (
+        3,
+        [[-0.5, 0.5 * r3, -0.5 * r5], [-0.5 * r3, -1.5, 0.5 * r15], [-0.5 * r5, -0.5 * r15, -2.5]],
+        [0.5, 0.5 * r3, 0.5 * r5],
+    ),
     # LagT (beta = 1): I/2 - tril(ones)
     "lagt": (3, [[-0.5, 0, 0], [-1, -0.5, 0], [-1, -1, -0.5]], [1, 1, 1]),
     # FouT: the rotation blocks pi * k, minus the rank-one endpoint correction B B^T

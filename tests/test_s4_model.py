@@ -1,4 +1,5 @@
 """S4Model as a Darts torch model, following Darts' own torch-model test conventions."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +30,9 @@ def multi_target(target):
 
 @pytest.fixture(scope="module")
 def covariates():
-    return tg.datetime_attribute_timeseries(pd.date_range("2000-01-01", periods=200, freq="D"), "dayofweek", one_hot=False).astype(np.float32)
+    return tg.datetime_attribute_timeseries(
+        pd.date_range("2000-01-01", periods=200, freq="D"), "dayofweek", one_hot=False
+    ).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +52,19 @@ def test_sine_forecast_is_accurate():
     """A mis-masked horizon or an output slice off by one step gives errors of ~0.3 here."""
     series = tg.sine_timeseries(length=600, value_frequency=0.05).astype(np.float32)
     train, test = series[:560], series[560:]
-    m = S4Model(40, 10, d_model=32, n_layers=2, d_state=16, n_epochs=8, batch_size=32, random_state=0,
-                dropout=0.0, optimizer_kwargs={"lr": 1e-2}, pl_trainer_kwargs=TRAINER)
+    m = S4Model(
+        40,
+        10,
+        d_model=32,
+        n_layers=2,
+        d_state=16,
+        n_epochs=8,
+        batch_size=32,
+        random_state=0,
+        dropout=0.0,
+        optimizer_kwargs={"lr": 1e-2},
+        pl_trainer_kwargs=TRAINER,
+    )
     m.fit(train)
     pred = m.predict(10, series=train)
     mae = np.abs(pred.values() - test[:10].values()).mean()
@@ -122,8 +136,14 @@ def test_save_load_identical_predictions(fitted, target, tmp_path):
 
 
 def test_checkpoints_and_untrained_model(target, tmp_path):
-    m = model(n_epochs=2, model_name="s4ckpt", work_dir=str(tmp_path), save_checkpoints=True, force_reset=True,
-              pl_trainer_kwargs=TRAINER | {"enable_checkpointing": True})
+    m = model(
+        n_epochs=2,
+        model_name="s4ckpt",
+        work_dir=str(tmp_path),
+        save_checkpoints=True,
+        force_reset=True,
+        pl_trainer_kwargs=TRAINER | {"enable_checkpointing": True},
+    )
     m.fit(target, val_series=target)
     best = S4Model.load_from_checkpoint("s4ckpt", work_dir=str(tmp_path), best=True)
     assert len(best.predict(6, series=target)) == 6
@@ -199,7 +219,9 @@ def test_subtract_last_makes_forecasts_shift_equivariant(target):
     m = model(subtract_last=True).fit(target)
     np.testing.assert_allclose(m.predict(6, series=shifted).values(), m.predict(6, series=target).values() + 5.0, atol=1e-4)
     control = model().fit(target)
-    assert not np.allclose(control.predict(6, series=shifted).values(), control.predict(6, series=target).values() + 5.0, atol=1e-2)
+    assert not np.allclose(
+        control.predict(6, series=shifted).values(), control.predict(6, series=target).values() + 5.0, atol=1e-2
+    )
     q = model(subtract_last=True, likelihood=QuantileRegression([0.1, 0.5, 0.9])).fit(target)
     assert np.isfinite(q.predict(6, num_samples=4).values()).all()
     with pytest.raises(ValueError, match="subtract_last"):

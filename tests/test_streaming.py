@@ -1,4 +1,5 @@
 """Streaming forecasts (recurrent view) and zero-shot sampling-rate change of S4Model."""
+
 import numpy as np
 import pytest
 from darts.utils import timeseries_generation as tg
@@ -17,8 +18,19 @@ def series():
 @pytest.fixture(scope="module", params=["nplr", "diag"])
 def fitted(request, series):
     init = "legs" if request.param == "nplr" else "diag-lin"
-    m = S4Model(24, 8, d_model=16, n_layers=2, d_state=16, mode=request.param, init=init, n_epochs=1,
-                batch_size=16, random_state=0, pl_trainer_kwargs=TRAINER)
+    m = S4Model(
+        24,
+        8,
+        d_model=16,
+        n_layers=2,
+        d_state=16,
+        mode=request.param,
+        init=init,
+        n_epochs=1,
+        batch_size=16,
+        random_state=0,
+        pl_trainer_kwargs=TRAINER,
+    )
     return m.fit(series)
 
 
@@ -52,8 +64,9 @@ def test_stream_rejects_gaps_and_nan(fitted, series):
 
 
 def test_stream_rejects_reversible_instance_norm(series):
-    m = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, use_reversible_instance_norm=True,
-                pl_trainer_kwargs=TRAINER).fit(series)
+    m = S4Model(
+        24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, use_reversible_instance_norm=True, pl_trainer_kwargs=TRAINER
+    ).fit(series)
     with pytest.raises(ValueError, match="reversible instance norm"):
         m.stream(series)
 

@@ -1,4 +1,5 @@
 """Optuna sweeps: constrained space, pruning, resumable storage, PostgreSQL shared by workers."""
+
 import os
 import signal
 import subprocess
@@ -33,8 +34,17 @@ def test_space_never_yields_an_invalid_layer_and_is_numerically_robust():
         trial = study.ask()
         p = search_space.sample(trial, space)
         assert p["dt_min"] < p["dt_max"] and p["d_state"] % 2 == 0
-        layer = S4Layer(8, d_state=p["d_state"], l_max=p["lookback"] + 24, mode=p["mode"], init=p["init"],
-                        discretization=p["discretization"], rank=p["rank"], dt_min=p["dt_min"], dt_max=p["dt_max"])
+        layer = S4Layer(
+            8,
+            d_state=p["d_state"],
+            l_max=p["lookback"] + 24,
+            mode=p["mode"],
+            init=p["init"],
+            discretization=p["discretization"],
+            rank=p["rank"],
+            dt_min=p["dt_min"],
+            dt_max=p["dt_max"],
+        )
         x = torch.randn(2, p["lookback"] + 24, 8)
         y = layer(x)
         y.square().mean().backward()
@@ -45,12 +55,15 @@ def test_space_never_yields_an_invalid_layer_and_is_numerically_robust():
     assert len(seen) >= 8  # the sampler explores the conditional branches
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"d_state": [16, 33]}, "even"),
-    ({"init": {"nplr": ["diag-lin"], "diag": ["diag-lin"]}}, "init choices"),
-    ({"discretization": {"nplr": ["zoh"], "diag": ["zoh"]}}, "discretization"),
-    ({"dt_span": {"low": 0.5, "high": 2.0}}, "dt_span"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"d_state": [16, 33]}, "even"),
+        ({"init": {"nplr": ["diag-lin"], "diag": ["diag-lin"]}}, "init choices"),
+        ({"discretization": {"nplr": ["zoh"], "diag": ["zoh"]}}, "discretization"),
+        ({"dt_span": {"low": 0.5, "high": 2.0}}, "dt_span"),
+    ],
+)
 def test_invalid_space_rejected_before_any_trial(bad, match):
     space = yaml.safe_load(SMOKE.read_text())["space"] | bad
     with pytest.raises(ValueError, match=match):
@@ -77,16 +90,30 @@ def test_pruning_stops_a_trial_that_is_worse_than_the_others():
     cfg = yaml.safe_load(SMOKE.read_text())
     study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0))
     for value in (1e-6, 2e-6):  # two earlier trials that were excellent at every epoch
-        study.add_trial(optuna.trial.create_trial(
-            params={}, distributions={}, value=value, intermediate_values={0: value, 1: value}))
+        study.add_trial(
+            optuna.trial.create_trial(params={}, distributions={}, value=value, intermediate_values={0: value, 1: value})
+        )
     trial = study.ask()
     pruning = OptunaPruning(trial)
     from s4forecast.tune.objective import load_data
 
     splits = load_data(cfg["data"], 24)
-    model = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=5, random_state=0,
-                    pl_trainer_kwargs={"callbacks": [pruning], "enable_progress_bar": False, "logger": False,
-                                       "enable_checkpointing": False, "limit_train_batches": 2})
+    model = S4Model(
+        24,
+        8,
+        d_model=8,
+        n_layers=1,
+        d_state=8,
+        n_epochs=5,
+        random_state=0,
+        pl_trainer_kwargs={
+            "callbacks": [pruning],
+            "enable_progress_bar": False,
+            "logger": False,
+            "enable_checkpointing": False,
+            "limit_train_batches": 2,
+        },
+    )
     model.fit(splits.train, val_series=splits.val)
     assert pruning.pruned
     assert model.epochs_trained == 1  # stopped after the first report instead of running 5 epochs
@@ -103,8 +130,10 @@ def _complete(study_name, url):
 def test_postgres_shared_by_two_workers_survives_a_killed_worker(tmp_path):
     cmd = [sys.executable, "-m", "s4forecast", "sweep", "--config", str(SMOKE), "--n-trials", "6"]
     with postgres_server() as url:
-        workers = [subprocess.Popen(cmd + ["--storage", url], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL) for _ in range(2)]
+        workers = [
+            subprocess.Popen(cmd + ["--storage", url], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(2)
+        ]
         deadline = time.time() + 240
         while time.time() < deadline:
             try:

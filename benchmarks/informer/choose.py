@@ -8,6 +8,7 @@ of each and the verdict: the candidate is adopted where its val loss is lower. T
 printed beside them but play no part in the verdict. Adopting means writing the candidate's keys into
 a ``by_horizon`` section of the dataset's YAML by hand; ``report`` then shows the candidate's row.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ from benchmarks.informer.report import KEY
 from benchmarks.informer.run import RESULTS
 
 
-def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = configs.CONFIG_DIR,
-            features: str | None = None) -> pd.DataFrame:
+def compare(
+    results: pd.DataFrame, assignments: list[str], config_dir: Path = configs.CONFIG_DIR, features: str | None = None
+) -> pd.DataFrame:
     """One row per setting (of ``features``, default both) with val losses of both configs: val/test of
     each, and ``adopt``."""
     s4 = results[(results.model == "s4") & (results.status == "ok") & results.val_loss.notna()]
@@ -30,8 +32,10 @@ def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = co
     rows = []
     for (dataset, feature_set, horizon), runs in s4.groupby(KEY):
         cfg = configs.load(dataset, feature_set, config_dir, int(horizon))
-        hashes = {"current": configs.config_hash(cfg, "s4"),
-                  "candidate": configs.config_hash(configs.override(cfg, assignments), "s4")}
+        hashes = {
+            "current": configs.config_hash(cfg, "s4"),
+            "candidate": configs.config_hash(configs.override(cfg, assignments), "s4"),
+        }
         if hashes["current"] == hashes["candidate"]:  # already adopted for this setting
             continue
         latest = {name: runs[runs.config_hash == h].tail(1) for name, h in hashes.items()}
@@ -46,13 +50,21 @@ def compare(results: pd.DataFrame, assignments: list[str], config_dir: Path = co
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--set", nargs="+", required=True, metavar="KEY=VALUE", help="the candidate's overrides, as given to run --set")
-    p.add_argument("--features", choices=["S", "M"], help="only these settings (needed when a key exists for one feature set only)")
+    p.add_argument(
+        "--set", nargs="+", required=True, metavar="KEY=VALUE", help="the candidate's overrides, as given to run --set"
+    )
+    p.add_argument(
+        "--features", choices=["S", "M"], help="only these settings (needed when a key exists for one feature set only)"
+    )
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
     table = compare(pd.read_csv(args.results), args.set, args.config_dir, args.features)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(table) else "no setting has rows of both configs yet")
+    print(
+        table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        if len(table)
+        else "no setting has rows of both configs yet"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Benchmark configs: configs/informer/base.yaml deep-merged with the dataset's file."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,9 @@ def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR, horizon: in
     top level or inside a ``by_features`` section (the latter merges over the former)."""
     path = config_dir / f"{dataset}.yaml"
     if not path.exists():
-        raise FileNotFoundError(f"no config {path}; datasets with configs: {', '.join(p.stem for p in sorted(config_dir.glob('*.yaml')) if p.stem != 'base')}")
+        raise FileNotFoundError(
+            f"no config {path}; datasets with configs: {', '.join(p.stem for p in sorted(config_dir.glob('*.yaml')) if p.stem != 'base')}"
+        )
     with open(config_dir / "base.yaml") as f:
         base = yaml.safe_load(f)
     with open(path) as f:

@@ -1,4 +1,5 @@
 """Build the benchmark's Darts models (S4 and the baselines) from a merged config."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -7,6 +7,7 @@ For every one of the 50 published settings: the latest S4 row run with the setti
 of results.csv (by test MSE among the latest row of each baseline), the published S4 and Informer MSE/MAE, and wins
 counted on MSE. Also writes results/comparison.png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,22 +41,30 @@ def table(results: pd.DataFrame, published: pd.DataFrame, s4_configs: dict[tuple
     count, and their options are read from the config."""
     if s4_configs is not None:
         hashes = {key: configs.config_hash(cfg, "s4") for key, cfg in s4_configs.items()}
-        current = [r.model != "s4" or hashes.get((r.dataset, r.features, r.horizon)) == r.config_hash
-                   for r in results.itertuples()]
+        current = [
+            r.model != "s4" or hashes.get((r.dataset, r.features, r.horizon)) == r.config_hash for r in results.itertuples()
+        ]
         results = results[current].copy()
         s4_rows = results.model == "s4"
-        results.loc[s4_rows, "options"] = [configs.options(s4_configs[(r.dataset, r.features, r.horizon)], "s4")
-                                           for r in results[s4_rows].itertuples()]
+        results.loc[s4_rows, "options"] = [
+            configs.options(s4_configs[(r.dataset, r.features, r.horizon)], "s4") for r in results[s4_rows].itertuples()
+        ]
     res = latest(results)
     ok = res[res.status == "ok"]
     s4 = ok[ok.model == "s4"].set_index(KEY)[["mse", "mae", "lookback", "epochs", "options"]]
     base = ok[ok.model.isin(DARTS_BASELINES)]
     rerun = ok[ok.model == "informer"].set_index(KEY)[["mse"]]
-    best = base.loc[base.groupby(KEY).mse.idxmin()].set_index(KEY)[["model", "mse", "mae"]] if len(base) else pd.DataFrame(columns=["model", "mse", "mae"])
+    best = (
+        base.loc[base.groupby(KEY).mse.idxmin()].set_index(KEY)[["model", "mse", "mae"]]
+        if len(base)
+        else pd.DataFrame(columns=["model", "mse", "mae"])
+    )
     absent = set(res[res.status.str.startswith("not run")].dataset)
     out = published.set_index(KEY).join(s4.add_prefix("ours_")).join(best.add_prefix("baseline_"))
     out = out.join(rerun.add_prefix("informer_rerun_"))
-    out["status"] = ["not run: data absent" if k[0] in absent else ("ok" if pd.notna(r.ours_mse) else "pending") for k, r in out.iterrows()]
+    out["status"] = [
+        "not run: data absent" if k[0] in absent else ("ok" if pd.notna(r.ours_mse) else "pending") for k, r in out.iterrows()
+    ]
     out["beats_informer"] = out.ours_mse < out.informer_mse
     out["beats_published_s4"] = out.ours_mse < out.s4_mse
     out["beats_baselines"] = out.ours_mse < out.baseline_mse
@@ -86,11 +95,15 @@ def write(out: pd.DataFrame, path: Path, plot: Path) -> str:
     fmt = lambda v: "" if pd.isna(v) else f"{v:.3f}"  # noqa: E731
     for _, r in out.iterrows():
         mark = lambda cond, v: f"**{fmt(v)}**" if cond is True else fmt(v)  # noqa: E731
-        best = pd.notna(r.ours_mse) and r.ours_mse <= min(r.s4_mse, r.informer_mse, r.baseline_mse if pd.notna(r.baseline_mse) else float("inf"))
-        lines.append(f"| {r.dataset} | {r.features} | {r.horizon} | {mark(bool(best), r.ours_mse)} | {fmt(r.ours_mae)} | "
-                     f"{'' if pd.isna(r.ours_lookback) else int(r.ours_lookback)} | {fmt(r.s4_mse)} | "
-                     f"{fmt(r.informer_mse)} | {fmt(r.informer_rerun_mse)} | {r.baseline_model if pd.notna(r.baseline_model) else ''} | {fmt(r.baseline_mse)} | {r.status} | "
-                     f"{r.ours_options if pd.notna(r.ours_options) else ''} |")
+        best = pd.notna(r.ours_mse) and r.ours_mse <= min(
+            r.s4_mse, r.informer_mse, r.baseline_mse if pd.notna(r.baseline_mse) else float("inf")
+        )
+        lines.append(
+            f"| {r.dataset} | {r.features} | {r.horizon} | {mark(bool(best), r.ours_mse)} | {fmt(r.ours_mae)} | "
+            f"{'' if pd.isna(r.ours_lookback) else int(r.ours_lookback)} | {fmt(r.s4_mse)} | "
+            f"{fmt(r.informer_mse)} | {fmt(r.informer_rerun_mse)} | {r.baseline_model if pd.notna(r.baseline_model) else ''} | {fmt(r.baseline_mse)} | {r.status} | "
+            f"{r.ours_options if pd.notna(r.ours_options) else ''} |"
+        )
     lines += ["", *losses(ran)]
     text = "\n".join(lines) + "\n"
     path.write_text(text)
@@ -100,24 +113,44 @@ def write(out: pd.DataFrame, path: Path, plot: Path) -> str:
 
 def losses(ran: pd.DataFrame) -> list[str]:
     """Markdown bullets: the settings run where ours loses, by how much (MSE ratio), to whom."""
-    out = ["## Where ours still loses", "",
-           "MSE ratio ours / theirs (> 1: ours is worse). What we know of the reasons is in `README.md`.", ""]
-    for col, name in [("baseline_mse", "the best Darts baseline"), ("s4_mse", "published S4"), ("informer_mse", "published Informer")]:
+    out = [
+        "## Where ours still loses",
+        "",
+        "MSE ratio ours / theirs (> 1: ours is worse). What we know of the reasons is in `README.md`.",
+        "",
+    ]
+    for col, name in [
+        ("baseline_mse", "the best Darts baseline"),
+        ("s4_mse", "published S4"),
+        ("informer_mse", "published Informer"),
+    ]:
         lost = ran[ran.ours_mse >= ran[col]]
-        items = [f"{r.dataset}-{r.features}-{r.horizon} {r.ours_mse / r[col]:.2f}"
-                 + (f" ({r.baseline_model})" if col == "baseline_mse" else "") for _, r in lost.iterrows()]
+        items = [
+            f"{r.dataset}-{r.features}-{r.horizon} {r.ours_mse / r[col]:.2f}"
+            + (f" ({r.baseline_model})" if col == "baseline_mse" else "")
+            for _, r in lost.iterrows()
+        ]
         out.append(f"- to {name}: {len(lost)} of {int(ran[col].notna().sum())}" + (": " + ", ".join(items) if items else ""))
     return out
 
 
 def _plot(ran: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 6))
-    for col, label, marker in [("s4_mse", "published S4", "o"), ("informer_mse", "published Informer", "s"), ("baseline_mse", "best Darts baseline", "^")]:
+    for col, label, marker in [
+        ("s4_mse", "published S4", "o"),
+        ("informer_mse", "published Informer", "s"),
+        ("baseline_mse", "best Darts baseline", "^"),
+    ]:
         ax.scatter(ran[col], ran.ours_mse, label=label, marker=marker, alpha=0.7)
     lim = [0.01, max(2.0, float(ran[["ours_mse", "s4_mse", "informer_mse"]].max().max()) if len(ran) else 2.0)]
     ax.plot(lim, lim, "k--", lw=0.8)
-    ax.set(xscale="log", yscale="log", xlabel="other model's test MSE", ylabel="our S4Model test MSE",
-           title="Below the diagonal: ours is better")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="other model's test MSE",
+        ylabel="our S4Model test MSE",
+        title="Below the diagonal: ours is better",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

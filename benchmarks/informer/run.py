@@ -8,6 +8,7 @@ section, see config.config_hash) is skipped unless --force, so an interrupted ru
 stopped. A dataset whose file is absent is recorded as "not run: data absent" instead of failing
 the run; a model whose package is not installed is skipped with the install hint.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,9 @@ def done(results: Path, key: dict) -> bool:
     return bool(match.any())
 
 
-def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg: dict, data_dir=None,
-                progress: bool = True) -> dict:
+def run_setting(
+    dataset: str, features: str, horizon: int, model_name: str, cfg: dict, data_dir=None, progress: bool = True
+) -> dict:
     """Train on train (early stopping on val), evaluate on every test window; return the result row."""
     splits = load_informer(dataset, features, cfg["lookback"], data_dir)
     with tempfile.TemporaryDirectory() as work_dir:
@@ -54,12 +56,22 @@ def run_setting(dataset: str, features: str, horizon: int, model_name: str, cfg:
         epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
         forecast, truth = test_windows(model, splits.test, cfg["lookback"], horizon, verbose=progress)
     return {
-        "dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
-        "lookback": cfg["lookback"], **scores(forecast, truth), "test_windows": len(forecast),
+        "dataset": dataset,
+        "features": features,
+        "horizon": horizon,
+        "model": model_name,
+        "lookback": cfg["lookback"],
+        **scores(forecast, truth),
+        "test_windows": len(forecast),
         "val_loss": float(early_stopping.best_score),
-        "epochs": epochs, "wall_time_s": round(time.perf_counter() - start, 1), "train_time_s": round(train_time, 1),
-        "params": n_parameters(model), "options": configs.options(cfg, model_name),
-        "status": "ok", "commit": git_commit(), "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "epochs": epochs,
+        "wall_time_s": round(time.perf_counter() - start, 1),
+        "train_time_s": round(train_time, 1),
+        "params": n_parameters(model),
+        "options": configs.options(cfg, model_name),
+        "status": "ok",
+        "commit": git_commit(),
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
         "config_hash": configs.config_hash(cfg, model_name),
     }
 
@@ -85,9 +97,13 @@ def main(argv=None) -> None:
     p.add_argument("--model", dest="models", nargs="+", help="models to run (default: the config's list)")
     p.add_argument("--all", action="store_true", help="every dataset, feature set and horizon")
     p.add_argument("--force", action="store_true", help="re-run settings already in the results file")
-    p.add_argument("--set", nargs="+", metavar="KEY=VALUE",
-                   help="config overrides for a candidate on val, e.g. +s4.linear_skip=true (dotted keys; + adds a key); "
-                        "the row's config hash says which config it ran")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="config overrides for a candidate on val, e.g. +s4.linear_skip=true (dotted keys; + adds a key); "
+        "the row's config hash says which config it ran",
+    )
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR")
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
@@ -105,8 +121,10 @@ def main(argv=None) -> None:
             read_frame(dataset, args.data_dir)  # verified local copy, else a download attempt
         except FileNotFoundError as e:
             log.warning("%s: not run: data absent (%s)", dataset, e)
-            append(args.results, {"dataset": dataset, "status": "not run: data absent",
-                                  "date": dt.datetime.now().isoformat(timespec="seconds")})
+            append(
+                args.results,
+                {"dataset": dataset, "status": "not run: data absent", "date": dt.datetime.now().isoformat(timespec="seconds")},
+            )
             continue
         for features in [args.features] if args.features else ["S", "M"]:
             horizons = configs.load(dataset, features, args.config_dir)["horizons"]
@@ -116,8 +134,13 @@ def main(argv=None) -> None:
                     if need := missing_dependency(model_name):
                         log.warning("%s: not run here: %s", model_name, need)
                         continue
-                    key = {"dataset": dataset, "features": features, "horizon": horizon, "model": model_name,
-                           "config_hash": configs.config_hash(cfg, model_name)}
+                    key = {
+                        "dataset": dataset,
+                        "features": features,
+                        "horizon": horizon,
+                        "model": model_name,
+                        "config_hash": configs.config_hash(cfg, model_name),
+                    }
                     if not args.force and done(args.results, key):
                         log.info("skip %s (already in %s)", key, args.results)
                         continue

@@ -9,6 +9,7 @@ Each ``--variant NAME [key=value ...]`` overrides the merged config (dotted keys
 stopping is off, so every epoch's val loss is recorded. Appends one row per (variant, epoch) to
 ``results/val_curves.csv``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,9 +72,21 @@ def main(argv=None) -> None:
         losses = curve(args.dataset, args.features, args.horizon, args.model, cfg, args.data_dir)
         stamp = dt.datetime.now().isoformat(timespec="seconds")
         for epoch, loss in enumerate(losses, 1):
-            append(args.out, {"dataset": args.dataset, "features": args.features, "horizon": args.horizon,
-                              "model": args.model, "variant": name, "overrides": " ".join(assignments),
-                              "batches_per_epoch": args.batches, "epoch": epoch, "val_loss": loss, "date": stamp})
+            append(
+                args.out,
+                {
+                    "dataset": args.dataset,
+                    "features": args.features,
+                    "horizon": args.horizon,
+                    "model": args.model,
+                    "variant": name,
+                    "overrides": " ".join(assignments),
+                    "batches_per_epoch": args.batches,
+                    "epoch": epoch,
+                    "val_loss": loss,
+                    "date": stamp,
+                },
+            )
         print(pd.Series(losses, index=range(1, len(losses) + 1), name=f"{name} val loss").to_string())
 
 

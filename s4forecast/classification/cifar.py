@@ -2,6 +2,7 @@
 (L = 1024, grayscale). Reads the official python release (``cifar-10-batches-py/data_batch_1..5``,
 ``test_batch``: pickled dicts with ``data`` (n, 3072) uint8 in R, G, B planes and ``labels``),
 from a data directory or the official tarball (MD5-verified, downloaded if absent)."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,9 @@ import numpy as np
 
 from s4forecast.data.files import RemoteFile, fetch
 
-TARBALL = RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                     "md5:c58f30108f718f92721af3b95e74349a")
+TARBALL = RemoteFile(
+    "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "md5:c58f30108f718f92721af3b95e74349a"
+)
 BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 GRAY = np.array([0.2989, 0.5870, 0.1140])  # ITU-R 601 luma, as tf.image.rgb_to_grayscale
 

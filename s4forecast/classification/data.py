@@ -1,4 +1,5 @@
 """Lightning data module over the classification tasks: train/val/test datasets and padding."""
+
 from __future__ import annotations
 
 import pytorch_lightning as pl
@@ -24,7 +25,10 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
             to_seq = mnist.as_sequences
         else:
             gray = name == "lra-image"
-            load, dims = (lambda s: cifar.load_cifar10(s, data_dir)), {"d_input": 1 if gray else 3, "n_classes": 10, "l_max": 1024}
+            load, dims = (
+                (lambda s: cifar.load_cifar10(s, data_dir)),
+                {"d_input": 1 if gray else 3, "n_classes": 10, "l_max": 1024},
+            )
             to_seq = lambda images: cifar.as_sequences(images, gray)  # noqa: E731
         perm = mnist.permutation(784, task.get("permutation_seed", 0)) if name == "psmnist" else None
         (train_x, train_y), (test_x, test_y) = load("train"), load("test")
@@ -33,9 +37,15 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
         return (*_hold_out(train, task), test, dims)
     if name == "listops":
         lengths = dict(min_length=task.get("min_length", 500), max_length=task.get("max_length", 2000))
-        splits = [listops.ListOps(listops.generate(task[f"n_{s}"], seed=i, **lengths)) for i, s in enumerate(("train", "val", "test"))]
-        return *splits, {"d_input": task.get("d_embed", 64), "n_classes": 10, "l_max": lengths["max_length"],
-                         "vocab_size": len(listops.VOCAB)}
+        splits = [
+            listops.ListOps(listops.generate(task[f"n_{s}"], seed=i, **lengths)) for i, s in enumerate(("train", "val", "test"))
+        ]
+        return *splits, {
+            "d_input": task.get("d_embed", 64),
+            "n_classes": 10,
+            "l_max": lengths["max_length"],
+            "vocab_size": len(listops.VOCAB),
+        }
     if name in ("pathfinder", "path-x"):
         size = 32 if name == "pathfinder" else 128
         if task.get("release_root"):  # the official images; else generated ones
@@ -51,12 +61,18 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
         L = task.get("max_length", 4096)
         train = text.ByteSequences(text.load_imdb("train", data_dir, task.get("train_subset")), L)
         test = text.ByteSequences(text.load_imdb("test", data_dir, task.get("test_subset")), L)
-        return (*_hold_out(train, task), test, {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L,
-                                              "vocab_size": text.VOCAB_SIZE})
+        return (
+            *_hold_out(train, task),
+            test,
+            {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE},
+        )
     if name == "aan":
         L = task.get("max_length", 4000)
         splits = [text.DocumentPairs(text.read_aan_tsv(task[f"{s}_tsv"]), L) for s in ("train", "val", "test")]
-        return (*splits, {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE, "dual": True})
+        return (
+            *splits,
+            {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE, "dual": True},
+        )
     raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
 
 

@@ -6,6 +6,7 @@ Expressions are token sequences such as ``[MAX 2 9 [MIN 4 7 ] 0 ]``; ``MED`` is 
 of the median, ``SM`` the sum modulo 10. The official TSV release (``Source\\tTarget`` columns,
 with extra ``(``/``)`` tokens) is read by :func:`read_tsv`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,15 @@ def _tree(rng: np.random.Generator, depth: int, max_depth: int, max_args: int, p
     return tokens + ["]"]
 
 
-def generate(n: int, seed: int = 0, min_length: int = 500, max_length: int = 2000, max_depth: int = 10,
-             max_args: int = 10, p_leaf: float = 0.75) -> list[tuple[list[str], int]]:
+def generate(
+    n: int,
+    seed: int = 0,
+    min_length: int = 500,
+    max_length: int = 2000,
+    max_depth: int = 10,
+    max_args: int = 10,
+    p_leaf: float = 0.75,
+) -> list[tuple[list[str], int]]:
     """``n`` (tokens, label) examples with lengths in [min_length, max_length], by rejection sampling."""
     rng = np.random.default_rng(seed)
     out = []

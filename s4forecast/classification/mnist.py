@@ -4,6 +4,7 @@ pixel as sequences of length 784 with one channel (S4 paper Sec. 4.2, Table 4).
 Files: the official IDX files (``train-images-idx3-ubyte`` etc., plain or ``.gz``) in the data
 directory, verified against the official MD5 of the uncompressed bytes, else downloaded.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,10 +15,18 @@ from s4forecast.data.files import RemoteFile, fetch
 
 MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 FILES = {
-    ("train", "images"): RemoteFile("mnist/train-images-idx3-ubyte", MNIST_URL + "train-images-idx3-ubyte.gz", "md5:6bbc9ace898e44ae57da46a324031adb"),
-    ("train", "labels"): RemoteFile("mnist/train-labels-idx1-ubyte", MNIST_URL + "train-labels-idx1-ubyte.gz", "md5:a25bea736e30d166cdddb491f175f624"),
-    ("test", "images"): RemoteFile("mnist/t10k-images-idx3-ubyte", MNIST_URL + "t10k-images-idx3-ubyte.gz", "md5:2646ac647ad5339dbf082846283269ea"),
-    ("test", "labels"): RemoteFile("mnist/t10k-labels-idx1-ubyte", MNIST_URL + "t10k-labels-idx1-ubyte.gz", "md5:27ae3e4e09519cfbb04c329615203637"),
+    ("train", "images"): RemoteFile(
+        "mnist/train-images-idx3-ubyte", MNIST_URL + "train-images-idx3-ubyte.gz", "md5:6bbc9ace898e44ae57da46a324031adb"
+    ),
+    ("train", "labels"): RemoteFile(
+        "mnist/train-labels-idx1-ubyte", MNIST_URL + "train-labels-idx1-ubyte.gz", "md5:a25bea736e30d166cdddb491f175f624"
+    ),
+    ("test", "images"): RemoteFile(
+        "mnist/t10k-images-idx3-ubyte", MNIST_URL + "t10k-images-idx3-ubyte.gz", "md5:2646ac647ad5339dbf082846283269ea"
+    ),
+    ("test", "labels"): RemoteFile(
+        "mnist/t10k-labels-idx1-ubyte", MNIST_URL + "t10k-labels-idx1-ubyte.gz", "md5:27ae3e4e09519cfbb04c329615203637"
+    ),
 }
 
 

@@ -4,6 +4,7 @@ Batches are ``(x, y)`` or ``(x, y, lengths)``: x (B, L, d_input) float, or (B, L
 when ``vocab_size`` is set; lengths (B,) for padded sequences; with ``dual`` (retrieval), x (B, 2, L)
 and lengths (B, 2). Output logits (B, n_classes).
 """
+
 from __future__ import annotations
 
 import pytorch_lightning as pl
@@ -33,13 +34,32 @@ def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torc
 
 
 class S4Classifier(pl.LightningModule):
-    def __init__(self, d_input: int, n_classes: int, d_model: int = 128, n_layers: int = 4, d_state: int = 64,
-                 l_max: int | None = None, vocab_size: int | None = None, pooling: str = "mean",
-                 mode: str = "nplr", init: str = "legs", discretization: str = "bilinear", rank: int = 1,
-                 dropout: float = 0.1, prenorm: bool = True,
-                 norm: str = "layer", bidirectional: bool = False, dt_min: float = 1e-3, dt_max: float = 1e-1,
-                 lr: float = 4e-3, ssm_lr: float | None = 1e-3, weight_decay: float = 0.01, schedule: str | None = "cosine",
-                 dual: bool = False):
+    def __init__(
+        self,
+        d_input: int,
+        n_classes: int,
+        d_model: int = 128,
+        n_layers: int = 4,
+        d_state: int = 64,
+        l_max: int | None = None,
+        vocab_size: int | None = None,
+        pooling: str = "mean",
+        mode: str = "nplr",
+        init: str = "legs",
+        discretization: str = "bilinear",
+        rank: int = 1,
+        dropout: float = 0.1,
+        prenorm: bool = True,
+        norm: str = "layer",
+        bidirectional: bool = False,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        lr: float = 4e-3,
+        ssm_lr: float | None = 1e-3,
+        weight_decay: float = 0.01,
+        schedule: str | None = "cosine",
+        dual: bool = False,
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
@@ -49,14 +69,30 @@ class S4Classifier(pl.LightningModule):
             raise ValueError("length-aware pooling needs a causal encoder: padding would leak into a bidirectional one")
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
-        self.encoder = S4Encoder(d_input, d_model=d_model, n_layers=n_layers, d_state=d_state, l_max=l_max, mode=mode,
-                                 init=init, discretization=discretization, rank=rank, dropout=dropout, prenorm=prenorm,
-                                 norm=norm, bidirectional=bidirectional,
-                                 dt_min=dt_min, dt_max=dt_max)
+        self.encoder = S4Encoder(
+            d_input,
+            d_model=d_model,
+            n_layers=n_layers,
+            d_state=d_state,
+            l_max=l_max,
+            mode=mode,
+            init=init,
+            discretization=discretization,
+            rank=rank,
+            dropout=dropout,
+            prenorm=prenorm,
+            norm=norm,
+            bidirectional=bidirectional,
+            dt_min=dt_min,
+            dt_max=dt_max,
+        )
         # Retrieval (LRA): both documents through the same encoder, then the LRA dual-encoder head
         # on [u, v, u*v, u-v].
-        self.decoder = (nn.Sequential(nn.Linear(4 * d_model, d_model), nn.ReLU(), nn.Linear(d_model, n_classes))
-                        if dual else nn.Linear(d_model, n_classes))
+        self.decoder = (
+            nn.Sequential(nn.Linear(4 * d_model, d_model), nn.ReLU(), nn.Linear(d_model, n_classes))
+            if dual
+            else nn.Linear(d_model, n_classes)
+        )
         self.metrics = nn.ModuleDict({s: MulticlassAccuracy(n_classes, average="micro") for s in ("train_", "val_", "test_")})
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:

@@ -8,6 +8,7 @@ curves. Curves keep a clearance of one blank pixel from each other, so the label
 connectivity check on the image (:func:`connected`). The official release (``<root>/metadata/*.npy``
 rows ``[subdir, file, ..., label]``, images as PNG) is read by :func:`read_release`.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -42,13 +43,14 @@ def _clear(occupied: np.ndarray, pts) -> bool:
     """True if no pixel of the curve is within Chebyshev distance 2 of an occupied pixel."""
     size = occupied.shape[0]
     for y, x in pts:
-        if occupied[max(y - 2, 0):min(y + 3, size), max(x - 2, 0):min(x + 3, size)].any():
+        if occupied[max(y - 2, 0) : min(y + 3, size), max(x - 2, 0) : min(x + 3, size)].any():
             return False
     return True
 
 
-def generate(n: int, size: int = 32, seed: int = 0, curve_length: int | None = None, distractors: int = 2,
-             dash: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    n: int, size: int = 32, seed: int = 0, curve_length: int | None = None, distractors: int = 2, dash: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` images (n, size, size) uint8 and labels (n,) int64, balanced positives and negatives."""
     rng = np.random.default_rng(seed)
     length = curve_length or size // 2 + 2

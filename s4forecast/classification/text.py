@@ -8,6 +8,7 @@
 
 Token ids: byte + 1 (0 is padding), vocabulary 257.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,10 +24,16 @@ from s4forecast.data.files import RemoteFile, fetch
 
 VOCAB_SIZE = 257
 IMDB_FILES = (
-    RemoteFile("lra/aclImdb_train_test.tar.xz", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
-               "sha256:bac8e6ad1245d29549ac756bf42cc17d2d12e1ef134e207f575d3073bee3bf0d"),
-    RemoteFile("aclImdb_v1.tar.gz", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
-               "md5:7c2ac02c03563afcf9b574c7e56c153a"),
+    RemoteFile(
+        "lra/aclImdb_train_test.tar.xz",
+        "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+        "sha256:bac8e6ad1245d29549ac756bf42cc17d2d12e1ef134e207f575d3073bee3bf0d",
+    ),
+    RemoteFile(
+        "aclImdb_v1.tar.gz",
+        "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+        "md5:7c2ac02c03563afcf9b574c7e56c153a",
+    ),
 )
 
 

@@ -4,6 +4,7 @@ Resolution order for the directory: the ``data_dir`` argument, ``$S4FORECAST_DAT
 ``~/.cache/s4forecast/data`` (where downloads go). A file may be stored plain or gzipped
 (``NAME.gz``); the checksum is of the uncompressed bytes.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -46,8 +47,6 @@ def digest(data: bytes, checksum: str) -> str:
     raise ValueError(f"unknown checksum kind {kind!r}")
 
 
-
-
 def fetch(remote: RemoteFile, directory: str | os.PathLike | None = None, download: bool = True) -> bytes:
     """The verified bytes of ``remote`` from ``directory`` (plain or .gz), downloading it if absent."""
     root = data_dir(directory)
@@ -76,10 +75,14 @@ def fetch(remote: RemoteFile, directory: str | os.PathLike | None = None, downlo
 def _verify(data: bytes, remote: RemoteFile, where: Path) -> None:
     got = digest(data, remote.checksum)
     if got != remote.checksum:
-        raise ValueError(f"checksum mismatch for {where}: expected {remote.checksum}, got {got}. "
-                         f"The file is corrupt or a different version; delete it and fetch {remote.url}")
+        raise ValueError(
+            f"checksum mismatch for {where}: expected {remote.checksum}, got {got}. "
+            f"The file is corrupt or a different version; delete it and fetch {remote.url}"
+        )
 
 
 def _missing_message(remote: RemoteFile, root: Path, why: str) -> str:
-    return (f"{remote.name} not found in {root} (nor {remote.name}.gz) and {why}. Download it from {remote.url} "
-            f"into that folder, or point S4FORECAST_DATA_DIR (or data_dir=) at a folder that has it.")
+    return (
+        f"{remote.name} not found in {root} (nor {remote.name}.gz) and {why}. Download it from {remote.url} "
+        f"into that folder, or point S4FORECAST_DATA_DIR (or data_dir=) at a folder that has it."
+    )

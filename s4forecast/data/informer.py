@@ -6,6 +6,7 @@ Protocol of Informer's code (Zhou et al. 2021, ``data/data_loader.py``), used by
 start ``lookback`` rows earlier so their first window has a full context. A standard scaler is
 fit on the train rows only; metrics are computed on scaled values.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,11 +32,29 @@ class DatasetSpec:
 
 
 DATASETS = {
-    "ETTh1": DatasetSpec(RemoteFile("ETTh1.csv", ETT_URL + "ETTh1.csv", "sha256:f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"), "OT", "ett-hour"),
-    "ETTh2": DatasetSpec(RemoteFile("ETTh2.csv", ETT_URL + "ETTh2.csv", "sha256:a3dc2c597b9218c7ce1cd55eb77b283fd459a1d09d753063f944967dd6b9218b"), "OT", "ett-hour"),
-    "ETTm1": DatasetSpec(RemoteFile("ETTm1.csv", ETT_URL + "ETTm1.csv", "sha256:6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e"), "OT", "ett-minute"),
-    "WTH": DatasetSpec(RemoteFile("WTH.csv", PADDLE_URL + "WTH.csv", "sha256:5635e7f2d8f947f9abc6bc7077c907fb760eef111855a6805f096e9acff581bc"), "WetBulbCelsius", "ratio"),
-    "ECL": DatasetSpec(RemoteFile("ECL.csv", PADDLE_URL + "ECL.csv", "git-blob-sha1:c38ae9875b7dc069d022f6c708d61b791cbf1f4a"), "MT_320", "ratio"),
+    "ETTh1": DatasetSpec(
+        RemoteFile("ETTh1.csv", ETT_URL + "ETTh1.csv", "sha256:f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"),
+        "OT",
+        "ett-hour",
+    ),
+    "ETTh2": DatasetSpec(
+        RemoteFile("ETTh2.csv", ETT_URL + "ETTh2.csv", "sha256:a3dc2c597b9218c7ce1cd55eb77b283fd459a1d09d753063f944967dd6b9218b"),
+        "OT",
+        "ett-hour",
+    ),
+    "ETTm1": DatasetSpec(
+        RemoteFile("ETTm1.csv", ETT_URL + "ETTm1.csv", "sha256:6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e"),
+        "OT",
+        "ett-minute",
+    ),
+    "WTH": DatasetSpec(
+        RemoteFile("WTH.csv", PADDLE_URL + "WTH.csv", "sha256:5635e7f2d8f947f9abc6bc7077c907fb760eef111855a6805f096e9acff581bc"),
+        "WetBulbCelsius",
+        "ratio",
+    ),
+    "ECL": DatasetSpec(
+        RemoteFile("ECL.csv", PADDLE_URL + "ECL.csv", "git-blob-sha1:c38ae9875b7dc069d022f6c708d61b791cbf1f4a"), "MT_320", "ratio"
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """Forecasting adapters: S4 as a Darts model (imported on first use, so the main job can check its
 config before Darts loads)."""
+
 __all__ = ["S4Model"]
 
 

@@ -1,5 +1,6 @@
 """Test metrics of the Informer protocol: every window of the test split with stride 1, MSE and MAE
 on the scaled values, averaged over windows, steps and components."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,11 +11,18 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 def test_windows(model, test: TimeSeries, lookback: int, horizon: int, verbose: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(forecasts, truth), each (windows, horizon, components): one window per start in the test split."""
     forecasts = model.historical_forecasts(
-        test, forecast_horizon=horizon, stride=1, retrain=False, last_points_only=False,
-        start=lookback, start_format="position", overlap_end=False, verbose=verbose,
+        test,
+        forecast_horizon=horizon,
+        stride=1,
+        retrain=False,
+        last_points_only=False,
+        start=lookback,
+        start_format="position",
+        overlap_end=False,
+        verbose=verbose,
     )
     values = test.values(copy=False)
-    truth = np.stack([values[lookback + i: lookback + i + horizon] for i in range(len(forecasts))])
+    truth = np.stack([values[lookback + i : lookback + i + horizon] for i in range(len(forecasts))])
     return np.stack([f.values(copy=False) for f in forecasts]), truth
 
 

@@ -13,6 +13,7 @@ the front and the masked part at the end to multiples of P, each run of P positi
 of P * d_input features, and the head decodes each horizon token into its P steps. One SSM step Δ
 then spans one patch, and the encoder's length drops from L to about L / P.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,10 +47,22 @@ def _mc_dropout(module: nn.Module) -> nn.Module:
 
 
 class _S4Module(PLForecastingModule):
-    def __init__(self, target_dim: int, past_cov_dim: int, future_cov_dim: int, static_cov_dim: int,
-                 nr_params: int, channel_independent: bool, ssm_lr: float | None, encoder_kwargs: dict,
-                 subtract_last: bool = False, linear_skip: bool = False, patch_len: int = 1, rate: float = 1.0,
-                 **kwargs):
+    def __init__(
+        self,
+        target_dim: int,
+        past_cov_dim: int,
+        future_cov_dim: int,
+        static_cov_dim: int,
+        nr_params: int,
+        channel_independent: bool,
+        ssm_lr: float | None,
+        encoder_kwargs: dict,
+        subtract_last: bool = False,
+        linear_skip: bool = False,
+        patch_len: int = 1,
+        rate: float = 1.0,
+        **kwargs,
+    ):
         """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
         super().__init__(**kwargs)
         self.target_dim, self.nr_params = target_dim, nr_params
@@ -73,8 +86,9 @@ class _S4Module(PLForecastingModule):
         # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
         self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
 
-    def sequence(self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None,
-                 static_covariates=None) -> torch.Tensor:
+    def sequence(
+        self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None, static_covariates=None
+    ) -> torch.Tensor:
         """Encoder input (B', T + n_masked, d_input) for ``T`` observed steps then ``n_masked`` masked ones.
 
         target (B, T, C); past_covariates (B, T, Cp) or None; future_covariates (B, T + n_masked, Cf)
@@ -111,7 +125,7 @@ class _S4Module(PLForecastingModule):
         n_out = (self.L - self.input_chunk_length + self.pad_back) // P  # tokens of the masked part
         y = self.head(h[:, -n_out:])
         y = y.reshape(y.shape[0], n_out * P, -1)
-        return y[:, self.output_chunk_shift: self.output_chunk_shift + self.output_chunk_length]
+        return y[:, self.output_chunk_shift : self.output_chunk_shift + self.output_chunk_length]
 
     def predictions(self, y: torch.Tensor, batch: int) -> torch.Tensor:
         """Head outputs at T horizon steps (B', T, series_dim * nr_params) -> (batch, T, target_dim, nr_params)."""
@@ -161,7 +175,10 @@ class _S4Module(PLForecastingModule):
         if self.lr_scheduler_cls is None:
             return optimizer
         sched_kwargs = dict(self.lr_scheduler_kwargs)
-        config = {k: sched_kwargs.pop(k, v) for k, v in {"monitor": "val_loss", "interval": "epoch", "frequency": 1, "strict": True, "name": None}.items()}
+        config = {
+            k: sched_kwargs.pop(k, v)
+            for k, v in {"monitor": "val_loss", "interval": "epoch", "frequency": 1, "strict": True, "name": None}.items()
+        }
         return [optimizer], {"scheduler": self.lr_scheduler_cls(optimizer, **sched_kwargs), **config}
 
 
@@ -276,10 +293,22 @@ class S4Model(MixedCovariatesTorchModel):
         self._validate(locals())
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
-        self.encoder_kwargs = dict(d_model=d_model, n_layers=n_layers, d_state=d_state, mode=mode, init=init,
-                                   discretization=discretization, rank=rank, dt_min=dt_min, dt_max=dt_max,
-                                   bidirectional=bidirectional, dropout=dropout, prenorm=prenorm, norm=norm,
-                                   backend=backend)
+        self.encoder_kwargs = dict(
+            d_model=d_model,
+            n_layers=n_layers,
+            d_state=d_state,
+            mode=mode,
+            init=init,
+            discretization=discretization,
+            rank=rank,
+            dt_min=dt_min,
+            dt_max=dt_max,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            prenorm=prenorm,
+            norm=norm,
+            backend=backend,
+        )
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
         self.subtract_last = subtract_last
@@ -291,6 +320,7 @@ class S4Model(MixedCovariatesTorchModel):
     @staticmethod
     def _validate(p: dict) -> None:
         """Reject invalid S4 hyperparameters before any training, naming the argument."""
+
         def check(ok, message):
             if not ok:
                 raise_log(ValueError(message))
@@ -300,14 +330,22 @@ class S4Model(MixedCovariatesTorchModel):
 
         for name in ("input_chunk_length", "output_chunk_length", "d_model", "n_layers", "d_state", "patch_len"):
             check(integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
-        check(integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
-              f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}")
+        check(
+            integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
+            f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}",
+        )
         check(p["mode"] in systems.MODES, f"unknown `mode` {p['mode']!r}; valid: {', '.join(systems.MODES)}")
         valid_inits = hippo.MEASURES + (hippo.DIAG_INITS if p["mode"] == "diag" else ())
         check(p["init"] in valid_inits, f"unknown `init` {p['init']!r} for mode={p['mode']!r}; valid: {', '.join(valid_inits)}")
         check(p["mode"] == "dense" or p["d_state"] % 2 == 0, f"`d_state` must be even for mode={p['mode']!r}; got {p['d_state']}")
-        check(p["discretization"] in discretize.DISCRETIZATIONS, f"unknown `discretization` {p['discretization']!r}; valid: {', '.join(discretize.DISCRETIZATIONS)}")
-        check(p["mode"] != "nplr" or p["discretization"] == "bilinear", "mode='nplr' needs discretization='bilinear' (use mode='diag' for 'zoh')")
+        check(
+            p["discretization"] in discretize.DISCRETIZATIONS,
+            f"unknown `discretization` {p['discretization']!r}; valid: {', '.join(discretize.DISCRETIZATIONS)}",
+        )
+        check(
+            p["mode"] != "nplr" or p["discretization"] == "bilinear",
+            "mode='nplr' needs discretization='bilinear' (use mode='diag' for 'zoh')",
+        )
         if p["mode"] == "nplr" and p["init"] in hippo.MEASURES:
             need = hippo.REQUIRED_RANK[p["init"]]
             check(p["rank"] >= need, f"init={p['init']!r} needs `rank` >= {need}; got rank={p['rank']}")
@@ -318,9 +356,11 @@ class S4Model(MixedCovariatesTorchModel):
         check(p["backend"] in cauchy.BACKENDS, f"unknown `backend` {p['backend']!r}; valid: {', '.join(cauchy.BACKENDS)}")
         check(p["norm"] in ("layer", "batch"), f"unknown `norm` {p['norm']!r}; valid: layer, batch")
         likelihood = p["kwargs"].get("likelihood")
-        check(not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),
-              f"`subtract_last` shifts every predicted parameter, so it needs point forecasts or QuantileRegression; "
-              f"got likelihood {type(likelihood).__name__}")
+        check(
+            not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),
+            f"`subtract_last` shifts every predicted parameter, so it needs point forecasts or QuantileRegression; "
+            f"got likelihood {type(likelihood).__name__}",
+        )
 
     @property
     def supports_static_covariates(self) -> bool:
@@ -349,23 +389,41 @@ class S4Model(MixedCovariatesTorchModel):
             **self.pl_module_params,
         )
 
-    def fit(self, series, past_covariates=None, future_covariates=None, val_series=None,
-            val_past_covariates=None, val_future_covariates=None, *args, **kwargs):
+    def fit(
+        self,
+        series,
+        past_covariates=None,
+        future_covariates=None,
+        val_series=None,
+        val_past_covariates=None,
+        val_future_covariates=None,
+        *args,
+        **kwargs,
+    ):
         """Darts' ``fit``, after checking every series for NaNs and for enough length."""
-        named = {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates,
-                 "val_series": val_series, "val_past_covariates": val_past_covariates,
-                 "val_future_covariates": val_future_covariates}
+        named = {
+            "series": series,
+            "past_covariates": past_covariates,
+            "future_covariates": future_covariates,
+            "val_series": val_series,
+            "val_past_covariates": val_past_covariates,
+            "val_future_covariates": val_future_covariates,
+        }
         for name, value in named.items():
             _check_finite(name, value)
         needed = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
         for name in ("series", "val_series"):
             for i, s in enumerate(_as_list(named[name])):
                 if len(s) < needed:
-                    raise_log(ValueError(
-                        f"`{name}`[{i}] has {len(s)} time steps, fewer than input_chunk_length + output_chunk_shift "
-                        f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"))
-        return super().fit(series, past_covariates, future_covariates, val_series, val_past_covariates,
-                           val_future_covariates, *args, **kwargs)
+                    raise_log(
+                        ValueError(
+                            f"`{name}`[{i}] has {len(s)} time steps, fewer than input_chunk_length + output_chunk_shift "
+                            f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"
+                        )
+                    )
+        return super().fit(
+            series, past_covariates, future_covariates, val_series, val_past_covariates, val_future_covariates, *args, **kwargs
+        )
 
     def stream(self, series):
         """An :class:`~s4forecast.forecasting.streaming.S4Stream` that has consumed ``series``: then
@@ -416,8 +474,12 @@ def _check_finite(name: str, value) -> None:
         values = s.values(copy=False)
         if not np.isfinite(values).all():
             bad = s.time_index[~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]
-            raise_log(ValueError(f"`{name}`[{i}] contains NaN/Inf values (first at {bad[0]}); fill or drop them before "
-                                 "fitting, e.g. with darts.utils.missing_values.fill_missing_values"))
+            raise_log(
+                ValueError(
+                    f"`{name}`[{i}] contains NaN/Inf values (first at {bad[0]}); fill or drop them before "
+                    "fitting, e.g. with darts.utils.missing_values.fill_missing_values"
+                )
+            )
 
 
 # Darts loads saved models through an allow-list of globals: S4Model is safe to load like Darts' own.

@@ -6,6 +6,7 @@ through the masked horizon exactly as the convolution does. Its context is the w
 far (the recurrent view's natural, unbounded context): for a history of exactly
 ``input_chunk_length`` steps its forecasts equal ``model.predict(n, series=history)``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,15 +25,19 @@ class S4Stream:
         if module is None:
             raise ValueError("S4Model.stream() needs a fitted model: call fit() first")
         if module.use_reversible_instance_norm:
-            raise ValueError("streaming needs use_reversible_instance_norm=False: reversible instance norm "
-                             "re-normalises every input window with its own statistics")
+            raise ValueError(
+                "streaming needs use_reversible_instance_norm=False: reversible instance norm "
+                "re-normalises every input window with its own statistics"
+            )
         if module.subtract_last:
             raise ValueError("streaming needs subtract_last=False: it re-centres every input window on its own last value")
         if module.skip is not None:
             raise ValueError("streaming needs linear_skip=False: the skip reads a fixed-length input window")
         if module.patch_len > 1:
-            raise ValueError(f"streaming needs patch_len=1: this model reads patches of {module.patch_len} steps, "
-                             "and the recurrent view steps one observation at a time")
+            raise ValueError(
+                f"streaming needs patch_len=1: this model reads patches of {module.patch_len} steps, "
+                "and the recurrent view steps one observation at a time"
+            )
         if model.likelihood is not None:
             raise ValueError("streaming forecasts are point forecasts: fit the model without a likelihood")
         if model.uses_past_covariates or model.uses_future_covariates:
@@ -83,8 +88,7 @@ class S4Stream:
             if values.ndim == 1 and C == 1:
                 values = values[:, None]
             if values.ndim != 2 or values.shape[1] != C:
-                raise ValueError(f"new values must have shape (steps, {C}){' or (steps,)' if C == 1 else ''}; "
-                                 f"got {values.shape}")
+                raise ValueError(f"new values must have shape (steps, {C}){' or (steps,)' if C == 1 else ''}; got {values.shape}")
         if not np.isfinite(values).all():
             raise ValueError("the new values contain NaN/Inf")
         _, self.state = self._run(torch.as_tensor(values, dtype=self.dtype)[None], 0, self.state)
@@ -101,7 +105,7 @@ class S4Stream:
         while produced < n:
             empty = torch.zeros(1, 0, len(self.columns), dtype=self.dtype)
             h, _ = self._run(empty, m.output_chunk_shift + m.output_chunk_length, state)
-            y = m.predictions(m.head(h[:, m.output_chunk_shift:]), 1)[0, :, :, 0]  # (output_chunk_length, C)
+            y = m.predictions(m.head(h[:, m.output_chunk_shift :]), 1)[0, :, :, 0]  # (output_chunk_length, C)
             chunks.append(y.numpy())
             produced += len(y)
             if produced < n:

@@ -1,4 +1,5 @@
 """A stack of residual S4 blocks: (B, L, d_input) -> (B, L, d_model)."""
+
 from __future__ import annotations
 
 import torch
@@ -48,15 +49,22 @@ class S4Encoder(nn.Module):
     Extra keyword arguments go to every :class:`S4Layer` (d_state, mode, init, l_max, ...).
     """
 
-    def __init__(self, d_input: int, d_model: int = 128, n_layers: int = 4, prenorm: bool = True,
-                 norm: str = "layer", dropout: float = 0.0, **layer_kwargs):
+    def __init__(
+        self,
+        d_input: int,
+        d_model: int = 128,
+        n_layers: int = 4,
+        prenorm: bool = True,
+        norm: str = "layer",
+        dropout: float = 0.0,
+        **layer_kwargs,
+    ):
         super().__init__()
         self.d_input = d_input
         self.encoder = nn.Linear(d_input, d_model)
         seed = layer_kwargs.pop("seed", 0)
         self.blocks = nn.ModuleList(
-            S4Block(d_model, prenorm=prenorm, norm=norm, dropout=dropout, seed=seed + i, **layer_kwargs)
-            for i in range(n_layers)
+            S4Block(d_model, prenorm=prenorm, norm=norm, dropout=dropout, seed=seed + i, **layer_kwargs) for i in range(n_layers)
         )
         self.final_norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()
 

@@ -2,6 +2,7 @@
 
 Shapes: input and output (B, L, H) with B batch, L length, H = d_model channels.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,13 +21,17 @@ def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "inp
     """Raise a clear error for anything but a finite (B, L, d) tensor of the module's ``dtype``
     (any floating dtype under autocast, which casts it)."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (batch, length, {d}); got {type(x).__name__}"
-                        + (" (use torch.as_tensor)" if hasattr(x, "__array__") else ""))
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (batch, length, {d}); got {type(x).__name__}"
+            + (" (use torch.as_tensor)" if hasattr(x, "__array__") else "")
+        )
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor; got {x.dtype}")
     if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
-        raise TypeError(f"{name} has dtype {x.dtype} but the module's parameters are {dtype}: convert one of them "
-                        f"(e.g. x.to({dtype}) or module.to({x.dtype}))")
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the module's parameters are {dtype}: convert one of them "
+            f"(e.g. x.to({dtype}) or module.to({x.dtype}))"
+        )
     if x.dim() != 3 or x.shape[-1] != d:
         raise ValueError(f"{name} must have shape (batch, length, {d}); got {tuple(x.shape)}")
     if x.shape[1] == 0:
@@ -50,10 +55,24 @@ class S4Layer(nn.Module):
     ``postact='glu'`` mixes channels with Linear(H, 2H) + GLU, ``'linear'`` with Linear(H, H).
     """
 
-    def __init__(self, d_model: int, d_state: int = 64, l_max: int | None = None, mode: str = "nplr",
-                 init: str = "legs", discretization: str = "bilinear", bidirectional: bool = False,
-                 dt_min: float = 1e-3, dt_max: float = 1e-1, backend: str = "auto", rank: int = 1,
-                 activation: str = "gelu", postact: str = "glu", dropout: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 64,
+        l_max: int | None = None,
+        mode: str = "nplr",
+        init: str = "legs",
+        discretization: str = "bilinear",
+        bidirectional: bool = False,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        backend: str = "auto",
+        rank: int = 1,
+        activation: str = "gelu",
+        postact: str = "glu",
+        dropout: float = 0.0,
+        seed: int = 0,
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
@@ -71,7 +90,9 @@ class S4Layer(nn.Module):
         self.D = nn.Parameter(torch.randn(d_model))
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
-        self.output = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GLU(-1)) if postact == "glu" else nn.Linear(d_model, d_model)
+        self.output = (
+            nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GLU(-1)) if postact == "glu" else nn.Linear(d_model, d_model)
+        )
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
         """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward)."""

@@ -16,6 +16,7 @@ Backends, looked up in one registry:
 With ``conj=True`` each term is added together with its conjugate pair,
 ``v/(z - w) + conj(v)/(z - conj(w))``: the N/2-state half of a real system evaluates the full one.
 """
+
 from __future__ import annotations
 
 import functools
@@ -167,8 +168,10 @@ def _check_explicit(backend: str, device_type: str) -> str:
     if backend == "keops" and not keops_available():
         raise RuntimeError("backend='keops' needs pykeops: pip install 's4forecast[keops]'")
     if backend == "triton" and not triton_available(device_type):
-        raise RuntimeError(f"backend='triton' needs the triton package and a CUDA device (got {device_type!r}); "
-                           "on the CPU it runs only under TRITON_INTERPRET=1, for testing")
+        raise RuntimeError(
+            f"backend='triton' needs the triton package and a CUDA device (got {device_type!r}); "
+            "on the CPU it runs only under TRITON_INTERPRET=1, for testing"
+        )
     return backend
 
 
@@ -206,7 +209,7 @@ class _SharedCauchy(torch.autograd.Function):
             if ctx.conj:
                 r2 = 1 / (zc - w.conj()[..., None])
                 gv += G.conj() @ r2.mT
-                gw += (r2 ** 2 * (v.mT @ G).conj()).sum(-1)
+                gw += (r2**2 * (v.mT @ G).conj()).sum(-1)
         return gv, gw, None, None, None
 
 
@@ -220,8 +223,10 @@ def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: st
     sums on an expanded w.
     """
     if v.shape[1:] != w.shape or z.dim() != 1:
-        raise ValueError(f"cauchy_shared expects v (K, ..., N), w (..., N), z (L,); got v {tuple(v.shape)}, "
-                         f"w {tuple(w.shape)}, z {tuple(z.shape)}")
+        raise ValueError(
+            f"cauchy_shared expects v (K, ..., N), w (..., N), z (L,); got v {tuple(v.shape)}, "
+            f"w {tuple(w.shape)}, z {tuple(z.shape)}"
+        )
     chosen = resolve_backend(backend, v.device.type)
     if chosen == "keops":
         return cauchy_keops(v, z, w, conj)  # broadcasts w over K without copies
@@ -288,8 +293,12 @@ def _keops_products_reductions(a_conj: tuple[bool, ...], b_conj: tuple[bool, ...
     R, S = len(a_conj), len(b_conj)
     operands = [f"a{i} = Vj(2)" for i in range(R)] + [f"b{j} = Vj(2)" for j in range(S)] + ["w = Vj(2)"]
     forward = Genred(_keops_products_formula(a_conj, b_conj, conj), operands + ["z = Vi(2)"], reduction_op="Sum", axis=1)
-    backward = Genred(_keops_products_grad_formula(a_conj, b_conj, conj), [f"G = Vi({2 * R * S})", "z = Vi(2)"] + operands,
-                      reduction_op="Sum", axis=0)
+    backward = Genred(
+        _keops_products_grad_formula(a_conj, b_conj, conj),
+        [f"G = Vi({2 * R * S})", "z = Vi(2)"] + operands,
+        reduction_op="Sum",
+        axis=0,
+    )
     return forward, backward
 
 
@@ -344,9 +353,11 @@ def cauchy_products(left, right, z: torch.Tensor, w: torch.Tensor, backend: str 
     """
     lefts, rights = list(left), list(right)
     if any(t.shape != w.shape for t in lefts + rights) or z.dim() != 1:
-        raise ValueError(f"cauchy_products expects left (R, ..., N), right (S, ..., N), w (..., N), z (L,); got left "
-                         f"{[tuple(t.shape) for t in lefts]}, right {[tuple(t.shape) for t in rights]}, w {tuple(w.shape)}, "
-                         f"z {tuple(z.shape)}")
+        raise ValueError(
+            f"cauchy_products expects left (R, ..., N), right (S, ..., N), w (..., N), z (L,); got left "
+            f"{[tuple(t.shape) for t in lefts]}, right {[tuple(t.shape) for t in rights]}, w {tuple(w.shape)}, "
+            f"z {tuple(z.shape)}"
+        )
     R, S = len(lefts), len(rights)
     # the fused backward has no gradient for z; a differentiable z goes through cauchy_shared
     if resolve_backend(backend, w.device.type) == "keops" and not z.requires_grad:
@@ -359,7 +370,9 @@ def cauchy_products(left, right, z: torch.Tensor, w: torch.Tensor, backend: str 
 def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
     """Cauchy kernel. v (..., N) and w (..., N) complex, z (L,) complex -> (..., L) complex."""
     if v.shape != w.shape or z.dim() != 1:
-        raise ValueError(f"cauchy expects v (..., N), w (..., N) of equal shape and z (L,); got v {tuple(v.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}")
+        raise ValueError(
+            f"cauchy expects v (..., N), w (..., N) of equal shape and z (L,); got v {tuple(v.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}"
+        )
     if not (v.is_complex() and w.is_complex() and z.is_complex()):
         raise TypeError("cauchy expects complex v, z and w")
     return _IMPLEMENTATIONS[resolve_backend(backend, v.device.type)](v, z, w, conj)

@@ -11,6 +11,7 @@ Gradients follow PyTorch's convention for complex inputs, ``grad = G conj(∂k/�
 ``grad_v = Σ_l G conj(r1) + conj(G) r2`` and ``grad_w = Σ_l conj(v) (G conj(r1)² + conj(G) r2²)``
 with ``r1 = 1/(z - w)``, ``r2 = 1/(z - conj w)``. Both kernels keep only (BLOCK_N, BLOCK_L) tiles.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ def runnable(device_type: str) -> bool:
 
 
 @triton.jit
-def _forward(v_re, v_im, w_re, w_im, z_re, z_im, out_re, out_im, N, L,
-             CONJ: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr):
+def _forward(
+    v_re, v_im, w_re, w_im, z_re, z_im, out_re, out_im, N, L, CONJ: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr
+):
     row = tl.program_id(0)
     offs_l = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)
     mask_l = offs_l < L
@@ -59,8 +61,25 @@ def _forward(v_re, v_im, w_re, w_im, z_re, z_im, out_re, out_im, N, L,
 
 
 @triton.jit
-def _backward(v_re, v_im, w_re, w_im, z_re, z_im, g_re, g_im, gv_re, gv_im, gw_re, gw_im, N, L,
-              CONJ: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr):
+def _backward(
+    v_re,
+    v_im,
+    w_re,
+    w_im,
+    z_re,
+    z_im,
+    g_re,
+    g_im,
+    gv_re,
+    gv_im,
+    gw_re,
+    gw_im,
+    N,
+    L,
+    CONJ: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_L: tl.constexpr,
+):
     row = tl.program_id(0)
     offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     mask_n = offs_n < N
@@ -132,8 +151,9 @@ class TritonCauchy(torch.autograd.Function):
         v, z, w = ctx.saved_tensors
         rows, N, L = v.shape[0], v.shape[1], z.shape[0]
         grads = [torch.empty(rows, N, dtype=v.real.dtype, device=v.device) for _ in range(4)]
-        _backward[(rows, triton.cdiv(N, BLOCK_N))](*_parts(v), *_parts(w), *_parts(z), *_parts(grad), *grads, N, L,
-                                                   CONJ=ctx.conj, BLOCK_N=BLOCK_N, BLOCK_L=BLOCK_L)
+        _backward[(rows, triton.cdiv(N, BLOCK_N))](
+            *_parts(v), *_parts(w), *_parts(z), *_parts(grad), *grads, N, L, CONJ=ctx.conj, BLOCK_N=BLOCK_N, BLOCK_L=BLOCK_L
+        )
         return torch.complex(grads[0], grads[1]), None, torch.complex(grads[2], grads[3]), None
 
 

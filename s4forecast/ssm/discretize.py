@@ -7,6 +7,7 @@ Shapes: dense ``A`` (..., N, N), diagonal ``Λ`` (..., N), ``B`` (..., N), ``dt`
 against the leading dimensions. The DPLR case (``Λ - P P^*``) is discretised for the recurrent view in
 :mod:`s4forecast.ssm.recurrence` (O(N r) per step, bilinear) or densely through :func:`dense`.
 """
+
 from __future__ import annotations
 
 import torch

@@ -12,6 +12,7 @@ Sec. 2.2) together with a low-rank ``P`` (r, N) such that ``A + P^T P`` is norma
 Only one member of each conjugate pair of ``Λ`` is kept (N/2 values); the other half is implied.
 All of this is computed in float64 numpy: it runs once, at initialisation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ Glossary: ``H`` channels, ``N`` state size, ``N2 = N/2`` one member of each conj
 * :func:`diagonal` S4D's Vandermonde product.
 * :func:`dense` the slow LSSL-style reference: explicit powers (Krylov sequence) of the dense Ā.
 """
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ Shapes: u (B, H) real, x (B, H, N2) complex.
   applied with the Woodbury identity (S4 App. C.2), never formed densely.
 * :class:`DiagonalStep` O(N): Ā and B̄ are diagonal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ continuous system (A (H, N, N), B (H, N), C (H, N), dt (H,)) that both views dis
 Complex parameters are stored as real (..., 2) tensors so that every optimiser and
 ``Module.to(dtype)`` handles them. The real part of Λ is ``-exp(·)``: negative by construction.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -88,15 +89,28 @@ class NPLRSSM(SSM):
     C̃ exactly at O(N^3 log L) cost.
     """
 
-    def __init__(self, d_model, d_state=64, l_max=None, init="legs", rank=1, dt_min=1e-3, dt_max=1e-1,
-                 discretization="bilinear", backend="auto", seed=0):
+    def __init__(
+        self,
+        d_model,
+        d_state=64,
+        l_max=None,
+        init="legs",
+        rank=1,
+        dt_min=1e-3,
+        dt_max=1e-1,
+        discretization="bilinear",
+        backend="auto",
+        seed=0,
+    ):
         super().__init__(d_model, d_state, dt_min, dt_max, discretization)
         if init not in hippo.MEASURES:
             hint = " (diagonal inits need mode='diag')" if init in hippo.DIAG_INITS else ""
             raise ValueError(f"unknown init {init!r} for mode='nplr'{hint}; valid: {', '.join(hippo.MEASURES)}")
         if discretization != "bilinear":
-            raise ValueError("mode='nplr' computes its kernel through the bilinear transform (Lemma C.3): "
-                             "use discretization='bilinear', or mode='diag' for 'zoh'")
+            raise ValueError(
+                "mode='nplr' computes its kernel through the bilinear transform (Lemma C.3): "
+                "use discretization='bilinear', or mode='diag' for 'zoh'"
+            )
         if l_max is not None and l_max < 1:
             raise ValueError(f"l_max must be a positive length or None; got {l_max}")
         self.l_max, self.backend, self.state_size = l_max, backend, d_state // 2
@@ -139,8 +153,9 @@ class NPLRSSM(SSM):
         return A, kernels.conj_pair(_complex(self.B)), self.true_C(), self.dt()
 
     def _make_step(self, rate):
-        return recurrence.DPLRBilinearStep(self.Lambda(), _complex(self.P), _complex(self.B),
-                                           self.true_C()[..., : self.state_size], self.dt(rate))
+        return recurrence.DPLRBilinearStep(
+            self.Lambda(), _complex(self.P), _complex(self.B), self.true_C()[..., : self.state_size], self.dt(rate)
+        )
 
 
 class DiagSSM(SSM):
@@ -169,8 +184,12 @@ class DiagSSM(SSM):
         return kernels.diagonal(self.Lambda(), _complex(self.B), _complex(self.C), self.dt(rate), L, self.discretization)
 
     def ssm_matrices(self):
-        return (torch.diag_embed(kernels.conj_pair(self.Lambda())), kernels.conj_pair(_complex(self.B)),
-                kernels.conj_pair(_complex(self.C)), self.dt())
+        return (
+            torch.diag_embed(kernels.conj_pair(self.Lambda())),
+            kernels.conj_pair(_complex(self.B)),
+            kernels.conj_pair(_complex(self.C)),
+            self.dt(),
+        )
 
     def _make_step(self, rate):
         Lambda = self.Lambda()

@@ -1,6 +1,7 @@
 """Sweep objectives. ``forecast``: the best validation MSE (scaled values, Informer protocol splits,
 or a synthetic series for smoke tests) of an S4Model trained with the sampled configuration.
 ``classify``: the best validation accuracy of an S4Classifier on a classification task."""
+
 from __future__ import annotations
 
 import math
@@ -20,10 +21,11 @@ def load_data(data: dict, lookback: int, data_dir=None) -> InformerSplits:
         return load_informer(data["dataset"], data["features"], lookback, data_dir)
     if data["source"] == "synthetic":
         n = data["length"]
-        s = (tg.sine_timeseries(length=n, value_frequency=0.03, freq="h")
-             + tg.gaussian_timeseries(length=n, std=0.1, freq="h")).astype(np.float32)
+        s = (
+            tg.sine_timeseries(length=n, value_frequency=0.03, freq="h") + tg.gaussian_timeseries(length=n, std=0.1, freq="h")
+        ).astype(np.float32)
         train_end, val_end = int(n * 0.7), int(n * 0.85)
-        return InformerSplits(s[:train_end], s[train_end - lookback: val_end], s[val_end - lookback:], None, ["sine"], lookback)
+        return InformerSplits(s[:train_end], s[train_end - lookback : val_end], s[val_end - lookback :], None, ["sine"], lookback)
     raise ValueError(f"unknown data source {data['source']!r}; valid: informer, synthetic")
 
 
@@ -37,12 +39,25 @@ def forecast_objective(cfg: dict, data_dir=None):
         lr, lookback = params.pop("lr"), params.pop("lookback")
         splits = load_data(cfg["data"], lookback, data_dir)
         pruning = OptunaPruning(trial)
-        trainer = {"callbacks": [pruning], "enable_progress_bar": obj.get("progress", False), "logger": False,
-                   "enable_model_summary": False, "enable_checkpointing": False,
-                   **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj}}
-        model = S4Model(lookback, obj["horizon"], n_epochs=obj["n_epochs"], batch_size=obj["batch_size"],
-                        random_state=obj.get("seed", 0), optimizer_kwargs={"lr": lr}, pl_trainer_kwargs=trainer,
-                        use_reversible_instance_norm=obj.get("use_reversible_instance_norm", True), **params)
+        trainer = {
+            "callbacks": [pruning],
+            "enable_progress_bar": obj.get("progress", False),
+            "logger": False,
+            "enable_model_summary": False,
+            "enable_checkpointing": False,
+            **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj},
+        }
+        model = S4Model(
+            lookback,
+            obj["horizon"],
+            n_epochs=obj["n_epochs"],
+            batch_size=obj["batch_size"],
+            random_state=obj.get("seed", 0),
+            optimizer_kwargs={"lr": lr},
+            pl_trainer_kwargs=trainer,
+            use_reversible_instance_norm=obj.get("use_reversible_instance_norm", True),
+            **params,
+        )
         model.fit(splits.train, val_series=splits.val)
         pruning.raise_if_pruned()
         if not math.isfinite(pruning.best):
@@ -68,9 +83,15 @@ def classify_objective(cfg: dict, data_dir=None):
         params.pop("lookback", None)
         pruning = OptunaPruning(trial, monitor="val_acc", direction="maximize")
         model = S4Classifier(**data.dims, pooling=obj.get("pooling", "mean"), schedule=None, **params)
-        trainer = pl.Trainer(max_epochs=obj["n_epochs"], callbacks=[pruning], logger=False, enable_checkpointing=False,
-                             enable_progress_bar=obj.get("progress", False), enable_model_summary=False,
-                             **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj})
+        trainer = pl.Trainer(
+            max_epochs=obj["n_epochs"],
+            callbacks=[pruning],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=obj.get("progress", False),
+            enable_model_summary=False,
+            **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj},
+        )
         trainer.fit(model, datamodule=data)
         pruning.raise_if_pruned()
         return pruning.best  # -accuracy

@@ -5,6 +5,7 @@ It reports the monitored metric after every validation epoch; when the pruner sa
 training, and the objective raises ``optuna.TrialPruned`` after ``fit`` (raising inside Lightning's
 loop would be swallowed into a failed fit).
 """
+
 from __future__ import annotations
 
 import optuna

@@ -10,6 +10,7 @@ Constraints are encoded, never discovered by crashing trials: ``d_state`` choice
 ``dt_max = dt_min * dt_span`` with ``dt_span > 1`` (so dt_min < dt_max), init and discretization
 are drawn from the sampled mode's own lists, and the low-rank ``rank`` follows from the init.
 """
+
 from __future__ import annotations
 
 import optuna

@@ -8,6 +8,7 @@ URL (``postgresql://user@host/db``) lets processes on several machines share the
 send heartbeats: a killed worker's running trial is marked failed (and retried once) by the next
 worker, finished trials are never lost, and re-running the command continues the study.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -41,8 +42,10 @@ def open_existing_study(study_name: str, url: str) -> optuna.Study:
     path = _sqlite_path(url)
     if path is not None and not path.is_file():
         found = sorted(p.stem for p in path.parent.glob("*.db")) if path.parent.is_dir() else []
-        raise ConfigError(f"no study {study_name!r}: {path} does not exist"
-                          + (f"; studies under {path.parent}/: {', '.join(found)}" if found else ""))
+        raise ConfigError(
+            f"no study {study_name!r}: {path} does not exist"
+            + (f"; studies under {path.parent}/: {', '.join(found)}" if found else "")
+        )
     storage = make_storage(url)
     names = optuna.get_all_study_names(storage)
     if study_name not in names:
@@ -54,14 +57,23 @@ def make_storage(url: str) -> RDBStorage:
     """RDB storage with heartbeats: a trial whose worker died is failed after 30 s and retried once."""
     with warnings.catch_warnings():  # heartbeats are flagged experimental in Optuna; we rely on them knowingly
         warnings.simplefilter("ignore", ExperimentalWarning)
-        return RDBStorage(url, heartbeat_interval=10, grace_period=30,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+        return RDBStorage(
+            url,
+            heartbeat_interval=10,
+            grace_period=30,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+        )
 
 
 def load_config(path: str | Path) -> dict:
     """A sweep config (see configs/sweep/*.yaml), keys and search space checked."""
-    cfg = check_keys(read_yaml(path), path, ("study_name", "data", "objective", "space"), ("sampler", "pruner"),
-                     sections=("data", "objective", "space", "sampler", "pruner"))
+    cfg = check_keys(
+        read_yaml(path),
+        path,
+        ("study_name", "data", "objective", "space"),
+        ("sampler", "pruner"),
+        sections=("data", "objective", "space", "sampler", "pruner"),
+    )
     if cfg["objective"].get("task") not in OBJECTIVES:
         raise ConfigError(f"{path}: objective.task must be one of {', '.join(OBJECTIVES)}; got {cfg['objective'].get('task')!r}")
     search_space.validate(cfg["space"])
@@ -77,9 +89,14 @@ def load_study(cfg: dict, url: str, worker: int = 0) -> optuna.Study:
     sampler_spec = dict(cfg.get("sampler", {"name": "TPESampler"}))
     if "seed" in sampler_spec:  # distinct streams per worker, reproducible per worker
         sampler_spec["seed"] += worker
-    study = optuna.create_study(study_name=cfg["study_name"], storage=make_storage(url), direction="minimize",
-                                load_if_exists=True, sampler=_component(optuna.samplers, sampler_spec),
-                                pruner=_component(optuna.pruners, cfg.get("pruner")))
+    study = optuna.create_study(
+        study_name=cfg["study_name"],
+        storage=make_storage(url),
+        direction="minimize",
+        load_if_exists=True,
+        sampler=_component(optuna.samplers, sampler_spec),
+        pruner=_component(optuna.pruners, cfg.get("pruner")),
+    )
     study.set_user_attr("config", cfg)
     return study
 
@@ -87,12 +104,14 @@ def load_study(cfg: dict, url: str, worker: int = 0) -> optuna.Study:
 def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir, progress: bool = True) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = load_study(cfg, url, worker)
-    study.optimize(OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir), n_trials=n_trials,
-                   show_progress_bar=progress and worker == 0)
+    study.optimize(
+        OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir), n_trials=n_trials, show_progress_bar=progress and worker == 0
+    )
 
 
-def run_sweep(config_path: str | Path, n_trials: int, url: str | None = None, workers: int = 1, data_dir=None,
-              progress: bool = True) -> optuna.Study:
+def run_sweep(
+    config_path: str | Path, n_trials: int, url: str | None = None, workers: int = 1, data_dir=None, progress: bool = True
+) -> optuna.Study:
     """Add ``n_trials`` trials to the config's study, spread over ``workers`` processes."""
     cfg = load_config(config_path)
     url = storage_url(cfg["study_name"], url)
@@ -111,8 +130,10 @@ def run_sweep(config_path: str | Path, n_trials: int, url: str | None = None, wo
             p.join()
     study = optuna.load_study(study_name=cfg["study_name"], storage=make_storage(url))
     states = [t.state.name for t in study.trials]
-    print(f"study {cfg['study_name']}: {len(states)} trials ({states.count('COMPLETE')} complete, "
-          f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed) in {url}")
+    print(
+        f"study {cfg['study_name']}: {len(states)} trials ({states.count('COMPLETE')} complete, "
+        f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed) in {url}"
+    )
     return study
 
 
@@ -125,15 +146,31 @@ def best_config(study: optuna.Study) -> dict:
     sweep = {"study": study.study_name, "trial": study.best_trial.number, "objective": study.best_value}
     if obj["task"] == "classify":
         params.pop("lookback", None)
-        return {"name": study.study_name, "seed": 0, "task": data, "batch_size": obj["batch_size"],
-                "model": {**params, "pooling": obj.get("pooling", "mean")}, "trainer": {"max_epochs": obj["n_epochs"]},
-                "output_dir": "runs", "sweep": sweep}
+        return {
+            "name": study.study_name,
+            "seed": 0,
+            "task": data,
+            "batch_size": obj["batch_size"],
+            "model": {**params, "pooling": obj.get("pooling", "mean")},
+            "trainer": {"max_epochs": obj["n_epochs"]},
+            "output_dir": "runs",
+            "sweep": sweep,
+        }
     lr, lookback = params.pop("lr"), params.pop("lookback")
     return {
-        "dataset": data.get("dataset"), "features": data.get("features"), "lookback": lookback,
-        "horizon": obj["horizon"], "output_dir": "outputs",
-        "model": {**params, "n_epochs": obj["n_epochs"], "batch_size": obj["batch_size"], "random_state": obj.get("seed", 0),
-                  "use_reversible_instance_norm": obj.get("use_reversible_instance_norm", True), "optimizer_kwargs": {"lr": lr}},
+        "dataset": data.get("dataset"),
+        "features": data.get("features"),
+        "lookback": lookback,
+        "horizon": obj["horizon"],
+        "output_dir": "outputs",
+        "model": {
+            **params,
+            "n_epochs": obj["n_epochs"],
+            "batch_size": obj["batch_size"],
+            "random_state": obj.get("seed", 0),
+            "use_reversible_instance_norm": obj.get("use_reversible_instance_norm", True),
+            "optimizer_kwargs": {"lr": lr},
+        },
         "trainer": {k: obj[k] for k in ("limit_train_batches",) if k in obj},
         "sweep": sweep,
     }
@@ -149,8 +186,12 @@ def report(study_name: str, url: str | None = None, out_dir: str | Path | None =
     out.mkdir(parents=True, exist_ok=True)
     (out / "best.yaml").write_text(yaml.safe_dump(best_config(study), sort_keys=False))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    plots = {"optimization_history": lambda: ovm.plot_optimization_history(study),
-             "slice_dt_d_state": lambda: ovm.plot_slice(study, params=[p for p in ("dt_min", "dt_span", "d_state") if any(p in t.params for t in complete)])}
+    plots = {
+        "optimization_history": lambda: ovm.plot_optimization_history(study),
+        "slice_dt_d_state": lambda: ovm.plot_slice(
+            study, params=[p for p in ("dt_min", "dt_span", "d_state") if any(p in t.params for t in complete)]
+        ),
+    }
     if len(complete) >= 2:
         plots["param_importances"] = lambda: ovm.plot_param_importances(study)
     for name, plot in plots.items():
@@ -162,6 +203,8 @@ def report(study_name: str, url: str | None = None, out_dir: str | Path | None =
         fig.tight_layout()
         fig.savefig(out / f"{name}.png", dpi=100)
         plt.close(fig)
-    print(f"best trial {study.best_trial.number}: objective {study.best_value:.4f} (forecast: val MSE; classify: "
-          f"minus val accuracy); config and plots in {out}/")
+    print(
+        f"best trial {study.best_trial.number}: objective {study.best_value:.4f} (forecast: val MSE; classify: "
+        f"minus val accuracy); config and plots in {out}/"
+    )
     return out
