@@ -9,6 +9,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+@pytest.mark.slow  # ~20 s each; CI runs them in its `-m slow` step
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, data_dir, monkeypatch):
     monkeypatch.setenv("S4FORECAST_DATA_DIR", str(data_dir))

@@ -23,6 +23,7 @@ SMOKE = ROOT / "configs" / "sweep" / "smoke.yaml"
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+@pytest.mark.slow  # ~40 s: many random configurations; CI runs it in its `-m slow` step
 def test_space_never_yields_an_invalid_layer_and_is_numerically_robust():
     """150 random configurations of the ETTh1 space: each builds a layer that runs forward and
     backward in float32 on random data with finite outputs and gradients."""

@@ -59,6 +59,9 @@ class S4Classifier(pl.LightningModule):
         weight_decay: float = 0.01,
         schedule: str | None = "cosine",
         dual: bool = False,
+        backend: str = "auto",
+        activation: str = "gelu",
+        postact: str = "glu",
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -85,6 +88,9 @@ class S4Classifier(pl.LightningModule):
             bidirectional=bidirectional,
             dt_min=dt_min,
             dt_max=dt_max,
+            backend=backend,
+            activation=activation,
+            postact=postact,
         )
         # Retrieval (LRA): both documents through the same encoder, then the LRA dual-encoder head
         # on [u, v, u*v, u-v].

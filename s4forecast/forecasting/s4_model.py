@@ -452,6 +452,20 @@ class S4Model(MixedCovariatesTorchModel):
         clone.model.rate.fill_(clone.rate)
         return clone
 
+    @staticmethod
+    def load(path, *args, **kwargs) -> S4Model:
+        """Darts' ``load``; a file that is not a saved S4Model raises a ValueError that names it (Darts'
+        own error for a corrupted file comes from deep inside its restricted unpickler)."""
+        try:
+            model = MixedCovariatesTorchModel.load(path, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing here
+            raise_log(ValueError(f"{path} is not a readable saved model ({type(e).__name__}: {e})"))
+        if not isinstance(model, S4Model):
+            raise_log(ValueError(f"{path} holds a {type(model).__name__}, not an S4Model"))
+        return model
+
     def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
         """Darts' ``predict``, after checking the inputs for NaNs."""
         for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():

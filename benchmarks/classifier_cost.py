@@ -1,0 +1,76 @@
+"""Training cost of S4Classifier: seconds per epoch of a classification config, from timed steps.
+
+    python -m benchmarks.classifier_cost [--config configs/benchmarks/classifier_cost.yaml] [--stem NAME]
+
+Times ``steps`` optimiser steps (forward, cross-entropy, backward, AdamW step) on real batches of the
+task, after ``warmup`` untimed ones, on ``threads`` torch threads, and scales to one epoch of the
+training split. Uses only S4Classifier's and ClassificationData's public API, so the same script
+times an older checkout. Writes benchmarks/results/<stem>.csv and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from benchmarks.common import ROOT, load_config, write_results
+from s4forecast.classification.data import ClassificationData
+from s4forecast.classification.model import S4Classifier
+from s4forecast.train import load_config as load_classify_config
+
+
+def seconds_per_step(run: dict, warmup: int, steps: int) -> tuple[float, int]:
+    cfg = load_classify_config(ROOT / run["config"])
+    torch.manual_seed(0)
+    data = ClassificationData(cfg["task"], cfg["batch_size"])
+    model = S4Classifier(**data.dims, **cfg["model"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    batches = iter(data.train_dataloader())
+    times = []
+    for i in range(warmup + steps):
+        x, y, *lengths = next(batches)
+        start = time.perf_counter()
+        loss = F.cross_entropy(model(x, *lengths), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return sum(times) / len(times), len(data.train_dataloader())
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/classifier_cost.yaml"))
+    parser.add_argument("--stem", default="classifier_cost")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    torch.set_num_threads(cfg["threads"])
+    rows = []
+    for run in cfg["runs"]:
+        step_s, n_batches = seconds_per_step(run, cfg["warmup"], cfg["steps"])
+        rows.append(
+            {
+                "config": run["config"],
+                "s_per_step": step_s,
+                "batches_per_epoch": n_batches,
+                "train_s_per_epoch": step_s * n_batches,
+            }
+        )
+        print(rows[-1], flush=True)
+    write_results(
+        args.stem,
+        pd.DataFrame(rows),
+        f"S4Classifier training cost, {cfg['threads']} torch thread(s)",
+        f"python -m benchmarks.classifier_cost --config {args.config}",
+        notes=f"Mean of {cfg['steps']} timed optimiser steps after {cfg['warmup']} untimed ones, times the "
+        "batches of one training epoch.\n",
+    )
+
+
+if __name__ == "__main__":
+    main()
