@@ -371,3 +371,15 @@ def test_choose_filters_features_before_applying_a_key_that_only_one_feature_set
         choose.compare(results, cand, tmp_path)
     out = choose.compare(results, cand, tmp_path, features="M")
     assert out.features.tolist() == ["M"] and out.adopt.tolist() == [True]
+
+
+def test_done_matches_a_config_hash_that_looks_like_a_number(tmp_path):
+    """A hash such as 3755154e54 is a float to pandas' default parser: the finished setting must still be
+    found, or `run --all` trains it again."""
+    from benchmarks.informer.run import append, done
+
+    results = tmp_path / "results.csv"
+    key = {"dataset": "ETTh1", "features": "S", "horizon": 24, "model": "s4", "config_hash": "3755154e54"}
+    append(results, {**key, "mse": 0.1, "status": "ok"})
+    assert done(results, key)
+    assert not done(results, {**key, "config_hash": "3755154e55"})

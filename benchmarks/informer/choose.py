@@ -18,7 +18,7 @@ import pandas as pd
 
 from benchmarks.informer import config as configs
 from benchmarks.informer.report import KEY
-from benchmarks.informer.run import RESULTS
+from benchmarks.informer.run import RESULTS, read_results
 
 
 def compare(
@@ -59,7 +59,7 @@ def main(argv=None) -> None:
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
-    table = compare(pd.read_csv(args.results), args.set, args.config_dir, args.features)
+    table = compare(read_results(args.results), args.set, args.config_dir, args.features)
     print(
         table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
         if len(table)

@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks.informer import config as configs  # noqa: E402
+from benchmarks.informer import config as configs
+from benchmarks.informer.run import read_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 KEY = ["dataset", "features", "horizon"]
@@ -165,7 +166,7 @@ def main(argv=None) -> None:
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
     published = pd.read_csv(args.published)
-    out = table(pd.read_csv(args.results), published, current_configs(published, args.config_dir))
+    out = table(read_results(args.results), published, current_configs(published, args.config_dir))
     print(write(out, args.out, args.results.parent / "comparison.png"))
 
 

@@ -33,10 +33,16 @@ ALL_DATASETS = ["ETTh1", "ETTh2", "ETTm1", "WTH", "ECL"]
 log = logging.getLogger("benchmarks.informer")
 
 
+def read_results(path: Path) -> pd.DataFrame:
+    """results.csv with ``config_hash`` and ``commit`` as strings: a hash such as ``3755154e54`` would
+    otherwise be parsed as a number and no longer match its config."""
+    return pd.read_csv(path, dtype={"config_hash": str, "commit": str})
+
+
 def done(results: Path, key: dict) -> bool:
     if not results.exists():
         return False
-    df = pd.read_csv(results)
+    df = read_results(results)
     df = df[df.status == "ok"]
     match = (df[list(key)] == pd.Series(key)).all(axis=1)
     return bool(match.any())
