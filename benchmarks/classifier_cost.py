@@ -23,21 +23,26 @@ from s4forecast.classification.model import S4Classifier
 from s4forecast.train import load_config as load_classify_config
 
 
-def seconds_per_step(run: dict, warmup: int, steps: int) -> tuple[float, int]:
+def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") -> tuple[float, int]:
     cfg = load_classify_config(ROOT / run["config"])
+    cfg["task"] = {**cfg["task"], **run.get("task", {})}  # e.g. fewer generated sequences: only steps are timed
     torch.manual_seed(0)
     data = ClassificationData(cfg["task"], cfg["batch_size"])
-    model = S4Classifier(**data.dims, **cfg["model"])
+    model = S4Classifier(**data.dims, **cfg["model"]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = iter(data.train_dataloader())
     times = []
     for i in range(warmup + steps):
-        x, y, *lengths = next(batches)
+        x, y, *lengths = (t.to(device) for t in next(batches))
+        if device != "cpu":
+            torch.cuda.synchronize()
         start = time.perf_counter()
         loss = F.cross_entropy(model(x, *lengths), y)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        if device != "cpu":
+            torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return sum(times) / len(times), len(data.train_dataloader())

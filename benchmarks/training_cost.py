@@ -96,6 +96,7 @@ def timed(model, splits, group: dict, cfg: dict) -> dict:
 
 
 def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
+    trainer = {**TRAINER, "accelerator": cfg.get("accelerator", "cpu")}
     splits = load_informer(group["dataset"], group["features"], group["lookback"])
     setting = f"{group['dataset']}-{group['features']} {group['lookback']}->{group['horizon']}"
     specs = [
@@ -112,7 +113,7 @@ def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
 
         def make(spec=spec):
             params = s4_params(spec, group["lookback"], group["horizon"])
-            params["pl_trainer_kwargs"] = {**params.get("pl_trainer_kwargs", {}), **TRAINER}
+            params["pl_trainer_kwargs"] = {**params.get("pl_trainer_kwargs", {}), **trainer}
             params.setdefault("random_state", 0)
             return S4Model(**params)
 
