@@ -106,7 +106,7 @@ def step(name: str, spec: dict, config_path: str) -> dict:
             capture_output=True,
             text=True,
             timeout=spec["timeout_s"],
-            env={**__import__("os").environ, "TRITON_INTERPRET": "0"},
+            env={**os.environ, "TRITON_INTERPRET": "0"},
         )
         status = "ok" if out.returncode == 0 else f"failed (exit {out.returncode})"
         tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
