@@ -107,3 +107,33 @@ def test_ssm_matrices_are_plain_tensors():
     for t in (A, B, C, dt):
         assert not t.is_conj()
         t.detach().numpy()
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"d_state": 7}, "`d_state` must be even"),
+        ({"init": "legx"}, "unknown `init`"),
+        ({"backend": "gpu"}, "unknown `backend`"),
+        ({"dt_min": float("inf")}, "`dt_min`"),
+    ],
+)
+def test_every_front_end_checks_the_s4_options_the_same_way(bad, match):
+    from s4forecast.classification.model import S4Classifier
+
+    for build in (
+        lambda: S4Layer(4, **({"d_state": 8} | bad)),
+        lambda: S4Model(12, 6, patch_len=1, **bad),
+        lambda: S4Classifier(1, 2, d_model=4, n_layers=1, **({"d_state": 8} | bad)),
+    ):
+        with pytest.raises(ValueError, match=match):
+            build()
+
+
+def test_classifier_takes_backend_activation_and_postact():
+    from s4forecast.classification.model import S4Classifier
+
+    m = S4Classifier(1, 2, d_model=4, n_layers=1, d_state=8, backend="torch", activation="silu", postact="linear")
+    layer = m.encoder.blocks[0].layer
+    assert layer.ssm[0].backend == "torch" and isinstance(layer.activation, torch.nn.SiLU)
+    assert isinstance(layer.output, torch.nn.Linear)

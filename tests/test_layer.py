@@ -131,11 +131,13 @@ def test_param_groups_give_ssm_params_their_own_lr_and_no_decay():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(mode="fancy"), "unknown mode 'fancy'"),
-        (dict(init="legx"), "unknown init 'legx'"),
-        (dict(backend="gpu"), "unknown Cauchy backend"),
+        (dict(mode="fancy"), "unknown `mode` 'fancy'"),
+        (dict(init="legx"), "unknown `init` 'legx'"),
+        (dict(backend="gpu"), "unknown `backend` 'gpu' \\(Cauchy kernel\\)"),
         (dict(d_state=7), "even"),
-        (dict(discretization="euler"), "unknown discretization"),
+        (dict(discretization="euler"), "unknown `discretization`"),
+        (dict(activation="swish"), "unknown `activation`"),
+        (dict(postact="mlp"), "unknown `postact`"),
         (dict(dt_min=0.1, dt_max=0.01), "dt_min"),
     ],
 )

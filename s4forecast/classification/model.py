@@ -7,13 +7,15 @@ and lengths (B, 2). Output logits (B, n_classes).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from s4forecast.nn import S4Encoder
+from s4forecast.nn import S4Encoder, S4Options
 from s4forecast.optim import param_groups
 
 POOLINGS = ("mean", "last", "length-mean")
@@ -72,26 +74,8 @@ class S4Classifier(pl.LightningModule):
             raise ValueError("length-aware pooling needs a causal encoder: padding would leak into a bidirectional one")
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
-        self.encoder = S4Encoder(
-            d_input,
-            d_model=d_model,
-            n_layers=n_layers,
-            d_state=d_state,
-            l_max=l_max,
-            mode=mode,
-            init=init,
-            discretization=discretization,
-            rank=rank,
-            dropout=dropout,
-            prenorm=prenorm,
-            norm=norm,
-            bidirectional=bidirectional,
-            dt_min=dt_min,
-            dt_max=dt_max,
-            backend=backend,
-            activation=activation,
-            postact=postact,
-        )
+        options = S4Options.pick(self.hparams)  # validated once, naming the option
+        self.encoder = S4Encoder(d_input, l_max=l_max, **dataclasses.asdict(options))
         # Retrieval (LRA): both documents through the same encoder, then the LRA dual-encoder head
         # on [u, v, u*v, u-v].
         self.decoder = (

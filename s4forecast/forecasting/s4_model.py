@@ -31,9 +31,8 @@ from darts.utils.serialization import add_safe_globals
 from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
-from s4forecast.nn import S4Encoder
+from s4forecast.nn import S4Encoder, S4Options
 from s4forecast.optim import param_groups
-from s4forecast.ssm import cauchy, discretize, hippo, systems
 
 
 def _mc_dropout(module: nn.Module) -> nn.Module:
@@ -328,33 +327,18 @@ class S4Model(MixedCovariatesTorchModel):
         def integer(x):
             return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
-        for name in ("input_chunk_length", "output_chunk_length", "d_model", "n_layers", "d_state", "patch_len"):
+        for name in ("input_chunk_length", "output_chunk_length", "patch_len"):
             check(integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
         check(
             integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
             f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}",
         )
-        check(p["mode"] in systems.MODES, f"unknown `mode` {p['mode']!r}; valid: {', '.join(systems.MODES)}")
-        valid_inits = hippo.MEASURES + (hippo.DIAG_INITS if p["mode"] == "diag" else ())
-        check(p["init"] in valid_inits, f"unknown `init` {p['init']!r} for mode={p['mode']!r}; valid: {', '.join(valid_inits)}")
-        check(p["mode"] == "dense" or p["d_state"] % 2 == 0, f"`d_state` must be even for mode={p['mode']!r}; got {p['d_state']}")
-        check(
-            p["discretization"] in discretize.DISCRETIZATIONS,
-            f"unknown `discretization` {p['discretization']!r}; valid: {', '.join(discretize.DISCRETIZATIONS)}",
-        )
-        check(
-            p["mode"] != "nplr" or p["discretization"] == "bilinear",
-            "mode='nplr' needs discretization='bilinear' (use mode='diag' for 'zoh')",
-        )
-        if p["mode"] == "nplr" and p["init"] in hippo.MEASURES:
-            need = hippo.REQUIRED_RANK[p["init"]]
-            check(p["rank"] >= need, f"init={p['init']!r} needs `rank` >= {need}; got rank={p['rank']}")
+        try:
+            S4Options.pick(p)  # mode, init, d_state, discretization, rank, dt, dropout, backend, norm, ...
+        except ValueError as e:
+            raise_log(ValueError(str(e)))
         check(_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
-        check(0 < p["dt_min"] <= p["dt_max"], f"need 0 < `dt_min` <= `dt_max`; got {p['dt_min']}, {p['dt_max']}")
         check(p["ssm_lr"] is None or p["ssm_lr"] > 0, f"`ssm_lr` must be positive or None; got {p['ssm_lr']}")
-        check(0 <= p["dropout"] < 1, f"`dropout` must be in [0, 1); got {p['dropout']}")
-        check(p["backend"] in cauchy.BACKENDS, f"unknown `backend` {p['backend']!r}; valid: {', '.join(cauchy.BACKENDS)}")
-        check(p["norm"] in ("layer", "batch"), f"unknown `norm` {p['norm']!r}; valid: layer, batch")
         likelihood = p["kwargs"].get("likelihood")
         check(
             not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from s4forecast.nn.options import S4Options
 from s4forecast.nn.s4layer import S4Layer, check_rate, check_sequence
-
-NORMS = ("layer", "batch")
 
 
 class _BatchNormL(nn.BatchNorm1d):
@@ -22,8 +21,7 @@ class S4Block(nn.Module):
 
     def __init__(self, d_model: int, prenorm: bool = True, norm: str = "layer", dropout: float = 0.0, **layer_kwargs):
         super().__init__()
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+        S4Options(d_model=d_model, norm=norm, dropout=dropout)  # the block's own options; S4Layer checks the rest
         self.prenorm = prenorm
         self.layer = S4Layer(d_model, dropout=dropout, **layer_kwargs)
         self.norm = nn.LayerNorm(d_model) if norm == "layer" else _BatchNormL(d_model)
@@ -46,7 +44,8 @@ class S4Block(nn.Module):
 class S4Encoder(nn.Module):
     """Linear(d_input, d_model), then ``n_layers`` S4 blocks. (B, L, d_input) -> (B, L, d_model).
 
-    Extra keyword arguments go to every :class:`S4Layer` (d_state, mode, init, l_max, ...).
+    Extra keyword arguments go to every :class:`S4Layer` (d_state, mode, init, l_max, ...): with
+    ``**dataclasses.asdict(options)`` an :class:`~s4forecast.nn.options.S4Options` gives them all.
     """
 
     def __init__(
@@ -60,6 +59,7 @@ class S4Encoder(nn.Module):
         **layer_kwargs,
     ):
         super().__init__()
+        S4Options(d_model=d_model, n_layers=n_layers, prenorm=prenorm, norm=norm, dropout=dropout)
         self.d_input = d_input
         self.encoder = nn.Linear(d_input, d_model)
         seed = layer_kwargs.pop("seed", 0)

@@ -11,10 +11,8 @@ import torch
 from torch import nn
 
 from s4forecast.nn.fftconv import fft_conv
-from s4forecast.ssm.cauchy import BACKENDS
+from s4forecast.nn.options import ACTIVATIONS, S4Options
 from s4forecast.ssm.systems import build_ssm
-
-ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
 def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "input") -> None:
@@ -74,14 +72,22 @@ class S4Layer(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
-        if postact not in ("glu", "linear"):
-            raise ValueError(f"unknown postact {postact!r}; valid: glu, linear")
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
-        if mode in ("nplr", "diag") and d_state % 2:
-            raise ValueError(f"d_state must be even for mode={mode!r} (states come in conjugate pairs); got {d_state}")
+        S4Options(
+            d_model=d_model,
+            n_layers=1,
+            d_state=d_state,
+            mode=mode,
+            init=init,
+            discretization=discretization,
+            rank=rank,
+            dt_min=dt_min,
+            dt_max=dt_max,
+            bidirectional=bidirectional,
+            backend=backend,
+            activation=activation,
+            postact=postact,
+            dropout=dropout,
+        )  # validates, naming the option
         self.d_model, self.bidirectional = d_model, bidirectional
         kwargs = dict(d_state=d_state, init=init, dt_min=dt_min, dt_max=dt_max, discretization=discretization, seed=seed)
         if mode == "nplr":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import optuna
 
+from s4forecast.nn.options import S4Options
 from s4forecast.ssm import discretize, hippo, systems
 
 CONDITIONAL = ("init", "discretization")
@@ -34,8 +35,13 @@ def validate(space: dict) -> None:
         allowed = ("bilinear",) if mode == "nplr" else discretize.DISCRETIZATIONS
         if any(d not in allowed for d in discs):
             raise ValueError(f"space: discretization for mode {mode!r} must be among {allowed}; got {discs}")
-    if any(n % 2 for n in _choices(space["d_state"])):
-        raise ValueError(f"space: d_state choices must be even (conjugate pairs); got {space['d_state']}")
+        for d_state in _choices(space["d_state"]):  # every (mode, d_state) pair, checked by the S4 options
+            try:
+                S4Options(
+                    mode=mode, init=inits[0], discretization=discs[0], d_state=d_state, rank=hippo.REQUIRED_RANK.get(inits[0], 1)
+                )
+            except ValueError as e:
+                raise ValueError(f"space: {e}") from None
     span = space.get("dt_span", {"low": 10.0})
     if span["low"] <= 1:
         raise ValueError(f"space: dt_span.low must exceed 1 so that dt_min < dt_max; got {span['low']}")

@@ -1,0 +1,109 @@
+"""The S4 options, declared and validated once (STYLE 9): S4Layer, S4Encoder, S4Model, S4Classifier
+and the sweep space all check their S4 arguments here, with one message per mistake that names the
+option and lists what is valid."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+from s4forecast.ssm import cauchy, discretize, hippo, systems
+
+ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
+POSTACTS = ("glu", "linear")
+NORMS = ("layer", "batch")
+
+
+def _integer(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) or type(x).__name__.startswith(("int", "uint"))
+
+
+@dataclass(frozen=True)
+class S4Options:
+    """Options of an S4 encoder (its blocks and layers); invalid values raise ValueError at construction.
+
+    ``d_model`` H channels, ``n_layers`` blocks, ``d_state`` N (even for nplr/diag: conjugate pairs),
+    ``mode`` nplr (S4) / diag (S4D) / dense (LSSL reference), ``init`` a HiPPO measure (or an S4D init for
+    diag), ``discretization`` bilinear / zoh, ``rank`` of the low-rank term, ``dt_min``/``dt_max`` the
+    log-uniform range of the initial Δ, ``backend`` the Cauchy backend, ``activation`` and ``postact``
+    (glu: Linear(H, 2H) + GLU; linear: Linear(H, H)) of each layer, ``dropout``, ``prenorm``, ``norm``.
+    """
+
+    d_model: int = 128
+    n_layers: int = 4
+    d_state: int = 64
+    mode: str = "nplr"
+    init: str = "legs"
+    discretization: str = "bilinear"
+    rank: int = 1
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+    bidirectional: bool = False
+    backend: str = "auto"
+    activation: str = "gelu"
+    postact: str = "glu"
+    dropout: float = 0.0
+    prenorm: bool = True
+    norm: str = "layer"
+
+    def __post_init__(self):
+        for name in ("d_model", "n_layers", "d_state", "rank"):
+            value = getattr(self, name)
+            _require(_integer(value) and value >= 1, f"`{name}` must be a positive integer; got {value!r}")
+        _choice("mode", self.mode, systems.MODES)
+        inits = hippo.MEASURES + (hippo.DIAG_INITS if self.mode == "diag" else ())
+        hint = " (the S4D inits need mode='diag')" if self.init in hippo.DIAG_INITS and self.mode != "diag" else ""
+        _require(self.init in inits, f"unknown `init` {self.init!r} for mode={self.mode!r}{hint}; valid: {', '.join(inits)}")
+        _require(
+            self.mode == "dense" or self.d_state % 2 == 0,
+            f"`d_state` must be even for mode={self.mode!r} (states come in conjugate pairs); got {self.d_state}",
+        )
+        _choice("discretization", self.discretization, discretize.DISCRETIZATIONS)
+        _require(
+            self.mode != "nplr" or self.discretization == "bilinear",
+            "mode='nplr' needs discretization='bilinear' (its kernel goes through the bilinear transform, "
+            "Lemma C.3); use mode='diag' for 'zoh'",
+        )
+        if self.mode == "nplr":
+            need = hippo.REQUIRED_RANK[self.init]
+            _require(self.rank >= need, f"init={self.init!r} needs `rank` >= {need}; got rank={self.rank}")
+        for name in ("dt_min", "dt_max"):
+            value = getattr(self, name)
+            _require(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf,
+                f"`{name}` must be a positive finite number; got {value!r}",
+            )
+        _require(self.dt_min <= self.dt_max, f"need `dt_min` <= `dt_max`; got {self.dt_min}, {self.dt_max}")
+        _choice("backend", self.backend, cauchy.BACKENDS, " (Cauchy kernel)")
+        _choice("activation", self.activation, tuple(ACTIVATIONS))
+        _choice("postact", self.postact, POSTACTS)
+        _require(
+            isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, f"`dropout` must be in [0, 1); got {self.dropout!r}"
+        )
+        _choice("norm", self.norm, NORMS)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def pick(cls, values: dict) -> S4Options:
+        """The options among ``values`` (other keys ignored; missing ones take the defaults)."""
+        return cls(**{k: values[k] for k in cls.names() if k in values})
+
+    def layer_kwargs(self) -> dict:
+        """What one :class:`~s4forecast.nn.S4Layer` takes."""
+        skip = ("d_model", "n_layers", "prenorm", "norm")
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _choice(name: str, value, valid: tuple, what: str = "") -> None:
+    _require(value in valid, f"unknown `{name}` {value!r}{what}; valid: {', '.join(map(str, valid))}")
