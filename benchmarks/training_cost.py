@@ -7,7 +7,7 @@ Per group (a dataset, feature set, lookback and horizon) every model trains for 
 independent S4 with batch 8 sees as many windows as a peer with batch 32) and the last epoch is timed
 by a Lightning callback; then ``predict_windows`` test windows are forecast with
 ``historical_forecasts``. S4 configs come from the main job's YAML, the Informer benchmark's merged
-config for a setting (with ``set`` overrides as given to its ``run --set``), or S4Model's defaults. Peers run at Darts' defaults with batch 32.
+config for a setting (with ``set`` overrides as given to its ``run --set``), or S4Model's defaults; a ``trainer`` key adds Lightning Trainer settings (e.g. precision). Peers run at Darts' defaults with batch 32.
 Writes benchmarks/results/training_cost.csv and training_cost.md with ratios to TiDE and TSMixer.
 """
 
@@ -112,8 +112,8 @@ def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
     for config_name, spec in group["s4"].items():
 
         def make(spec=spec):
-            params = s4_params(spec, group["lookback"], group["horizon"])
-            params["pl_trainer_kwargs"] = {**params.get("pl_trainer_kwargs", {}), **trainer}
+            params = s4_params({k: v for k, v in spec.items() if k != "trainer"}, group["lookback"], group["horizon"])
+            params["pl_trainer_kwargs"] = {**params.get("pl_trainer_kwargs", {}), **trainer, **spec.get("trainer", {})}
             params.setdefault("random_state", 0)
             return S4Model(**params)
 

@@ -163,3 +163,15 @@ def test_float32_layer_close_to_float64():
     y32 = m(x)
     y64 = m.double()(x.double())
     torch.testing.assert_close(y32.double(), y64, rtol=1e-3, atol=1e-4)
+
+
+def test_bfloat16_autocast_keeps_the_convolution_in_float32():
+    """Under CPU bf16 autocast only the output matmuls run in bfloat16: the result stays close to the
+    float32 layer's (a bf16 FFT would not even run; a bf16 kernel would be ~1e-2 off)."""
+    torch.manual_seed(0)
+    m = S4Layer(8, d_state=16, l_max=64)
+    x = torch.randn(2, 64, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = m(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), m(x), rtol=5e-2, atol=5e-2)
