@@ -68,7 +68,7 @@ def _parse(value: str):
     return parsed
 
 
-OPTIONS = ("use_reversible_instance_norm", "channel_independent", "time_features", "subtract_last", "linear_skip")
+OPTIONS = ("use_reversible_instance_norm", "channel_independent", "time_features", "subtract_last", "linear_skip", "patch_len")
 
 
 def options(cfg: dict, model: str) -> str:
