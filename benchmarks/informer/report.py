@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt  # with no display, matplotlib picks its Agg backend itself
+import pandas as pd
 
 from benchmarks.informer import config as configs
-from benchmarks.informer.run import read_results  # noqa: E402
+from benchmarks.informer.run import read_results
 
 HERE = Path(__file__).resolve().parent
 KEY = ["dataset", "features", "horizon"]
