@@ -48,13 +48,16 @@ def test_predict_lengths_and_index(fitted, target, n):
     assert np.isfinite(pred.values()).all()
 
 
-def test_sine_forecast_is_accurate():
-    """A mis-masked horizon or an output slice off by one step gives errors of ~0.3 here."""
+@pytest.mark.parametrize("icl, patch_len", [(40, 1), (42, 4)])  # per step; patches, context and horizon not whole patches
+def test_sine_forecast_is_accurate(icl, patch_len):
+    """A mis-masked horizon, an output slice off by one step or a horizon decoded from the wrong patch
+    gives errors of ~0.3 here."""
     series = tg.sine_timeseries(length=600, value_frequency=0.05).astype(np.float32)
     train, test = series[:560], series[560:]
     m = S4Model(
-        40,
+        icl,
         10,
+        patch_len=patch_len,
         d_model=32,
         n_layers=2,
         d_state=16,

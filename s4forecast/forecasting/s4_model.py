@@ -17,6 +17,7 @@ then spans one patch, and the encoder's length drops from L to about L / P.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -292,22 +293,8 @@ class S4Model(MixedCovariatesTorchModel):
         self._validate(locals())
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
-        self.encoder_kwargs = dict(
-            d_model=d_model,
-            n_layers=n_layers,
-            d_state=d_state,
-            mode=mode,
-            init=init,
-            discretization=discretization,
-            rank=rank,
-            dt_min=dt_min,
-            dt_max=dt_max,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            prenorm=prenorm,
-            norm=norm,
-            backend=backend,
-        )
+        # the encoder's options, validated in _validate (S4Options); a plain dict in the module's hparams
+        self.encoder_kwargs = dataclasses.asdict(S4Options.pick(locals()))
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
         self.subtract_last = subtract_last
