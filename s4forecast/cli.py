@@ -135,8 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     except USER_ERRORS as e:
         if args.traceback:
             raise
-        message = str(e) if not isinstance(e, KeyError) else f"missing {e}"
-        parser.exit(2, f"s4forecast {args.command}: error: {message}\n")
+        parser.exit(2, f"s4forecast {args.command}: error: {e}\n")
 
 
 if __name__ == "__main__":

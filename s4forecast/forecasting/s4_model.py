@@ -33,6 +33,7 @@ from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
 from s4forecast.nn import S4Encoder, S4Options
+from s4forecast.nn.options import is_integer, is_positive_finite
 from s4forecast.optim import param_groups
 
 
@@ -189,7 +190,7 @@ PATCH_FROM_LOOKBACK = 128  # input_chunk_length from which patch_len=None means 
 
 def default_patch_len(input_chunk_length: int) -> int:
     """``patch_len=None``: 16 for lookbacks of at least 128 steps (>= 8 context patches), else 1."""
-    return 16 if isinstance(input_chunk_length, (int, np.integer)) and input_chunk_length >= PATCH_FROM_LOOKBACK else 1
+    return 16 if is_integer(input_chunk_length) and input_chunk_length >= PATCH_FROM_LOOKBACK else 1
 
 
 class S4Model(MixedCovariatesTorchModel):
@@ -311,20 +312,17 @@ class S4Model(MixedCovariatesTorchModel):
             if not ok:
                 raise_log(ValueError(message))
 
-        def integer(x):
-            return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
         for name in ("input_chunk_length", "output_chunk_length", "patch_len"):
-            check(integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
+            check(is_integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
         check(
-            integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
+            is_integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
             f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}",
         )
         try:
             S4Options.pick(p)  # mode, init, d_state, discretization, rank, dt, dropout, backend, norm, ...
         except ValueError as e:
             raise_log(ValueError(str(e)))
-        check(_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
+        check(is_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
         check(p["ssm_lr"] is None or p["ssm_lr"] > 0, f"`ssm_lr` must be positive or None; got {p['ssm_lr']}")
         likelihood = p["kwargs"].get("likelihood")
         check(
@@ -410,7 +408,7 @@ class S4Model(MixedCovariatesTorchModel):
         Chunk lengths stay in steps."""
         if self.model is None:
             raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
-        if not _positive_finite(rate):
+        if not is_positive_finite(rate):
             raise_log(ValueError(f"rate must be a positive finite number; got {rate!r}"))
         if self.patch_len > 1:
             raise_log(ValueError(f"with_rate() needs patch_len=1: a patch is {self.patch_len} steps of the training rate"))
@@ -442,10 +440,6 @@ class S4Model(MixedCovariatesTorchModel):
         for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():
             _check_finite(name, value)
         return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
-
-
-def _positive_finite(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and 0 < x < float("inf")
 
 
 def _as_list(value) -> list:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 from torch import nn
@@ -17,8 +18,14 @@ POSTACTS = ("glu", "linear")
 NORMS = ("layer", "batch")
 
 
-def _integer(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) or type(x).__name__.startswith(("int", "uint"))
+def is_integer(x) -> bool:
+    """An int or numpy integer, not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def is_positive_finite(x) -> bool:
+    """A real number (numpy's too, not a bool) in (0, inf)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < math.inf
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class S4Options:
     def __post_init__(self):
         for name in ("d_model", "n_layers", "d_state", "rank"):
             value = getattr(self, name)
-            _require(_integer(value) and value >= 1, f"`{name}` must be a positive integer; got {value!r}")
+            _require(is_integer(value) and value >= 1, f"`{name}` must be a positive integer; got {value!r}")
         _choice("mode", self.mode, systems.MODES)
         inits = hippo.MEASURES + (hippo.DIAG_INITS if self.mode == "diag" else ())
         hint = " (the S4D inits need mode='diag')" if self.init in hippo.DIAG_INITS and self.mode != "diag" else ""
@@ -73,7 +80,7 @@ class S4Options:
         for name in ("dt_min", "dt_max"):
             value = getattr(self, name)
             _require(
-                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf,
+                is_positive_finite(value),
                 f"`{name}` must be a positive finite number; got {value!r}",
             )
         _require(self.dt_min <= self.dt_max, f"need `dt_min` <= `dt_max`; got {self.dt_min}, {self.dt_max}")

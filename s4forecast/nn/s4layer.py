@@ -5,13 +5,11 @@ Shapes: input and output (B, L, H) with B batch, L length, H = d_model channels.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from s4forecast.nn.fftconv import fft_conv
-from s4forecast.nn.options import ACTIVATIONS, S4Options
+from s4forecast.nn.options import ACTIVATIONS, S4Options, is_integer, is_positive_finite
 from s4forecast.ssm.systems import build_ssm
 
 
@@ -41,7 +39,7 @@ def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "inp
 def check_rate(rate: float) -> None:
     """``rate`` multiplies Δ: it must be a positive finite number (0, a negative or an infinite rate
     gives a degenerate or NaN kernel)."""
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not (0 < rate < math.inf):
+    if not is_positive_finite(rate):
         raise ValueError(f"rate must be a positive finite number; got {rate!r}")
 
 
@@ -72,22 +70,7 @@ class S4Layer(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        S4Options(
-            d_model=d_model,
-            n_layers=1,
-            d_state=d_state,
-            mode=mode,
-            init=init,
-            discretization=discretization,
-            rank=rank,
-            dt_min=dt_min,
-            dt_max=dt_max,
-            bidirectional=bidirectional,
-            backend=backend,
-            activation=activation,
-            postact=postact,
-            dropout=dropout,
-        )  # validates, naming the option
+        S4Options.pick(locals())  # validates the layer's options, naming the one that is wrong
         self.d_model, self.bidirectional = d_model, bidirectional
         kwargs = dict(d_state=d_state, init=init, dt_min=dt_min, dt_max=dt_max, discretization=discretization, seed=seed)
         if mode == "nplr":
@@ -102,7 +85,7 @@ class S4Layer(nn.Module):
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
         """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward)."""
-        if isinstance(L, bool) or not isinstance(L, int) or L < 1:
+        if not is_integer(L) or L < 1:
             raise ValueError(f"kernel length L must be a positive integer; got {L!r}")
         check_rate(rate)
         k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]
