@@ -40,12 +40,12 @@ def test_patched_model_with_shift_predicts_the_right_index():
     assert np.isfinite(pred.values()).all()
 
 
-def test_patched_model_refuses_streaming_and_rate_change():
+def test_patched_model_refuses_streaming_and_a_rate_only_change():
     m, series = fitted(icl=12, ocl=6, patch_len=3)
     with pytest.raises(ValueError, match="patch_len=1"):
         m.stream(series)
     with pytest.raises(ValueError, match="patch_len=1"):
-        m.with_rate(0.5)
+        m.with_rate(0.5, resample=False)
 
 
 @pytest.mark.parametrize("value", [0, -2, 2.5, True])

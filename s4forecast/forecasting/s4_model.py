@@ -32,6 +32,7 @@ from darts.utils.serialization import add_safe_globals
 from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
+from s4forecast.forecasting.resampling import resample_axis
 from s4forecast.nn import S4Encoder, S4Options
 from s4forecast.nn.options import is_integer, is_positive_finite
 from s4forecast.optim import param_groups
@@ -62,22 +63,22 @@ class _S4Module(PLForecastingModule):
         linear_skip: bool = False,
         patch_len: int = 1,
         rate: float = 1.0,
+        l_max: int | None = None,
         **kwargs,
     ):
-        """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
+        """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params).
+
+        ``l_max``: the length the S4 kernels are parametrised for (C̃ = C (I - Ā^l_max), Sec. 3.3);
+        ``None`` is the number of encoder positions. A resampled network keeps its original one."""
         super().__init__(**kwargs)
         self.target_dim, self.nr_params = target_dim, nr_params
         self.subtract_last = subtract_last
         self.channel_independent, self.ssm_lr = channel_independent, ssm_lr
         series_dim = 1 if channel_independent else target_dim
         d_input = series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
-        self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
-        # patches: zeros before the context and after the masked steps make both whole numbers of patches
-        self.patch_len = patch_len
-        self.pad_front = -self.input_chunk_length % patch_len
-        self.pad_back = -(self.L - self.input_chunk_length) % patch_len
-        self.n_tokens = (self.pad_front + self.L + self.pad_back) // patch_len
-        self.encoder = _mc_dropout(S4Encoder(d_input * patch_len, l_max=self.n_tokens, **encoder_kwargs))
+        self._set_layout(patch_len)
+        self.l_max = self.n_tokens if l_max is None else l_max
+        self.encoder = _mc_dropout(S4Encoder(d_input * patch_len, l_max=self.l_max, **encoder_kwargs))
         self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, patch_len * series_dim * nr_params)
         # (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by all components
         self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * nr_params) if linear_skip else None
@@ -86,6 +87,59 @@ class _S4Module(PLForecastingModule):
             nn.init.zeros_(self.skip.bias)
         # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
         self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
+
+    def _set_layout(self, patch_len: int) -> None:
+        """Sequence length L and, for patches, the zeros before the context and after the masked steps
+        that make both whole numbers of patches."""
+        self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
+        self.patch_len = patch_len
+        self.pad_front = -self.input_chunk_length % patch_len
+        self.pad_back = -(self.L - self.input_chunk_length) % patch_len
+        self.n_tokens = (self.pad_front + self.L + self.pad_back) // patch_len
+
+    @torch.no_grad()
+    def resample_(self, rate: float) -> None:
+        """Resample in place to steps ``rate`` times as long (see S4Model.with_rate); every resampled
+        length must be a whole number of steps (the caller checks).
+
+        Per step (patch_len 1): every Δ x rate. Patched: a patch keeps its span, so it holds
+        patch_len / rate steps, the embedding reads and the head writes them through linear
+        interpolation (resampling.py), and Δ per patch is unchanged. The linear skip reads the new
+        window and writes the new horizon the same way.
+        """
+        d_model = self.head.in_features
+        self.input_chunk_length = round(self.input_chunk_length / rate)
+        self._output_chunk_length = round(self._output_chunk_length / rate)
+        self.output_chunk_shift = round(self.output_chunk_shift / rate)
+        if self.patch_len == 1:
+            self.rate.mul_(rate)
+        else:
+            embed, head = self.encoder.encoder, self.head
+            w = embed.weight.reshape(d_model, self.patch_len, -1)
+            _set_weights(embed, resample_axis(w, 1, rate, reads=True).reshape(d_model, -1), embed.bias)
+            w = head.weight.reshape(self.patch_len, -1, d_model)
+            b = head.bias.reshape(self.patch_len, -1)
+            _set_weights(
+                head,
+                resample_axis(w, 0, rate, reads=False).reshape(-1, d_model),
+                resample_axis(b, 0, rate, reads=False).reshape(-1),
+            )
+            self.encoder.d_input = embed.in_features
+        if self.skip is not None:
+            w = self.skip.weight.reshape(-1, self.nr_params, self.skip.in_features)  # (ocl, nr, icl)
+            w = resample_axis(resample_axis(w, 2, rate, reads=True), 0, rate, reads=False)
+            b = resample_axis(self.skip.bias.reshape(-1, self.nr_params), 0, rate, reads=False)
+            _set_weights(self.skip, w.reshape(-1, w.shape[-1]), b.reshape(-1))
+        self._set_layout(self.patch_len if self.patch_len == 1 else round(self.patch_len / rate))
+        # checkpoints rebuild the module from its hyperparameters (Darts' save and load)
+        self.hparams.update(
+            input_chunk_length=self.input_chunk_length,
+            output_chunk_length=self._output_chunk_length,
+            output_chunk_shift=self.output_chunk_shift,
+            patch_len=self.patch_len,
+            rate=float(self.rate),
+            l_max=self.l_max,
+        )
 
     def sequence(
         self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None, static_covariates=None
@@ -278,7 +332,8 @@ class S4Model(MixedCovariatesTorchModel):
             the paper's per-step layout). The context and the masked horizon are zero-padded to whole
             patches, each patch is one token, and each horizon token decodes its ``patch_len`` steps;
             one SSM step Δ spans a patch. Training and prediction cost fall about ``patch_len``-fold.
-            Streaming and ``with_rate`` need ``patch_len=1``. ``None`` (default): 16 when
+            Streaming needs ``patch_len=1``; ``with_rate`` resamples a patch to the same span of time.
+            ``None`` (default): 16 when
             ``input_chunk_length >= 128`` (PatchTST's patch at lookbacks of 336 and 512), else 1.
         rate
             Multiplies every step size Δ (S4 Sec. 4.3); :meth:`with_rate` sets it on a fitted model, and
@@ -402,23 +457,55 @@ class S4Model(MixedCovariatesTorchModel):
         _check_finite("series", series)
         return S4Stream(self, series)
 
-    def with_rate(self, rate: float) -> S4Model:
-        """A copy of this fitted model whose every step size Δ is multiplied by ``rate`` (S4 Sec. 4.3):
-        a model trained on hourly data runs on 15-minute data with ``rate=0.25``, without retraining.
-        Chunk lengths stay in steps."""
+    def with_rate(self, rate: float, resample: bool = True) -> S4Model:
+        """A copy of this fitted model for data sampled with steps ``rate`` times as long, without
+        retraining (S4 Sec. 4.3): a model trained on hourly data runs on 15-minute data with
+        ``rate=0.25``, a 15-minute model on hourly data with ``rate=4``.
+
+        ``resample=True`` (default) resamples the whole model, so that it reads the same span of time
+        and forecasts the same span ahead: every step size Δ x ``rate``; ``input_chunk_length``,
+        ``output_chunk_length`` and ``output_chunk_shift`` divided by ``rate``; a patch keeps its span
+        (``patch_len / rate`` steps, the patch embedding and head resampled by linear interpolation, Δ
+        per patch unchanged); the linear skip reads the new window and writes the new horizon through
+        linear interpolation. The values are taken as point samples of one signal (ETTh1 is ETTm1 on
+        the hour). Every resampled length must be a whole number of steps.
+
+        ``resample=False`` only multiplies Δ: chunk lengths stay in steps (and so cover another span),
+        which needs ``patch_len=1`` and ``linear_skip=False``.
+
+        The copy saves, loads and rebuilds (``untrained_model()``) with its new lengths and rate.
+        """
         if self.model is None:
             raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
         if not is_positive_finite(rate):
             raise_log(ValueError(f"rate must be a positive finite number; got {rate!r}"))
+        if not resample and self.patch_len > 1:
+            raise_log(
+                ValueError(f"with_rate(resample=False) needs patch_len=1: a patch is {self.patch_len} steps of the training rate")
+            )
+        if not resample and self.linear_skip:
+            raise_log(
+                ValueError(
+                    "with_rate(resample=False) needs linear_skip=False: the skip's weights are per step of the training rate"
+                )
+            )
+        lengths = {"input_chunk_length": self.input_chunk_length, "output_chunk_length": self.output_chunk_length}
+        lengths["output_chunk_shift"] = self.output_chunk_shift
         if self.patch_len > 1:
-            raise_log(ValueError(f"with_rate() needs patch_len=1: a patch is {self.patch_len} steps of the training rate"))
-        if self.linear_skip:
-            raise_log(ValueError("with_rate() needs linear_skip=False: the skip's weights are per step of the training rate"))
+            lengths["patch_len"] = self.patch_len
+        new = {name: _resampled(name, n, rate) for name, n in lengths.items()} if resample else {}
         clone = copy.deepcopy(self)  # Darts' pickling state leaves out the network and trainer
         clone.model = copy.deepcopy(self.model)
-        clone.rate = self.rate * rate
-        clone._model_params = {**self.model_params, "rate": clone.rate}  # untrained_model() keeps it
-        clone.model.rate.fill_(clone.rate)
+        if resample:
+            clone.model.resample_(rate)
+        else:
+            clone.model.rate.mul_(rate)
+        clone.rate = float(clone.model.rate)
+        clone.patch_len = clone.model.patch_len
+        clone._model_params = {**self.model_params, **new, "rate": clone.rate}  # save/load and untrained_model() keep them
+        clone.pl_module_params = {**self.pl_module_params, **{k: v for k, v in new.items() if k in self.pl_module_params}}
+        if resample and self.encoders is not None and self.encoders.encoding_available:
+            clone.encoders = _resized_encoders(clone, self.encoders)
         return clone
 
     @staticmethod
@@ -440,6 +527,31 @@ class S4Model(MixedCovariatesTorchModel):
         for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():
             _check_finite(name, value)
         return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+
+
+def _resampled(name: str, n: int, rate: float) -> int:
+    """``n / rate`` steps, which must be a whole number (at least 1 for a patch)."""
+    steps = n / rate
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or (name == "patch_len" and round(steps) < 1):
+        raise_log(
+            ValueError(f"with_rate({rate}) needs {name} / rate to be a whole number of steps; {name} {n} / {rate} = {steps:g}")
+        )
+    return round(steps)
+
+
+def _set_weights(linear: nn.Linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    """Give ``linear`` new weights of another shape (a resampled axis)."""
+    linear.weight = nn.Parameter(weight)
+    linear.bias = nn.Parameter(bias)
+    linear.out_features, linear.in_features = weight.shape
+
+
+def _resized_encoders(model: S4Model, fitted):
+    """Darts' covariate encoders for ``model``'s new chunk lengths, keeping the fitted transformers."""
+    encoders = model.initialize_encoders()
+    for name in ("_past_transformer", "_future_transformer", "_past_components", "_future_components", "_fit_called"):
+        setattr(encoders, name, getattr(fitted, name))
+    return encoders
 
 
 def _as_list(value) -> list:
