@@ -22,6 +22,7 @@ from benchmarks.informer.run import read_results
 HERE = Path(__file__).resolve().parent
 KEY = ["dataset", "features", "horizon"]
 DARTS_BASELINES = ("nlinear", "dlinear", "tide")
+PEERS = ("nlinear", "dlinear", "tide", "tsmixer", "nhits", "patchtst", "itransformer")  # swept with S4 (sweep.py)
 
 
 def latest(results: pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +71,46 @@ def table(results: pd.DataFrame, published: pd.DataFrame, s4_configs: dict[tuple
     return out.reset_index()
 
 
-def write(out: pd.DataFrame, path: Path, plot: Path) -> str:
+def seed_means(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (setting, model): the mean (and spread) over the seeds of the model's latest study's best trial."""
+    swept = results[(results.status == "ok") & results.study.notna()]
+    latest = swept.sort_values("date").groupby(["dataset", "features", "horizon", "model"]).tail(1)[["study", "trial"]]
+    rows = swept.merge(latest, on=["study", "trial"])
+    g = rows.groupby(["dataset", "features", "horizon", "model", "study", "trial"])
+    return g.agg(mse=("mse", "mean"), mae=("mae", "mean"), mse_std=("mse", "std"), seeds=("seed", "nunique")).reset_index()
+
+
+def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
+    """Markdown: per setting, S4's study-traced result (mean over seeds) vs the best swept peer's, and
+    the settings still pending."""
+    lines = ["## Swept: S4 vs the best peer tuned the same way (`python -m benchmarks.informer.sweep`)", ""]
+    means = seed_means(results) if "study" in results.columns else pd.DataFrame(columns=[*KEY, "model"])
+    done, ratios, pending = [], [], []
+    for key in published[KEY].itertuples(index=False):
+        rows = means[(means[KEY] == pd.Series(dict(zip(KEY, key)))).all(axis=1)] if len(means) else means
+        s4, peers = rows[rows.model == "s4"], rows[rows.model.isin(PEERS)]
+        if s4.empty or peers.empty:
+            pending.append("-".join(map(str, key)))
+            continue
+        s4, peer = s4.iloc[0], peers.loc[peers.mse.idxmin()]
+        ratios.append(s4.mse / peer.mse)
+        done.append(
+            f"| {'-'.join(map(str, key))} | {s4.mse:.4f} ± {0 if pd.isna(s4.mse_std) else s4.mse_std:.4f} | {s4.mae:.4f} | "
+            f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | {s4.study} #{s4.trial} |"
+        )
+    if done:
+        lines += [f"S4 beats the best tuned peer on {sum(r < 1 for r in ratios)} of {len(done)} swept settings.", ""]
+        lines += [
+            "| setting | S4 MSE (mean ± sd over seeds) | S4 MAE | best peer | peer MSE | peer MAE | ratio | S4 study, trial |"
+        ]
+        lines += ["|---|---|---|---|---|---|---|---|", *done, ""]
+    lines.append(
+        f"Pending ({len(pending)} of {len(published)} settings have no swept S4 and peer rows yet): {', '.join(pending) or 'none'}"
+    )
+    return lines
+
+
+def write(out: pd.DataFrame, path: Path, plot: Path, swept_lines: list[str] = ()) -> str:
     ran = out[out.status == "ok"]
     lines = [
         "# Informer benchmark: S4Model vs published S4 / Informer vs Darts baselines",
@@ -102,7 +142,7 @@ def write(out: pd.DataFrame, path: Path, plot: Path) -> str:
             f"{fmt(r.informer_mse)} | {fmt(r.informer_rerun_mse)} | {r.baseline_model if pd.notna(r.baseline_model) else ''} | {fmt(r.baseline_mse)} | {r.status} | "
             f"{r.ours_options if pd.notna(r.ours_options) else ''} |"
         )
-    lines += ["", *losses(ran)]
+    lines += ["", *losses(ran), "", *swept_lines]
     text = "\n".join(lines) + "\n"
     path.write_text(text)
     _plot(ran, plot)
@@ -163,8 +203,9 @@ def main(argv=None) -> None:
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     args = p.parse_args(argv)
     published = pd.read_csv(args.published)
-    out = table(read_results(args.results), published, current_configs(published, args.config_dir))
-    print(write(out, args.out, args.results.parent / "comparison.png"))
+    results = read_results(args.results)
+    out = table(results, published, current_configs(published, args.config_dir))
+    print(write(out, args.out, args.results.parent / "comparison.png", swept(results, published)))
 
 
 if __name__ == "__main__":

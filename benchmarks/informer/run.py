@@ -48,17 +48,23 @@ def done(results: Path, key: dict) -> bool:
     return bool(match.any())
 
 
+def fit(model_name: str, cfg: dict, horizon: int, splits, work_dir: Path, progress: bool = True, callbacks: tuple = ()):
+    """Train on train with early stopping on val, best-val weights restored: (model, early stopping, seconds)."""
+    model = build(model_name, cfg, horizon, work_dir, progress, callbacks)
+    start = time.perf_counter()
+    early_stopping = next(c for c in model.trainer_params["callbacks"] if isinstance(c, EarlyStopping))
+    model.fit(splits.train, val_series=splits.val, load_best=True)
+    return model, early_stopping, time.perf_counter() - start
+
+
 def run_setting(
     dataset: str, features: str, horizon: int, model_name: str, cfg: dict, data_dir=None, progress: bool = True
 ) -> dict:
     """Train on train (early stopping on val), evaluate on every test window; return the result row."""
     splits = load_informer(dataset, features, cfg["lookback"], data_dir)
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as work_dir:
-        model = build(model_name, cfg, horizon, Path(work_dir), progress)
-        start = time.perf_counter()
-        early_stopping = next(c for c in model.trainer_params["callbacks"] if isinstance(c, EarlyStopping))
-        model.fit(splits.train, val_series=splits.val, load_best=True)
-        train_time = time.perf_counter() - start
+        model, early_stopping, train_time = fit(model_name, cfg, horizon, splits, Path(work_dir), progress)
         epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
         forecast, truth = test_windows(model, splits.test, cfg["lookback"], horizon, verbose=progress)
     return {

@@ -59,6 +59,11 @@ def _suggest(trial: optuna.Trial, name: str, entry):
     return trial.suggest_float(name, float(entry["low"]), float(entry["high"]), log=entry.get("log", False))
 
 
+def sample_plain(trial: optuna.Trial, space: dict) -> dict:
+    """One configuration of a space without S4's conditional entries (any model's keyword arguments)."""
+    return {name: _suggest(trial, name, entry) for name, entry in space.items()}
+
+
 def sample(trial: optuna.Trial, space: dict) -> dict:
     """One configuration: S4Model keyword arguments plus ``lr`` and ``lookback``."""
     params = {}
@@ -66,9 +71,7 @@ def sample(trial: optuna.Trial, space: dict) -> dict:
     for name in CONDITIONAL:
         choices = space.get(name, {}).get(params["mode"], ["bilinear"] if name == "discretization" else None)
         params[name] = trial.suggest_categorical(f"{name}_{params['mode']}", choices)
-    for name, entry in space.items():
-        if name not in CONDITIONAL + ("mode",):
-            params[name] = _suggest(trial, name, entry)
+    params |= sample_plain(trial, {name: entry for name, entry in space.items() if name not in CONDITIONAL + ("mode",)})
     params["dt_max"] = params["dt_min"] * params.pop("dt_span")
     params["rank"] = hippo.REQUIRED_RANK.get(params["init"], 1)
     return params

@@ -1,0 +1,209 @@
+"""Optuna studies that choose each model's configuration for each setting of the Informer benchmark,
+and the results rows of the chosen configurations.
+
+    python -m benchmarks.informer.sweep --dataset ETTh1 --features S --horizon 24 --model s4 nlinear
+        [--n-trials K] [--workers W] [--storage URL] [--seeds 0 1 2]
+    python -m benchmarks.informer.sweep --all
+
+One study per (dataset, features, horizon, model), named ``<dataset>-<features>-<horizon>-<model>``,
+in RDB storage that persists (default: the SQLite file benchmarks/informer/studies/<dataset>-<features>.db;
+any Optuna URL, e.g. PostgreSQL, for several workers or machines). Every model is swept by the same
+machinery: the sampler and pruner of configs/informer/sweep.yaml (TPE, Hyperband on epochs), the same
+number of trials, its own space, each trial trained to its own convergence (full epochs, early stopping
+on val) and scored by its best val loss. A re-run resumes: a study only gets its missing trials, and a
+(study, trial, seed) already in results.csv is not re-run. The best trial is then re-trained once per
+seed and tested; each row records ``study``, ``trial`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import tempfile
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
+from benchmarks.informer import config as configs
+from benchmarks.informer.models import missing_dependency
+from benchmarks.informer.run import ALL_DATASETS, RESULTS, append, fit, read_results, run_setting
+from s4forecast.config_files import read_yaml
+from s4forecast.data.informer import load_informer
+from s4forecast.tune import space as search_space
+from s4forecast.tune.pruning import OptunaPruning
+from s4forecast.tune.sweep import load_study, make_storage
+
+SWEEP_CONFIG = configs.CONFIG_DIR / "sweep.yaml"
+STUDIES = Path(__file__).resolve().parent / "studies"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+SWEEP_COLUMNS = ("study", "trial", "seed")
+log = logging.getLogger("benchmarks.informer.sweep")
+
+
+def study_name(dataset: str, features: str, horizon: int, model: str) -> str:
+    return f"{dataset}-{features}-{horizon}-{model}"
+
+
+def storage_url(dataset: str, features: str, url: str | None = None) -> str:
+    return url or f"sqlite:///{STUDIES / f'{dataset}-{features}.db'}"
+
+
+def trial_config(cfg: dict, sweep: dict, model: str, params: dict) -> dict:
+    """The setting's config with the sweep's trainer and a sampled configuration of ``model``
+    (``lookback`` is shared by the setting; everything else goes to the model's section)."""
+    params = dict(params)
+    return configs.merge(cfg, {"lookback": params.pop("lookback"), "trainer": sweep["trainer"], model: params})
+
+
+def sample(trial: optuna.Trial, sweep: dict, model: str) -> dict:
+    space = sweep["spaces"][model]
+    return search_space.sample(trial, space) if model == "s4" else search_space.sample_plain(trial, space)
+
+
+def objective(setting: tuple, model: str, cfg: dict, sweep: dict, data_dir=None, progress: bool = False):
+    """trial -> the best val loss of ``model`` trained with the trial's configuration on the setting."""
+    dataset, features, horizon = setting
+
+    def run_trial(trial: optuna.Trial) -> float:
+        trial_cfg = trial_config(cfg, sweep, model, sample(trial, sweep, model))
+        splits = load_informer(dataset, features, trial_cfg["lookback"], data_dir)
+        pruning = OptunaPruning(trial)
+        with tempfile.TemporaryDirectory() as work_dir:
+            _, early_stopping, seconds = fit(model, trial_cfg, horizon, splits, Path(work_dir), progress, (pruning,))
+        trial.set_user_attr("train_time_s", round(seconds, 1))
+        trial.set_user_attr("worker_pid", os.getpid())
+        pruning.raise_if_pruned()
+        return float(early_stopping.best_score)
+
+    return run_trial
+
+
+def study_spec(name: str, sweep: dict) -> dict:
+    return {"study_name": name, "sampler": sweep["sampler"], "pruner": sweep["pruner"]}
+
+
+def _worker(setting, model, cfg, sweep, url, n_trials, worker, data_dir, progress) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(1)
+    study = load_study(study_spec(study_name(*setting, model), sweep), url, worker)
+    study.optimize(
+        objective(setting, model, cfg, sweep, data_dir),
+        callbacks=[MaxTrialsCallback(n_trials, states=FINISHED)],
+        show_progress_bar=progress and worker == 0,
+    )
+
+
+def run_study(setting, model, cfg, sweep, url, n_trials, workers=1, data_dir=None, progress=True) -> optuna.Study:
+    """Bring the study to ``n_trials`` finished trials, over ``workers`` processes (each stops once the study
+    has ``n_trials``; trials the others are running then still finish, so up to ``workers - 1`` more)."""
+    name = study_name(*setting, model)
+    study = load_study(study_spec(name, sweep), url)  # created once before the workers race for it
+    missing = n_trials - len(study.get_trials(states=FINISHED))
+    if missing > 0:
+        log.info("study %s: %d of %d trials to run", name, missing, n_trials)
+        args = (setting, model, cfg, sweep, url, n_trials)
+        if workers == 1:
+            _worker(*args, 0, data_dir, progress)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            procs = [ctx.Process(target=_worker, args=(*args, i, data_dir, progress)) for i in range(workers)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+    return optuna.load_study(study_name=name, storage=make_storage(url))
+
+
+def with_sweep_columns(results: Path) -> None:
+    """Add the ``study``, ``trial`` and ``seed`` columns to an existing results file (empty in older rows)."""
+    if results.exists():
+        df = read_results(results)
+        if missing := [c for c in SWEEP_COLUMNS if c not in df.columns]:
+            df.reindex(columns=[*df.columns, *missing]).to_csv(results, index=False)
+
+
+def tested(results: Path, study: str, trial: int, seed: int) -> bool:
+    if not results.exists():
+        return False
+    df = read_results(results)
+    if "study" not in df.columns:
+        return False
+    return bool(((df.study == study) & (df.trial == trial) & (df.seed == seed) & (df.status == "ok")).any())
+
+
+def test_best(setting, model, cfg, sweep, study: optuna.Study, seeds, results: Path, data_dir=None, progress=True) -> None:
+    """Re-train the study's best trial once per seed, test it, and append one row per seed."""
+    best = study.best_trial
+    params = sample(optuna.trial.FixedTrial(best.params), sweep, model)
+    for seed in seeds:
+        if tested(results, study.study_name, best.number, seed):
+            log.info("skip %s trial %d seed %d (in %s)", study.study_name, best.number, seed, results)
+            continue
+        best_cfg = configs.merge(trial_config(cfg, sweep, model, params), {"seed": seed})
+        row = run_setting(*setting, model, best_cfg, data_dir, progress)
+        append(results, {**row, "study": study.study_name, "trial": best.number, "seed": seed})
+        log.info("%s trial %d seed %d: test mse %.4f mae %.4f", study.study_name, best.number, seed, row["mse"], row["mae"])
+
+
+def settings(args, config_dir: Path):
+    for dataset in ALL_DATASETS if args.all else [args.dataset]:
+        for features in [args.features] if args.features else ["S", "M"]:
+            try:
+                horizons = configs.load(dataset, features, config_dir)["horizons"]
+            except FileNotFoundError:
+                continue
+            for horizon in [args.horizon] if args.horizon else horizons:
+                yield dataset, features, horizon
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=ALL_DATASETS)
+    p.add_argument("--features", choices=["S", "M"])
+    p.add_argument("--horizon", type=int)
+    p.add_argument("--model", dest="models", nargs="+", help="models to sweep (default: the sweep config's list)")
+    p.add_argument("--all", action="store_true", help="every dataset, feature set and horizon")
+    p.add_argument("--n-trials", type=int, default=None, help="finished trials per study (default: the sweep config's)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes per study (one torch thread each)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: SQLite under benchmarks/informer/studies/)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the best trial's test runs")
+    p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG)
+    p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    if not args.all and not args.dataset:
+        p.error("give --dataset (with optional --features/--horizon) or --all")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(1)
+    sweep = read_yaml(args.sweep_config)
+    for model in args.models or sweep["models"]:
+        if model not in sweep["spaces"]:
+            p.error(f"{args.sweep_config} has no space for model {model!r}; spaces: {', '.join(sweep['spaces'])}")
+    with_sweep_columns(args.results)
+    STUDIES.mkdir(parents=True, exist_ok=True)
+    for setting in settings(args, args.config_dir):
+        cfg = configs.load(setting[0], setting[1], args.config_dir, setting[2])
+        url = storage_url(setting[0], setting[1], args.storage)
+        for model in args.models or sweep["models"]:
+            if need := missing_dependency(model):
+                log.warning("%s: not run here: %s", model, need)
+                continue
+            n_trials = args.n_trials or sweep["n_trials"]
+            study = run_study(setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress)
+            if not study.get_trials(states=(TrialState.COMPLETE,)):
+                log.warning("study %s has no complete trial; nothing to test", study.study_name)
+                continue
+            test_best(
+                setting, model, cfg, sweep, study, args.seeds or sweep["seeds"], args.results, args.data_dir, not args.no_progress
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""benchmarks.informer.sweep: one Optuna study per (setting, model), resumable, rows that trace to a study."""
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+from benchmarks.informer import report, sweep
+from benchmarks.informer.run import read_results
+from tests.postgres import postgres_server, server_binaries
+
+TINY = {
+    "models": ["s4", "nlinear"],
+    "n_trials": 2,
+    "seeds": [0, 1],
+    "sampler": {"name": "TPESampler", "seed": 0, "multivariate": True, "group": True},
+    "pruner": {"name": "HyperbandPruner", "min_resource": 1, "reduction_factor": 3},
+    "trainer": {"max_epochs": 2, "patience": 1, "limit_train_batches": 3, "batch_size": 32},
+    "spaces": {
+        "s4": {
+            "mode": ["nplr", "diag"],
+            "init": {"nplr": ["legs", "random"], "diag": ["diag-lin"]},
+            "discretization": {"nplr": ["bilinear"], "diag": ["zoh"]},
+            "d_state": [8],
+            "dt_min": {"low": 1e-3, "high": 1e-2, "log": True},
+            "dt_span": {"low": 2.0, "high": 100.0, "log": True},
+            "lr": {"low": 1e-3, "high": 1e-2, "log": True},
+            "d_model": [8],
+            "n_layers": {"low": 1, "high": 1},
+            "lookback": [96],
+            "patch_len": [1, 16],
+        },
+        "nlinear": {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "lookback": [96, 192]},
+    },
+}
+
+
+def run(tmp_path, data_dir, *extra):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    args = ["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--sweep-config", str(config)]
+    sweep.main([*args, "--results", str(tmp_path / "results.csv"), "--data-dir", str(data_dir), "--no-progress", *extra])
+
+
+def finished(name, url):
+    return optuna.load_study(study_name=name, storage=url).get_trials(states=sweep.FINISHED)
+
+
+def test_studies_choose_the_tested_configs_and_resume(tmp_path, data_dir):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    run(tmp_path, data_dir, "--storage", url)
+    rows = read_results(tmp_path / "results.csv")
+    for model in ("s4", "nlinear"):
+        name = f"ETTh1-S-24-{model}"
+        assert len(finished(name, url)) == 2
+        best = optuna.load_study(study_name=name, storage=url).best_trial
+        mine = rows[rows.model == model]
+        assert list(mine.seed) == [0, 1] and set(mine.study) == {name} and set(mine.trial) == {best.number}
+        assert mine.mse.notna().all() and (mine.status == "ok").all()
+        assert set(mine.lookback) == {best.params["lookback"]}  # the row ran the best trial's config
+    run(tmp_path, data_dir, "--storage", url)  # resumes: nothing left to do
+    assert len(read_results(tmp_path / "results.csv")) == len(rows)
+    assert len(finished("ETTh1-S-24-nlinear", url)) == 2
+    run(tmp_path, data_dir, "--storage", url, "--model", "nlinear", "--n-trials", "3", "--seeds", "0")
+    assert len(finished("ETTh1-S-24-nlinear", url)) == 3  # only the missing trial
+
+
+def test_seed_means_average_the_latest_study():
+    rows = pd.DataFrame(
+        {
+            "dataset": "ETTh1",
+            "features": "S",
+            "horizon": 24,
+            "model": "s4",
+            "status": "ok",
+            "study": ["a", "a", "b", "b", "b"],
+            "trial": [3, 3, 1, 1, 1],
+            "seed": [0, 1, 0, 1, 2],
+            "mse": [9.0, 9.0, 1.0, 2.0, 3.0],
+            "mae": [9.0, 9.0, 1.0, 1.0, 1.0],
+            "date": ["2026-01-01", "2026-01-01", "2026-01-02", "2026-01-02", "2026-01-03"],
+        }
+    )
+    out = report.seed_means(rows)
+    assert len(out) == 1 and out.study[0] == "b" and out.seeds[0] == 3
+    assert out.mse[0] == pytest.approx(2.0) and out.mse_std[0] == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(server_binaries() is None, reason="PostgreSQL server binaries not installed")
+def test_two_workers_share_one_postgres_study(tmp_path, data_dir):
+    with postgres_server() as url:
+        run(tmp_path, data_dir, "--storage", url, "--model", "nlinear", "--n-trials", "4", "--workers", "2", "--seeds", "0")
+        trials = finished("ETTh1-S-24-nlinear", url)
+        assert 4 <= len(trials) <= 5  # each worker stops once 4 are finished; the other's running trial still counts
+        assert len({t.user_attrs["worker_pid"] for t in trials}) == 2  # both workers ran trials of the one study
+
+
+def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending():
+    row = {"dataset": "ETTh1", "features": "S", "horizon": 24, "status": "ok", "trial": 0, "date": "2026-01-01"}
+    rows = pd.DataFrame(
+        [
+            {**row, "model": "s4", "study": "s", "seed": 0, "mse": 0.030, "mae": 0.1},
+            {**row, "model": "s4", "study": "s", "seed": 1, "mse": 0.032, "mae": 0.1},
+            {**row, "model": "tide", "study": "t", "seed": 0, "mse": 0.035, "mae": 0.1},
+            {**row, "model": "nlinear", "study": "n", "seed": 0, "mse": 0.033, "mae": 0.1},
+        ]
+    )
+    published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1"], "features": ["S", "S"], "horizon": [24, 48]})
+    text = "\n".join(report.swept(rows, published))
+    assert "beats the best tuned peer on 1 of 1" in text
+    assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939" in text
+    assert "Pending (1 of 2" in text and "ETTh1-S-48" in text
