@@ -63,6 +63,10 @@ def test_studies_choose_the_tested_configs_and_resume(tmp_path, data_dir):
     assert len(finished("ETTh1-S-24-nlinear", url)) == 2
     run(tmp_path, data_dir, "--storage", url, "--model", "nlinear", "--n-trials", "3", "--seeds", "0")
     assert len(finished("ETTh1-S-24-nlinear", url)) == 3  # only the missing trial
+    run(tmp_path, data_dir, "--storage", url, "--model", "nlinear", "--seeds", "0", "--test-horizons", "48")
+    rows = read_results(tmp_path / "results.csv")
+    refined = rows[(rows.model == "nlinear") & (rows.horizon == 48)]
+    assert len(refined) == 1 and refined.study.iloc[0] == "ETTh1-S-24-nlinear"  # the horizon-24 study's best, at 48
 
 
 def test_seed_means_average_the_latest_study():

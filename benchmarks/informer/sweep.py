@@ -4,6 +4,7 @@ and the results rows of the chosen configurations.
     python -m benchmarks.informer.sweep --dataset ETTh1 --features S --horizon 24 --model s4 nlinear
         [--n-trials K] [--workers W] [--storage URL] [--seeds 0 1 2]
     python -m benchmarks.informer.sweep --all
+    python -m benchmarks.informer.sweep --dataset ETTh1 --features S --horizon 168 --test-horizons 24 48 168 336 720
 
 One study per (dataset, features, horizon, model), named ``<dataset>-<features>-<horizon>-<model>``,
 in RDB storage that persists (default: the SQLite file benchmarks/informer/studies/<dataset>-<features>.db;
@@ -127,22 +128,24 @@ def with_sweep_columns(results: Path) -> None:
             df.reindex(columns=[*df.columns, *missing]).to_csv(results, index=False)
 
 
-def tested(results: Path, study: str, trial: int, seed: int) -> bool:
+def tested(results: Path, study: str, trial: int, seed: int, horizon: int) -> bool:
     if not results.exists():
         return False
     df = read_results(results)
     if "study" not in df.columns:
         return False
-    return bool(((df.study == study) & (df.trial == trial) & (df.seed == seed) & (df.status == "ok")).any())
+    match = (df.study == study) & (df.trial == trial) & (df.seed == seed) & (df.horizon == horizon) & (df.status == "ok")
+    return bool(match.any())
 
 
 def test_best(setting, model, cfg, sweep, study: optuna.Study, seeds, results: Path, data_dir=None, progress=True) -> None:
-    """Re-train the study's best trial once per seed, test it, and append one row per seed."""
+    """Re-train the study's best trial once per seed at the setting's horizon, test it, and append one row
+    per seed (a study may serve several horizons: its rows then share ``study`` and ``trial``)."""
     best = study.best_trial
     params = sample(optuna.trial.FixedTrial(best.params), sweep, model)
     for seed in seeds:
-        if tested(results, study.study_name, best.number, seed):
-            log.info("skip %s trial %d seed %d (in %s)", study.study_name, best.number, seed, results)
+        if tested(results, study.study_name, best.number, seed, setting[2]):
+            log.info("skip %s trial %d seed %d horizon %d (in %s)", study.study_name, best.number, seed, setting[2], results)
             continue
         best_cfg = configs.merge(trial_config(cfg, sweep, model, params), {"seed": seed})
         row = run_setting(*setting, model, best_cfg, data_dir, progress)
@@ -172,6 +175,14 @@ def main(argv=None) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes per study (one torch thread each)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: SQLite under benchmarks/informer/studies/)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the best trial's test runs")
+    p.add_argument(
+        "--test-horizons",
+        type=int,
+        nargs="+",
+        default=None,
+        help="horizons at which the study's best trial is re-trained and tested (default: the study's own): "
+        "one study per dataset and features, refined per horizon",
+    )
     p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     p.add_argument("--results", type=Path, default=RESULTS)
@@ -200,9 +211,11 @@ def main(argv=None) -> None:
             if not study.get_trials(states=(TrialState.COMPLETE,)):
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)
                 continue
-            test_best(
-                setting, model, cfg, sweep, study, args.seeds or sweep["seeds"], args.results, args.data_dir, not args.no_progress
-            )
+            for horizon in args.test_horizons or [setting[2]]:
+                test_setting = (*setting[:2], horizon)
+                test_cfg = configs.load(*test_setting[:2], args.config_dir, horizon)
+                seeds = args.seeds or sweep["seeds"]
+                test_best(test_setting, model, test_cfg, sweep, study, seeds, args.results, args.data_dir, not args.no_progress)
 
 
 if __name__ == "__main__":
