@@ -175,3 +175,25 @@ def test_bfloat16_autocast_keeps_the_convolution_in_float32():
         y = m(x)
     assert y.dtype == torch.bfloat16
     torch.testing.assert_close(y.float(), m(x), rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.25])
+def test_prediction_reuses_the_kernel_until_the_parameters_change(rate):
+    """Without autograd the kernel is computed once per (L, rate, parameters); a changed parameter (an
+    optimiser step, load_state_dict) gives the kernel a fresh computation with autograd would give."""
+    layer = S4Layer(8, d_state=8, l_max=32)
+    with torch.no_grad():
+        first = layer.conv_kernel(32, rate)
+        assert layer.conv_kernel(32, rate) is first
+        assert layer.conv_kernel(16, rate) is not first  # another length
+    loss = layer.conv_kernel(32, rate).square().sum()  # with autograd: never cached
+    loss.backward()
+    torch.optim.SGD(layer.parameters(), lr=0.1).step()
+    with torch.no_grad():
+        after_step = layer.conv_kernel(32, rate)
+    torch.testing.assert_close(after_step, layer.conv_kernel(32, rate).detach())
+    assert not torch.allclose(after_step, first)
+    other = S4Layer(8, d_state=8, l_max=32, seed=1)
+    layer.load_state_dict(other.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(layer.conv_kernel(32, rate), other.conv_kernel(32, rate))

@@ -77,6 +77,7 @@ class S4Layer(nn.Module):
             kwargs.update(l_max=l_max, backend=backend, rank=rank)
         self.ssm = nn.ModuleList([build_ssm(mode, d_model, **kwargs) for _ in range(1 + bidirectional)])
         self.D = nn.Parameter(torch.randn(d_model))
+        self._kernel_cache = None  # (key, kernel) of the last kernel computed without autograd
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
         self.output = (
@@ -84,10 +85,24 @@ class S4Layer(nn.Module):
         )
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
-        """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward)."""
+        """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward).
+
+        Without autograd (prediction) the kernel is kept and reused while L, the rate and the SSM
+        parameters (their storage and in-place version: an optimiser step, ``load_state_dict`` or
+        ``.to()`` changes them) stay the same: it does not depend on the input, and at ``rate != 1``
+        or beyond ``l_max`` computing it costs more than the convolution.
+        """
         if not is_integer(L) or L < 1:
             raise ValueError(f"kernel length L must be a positive integer; got {L!r}")
         check_rate(rate)
+        if torch.is_grad_enabled():
+            return self._kernel(L, rate)
+        key = (L, float(rate), *((p.data_ptr(), p._version, p.dtype) for p in self.ssm.parameters()))
+        if self._kernel_cache is None or self._kernel_cache[0] != key:
+            self._kernel_cache = (key, self._kernel(L, rate))
+        return self._kernel_cache[1]
+
+    def _kernel(self, L: int, rate: float) -> torch.Tensor:
         k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]
         return torch.stack(k) if self.bidirectional else k[0]
 
