@@ -48,6 +48,8 @@ def table(results: pd.DataFrame, published: pd.DataFrame, s4_configs: dict[tuple
         results.loc[s4_rows, "options"] = [
             configs.options(s4_configs[(r.dataset, r.features, r.horizon)], "s4") for r in results[s4_rows].itertuples()
         ]
+    if "study" in results.columns:  # swept rows (sweep.py) have a section of their own, averaged over seeds
+        results = results[results.study.isna()]
     res = latest(results)
     ok = res[res.status == "ok"]
     s4 = ok[ok.model == "s4"].set_index(KEY)[["mse", "mae", "lookback", "epochs", "options"]]
