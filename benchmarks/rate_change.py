@@ -148,6 +148,10 @@ def verdicts(df: pd.DataFrame) -> str:
             f"- {pair}, {variant}: (b) {b:.4f} vs (a) {a:.4f} ({'beats' if b < a else 'does NOT beat'} naive, "
             f"{b / a - 1:+.1%}); vs (c) {c:.4f}: {b / c - 1:+.1%} ({'within' if b <= 1.15 * c else 'NOT within'} 15%)"
         )
+    lines += [
+        "",
+        "What limits (b), with the evidence: rate_change_analysis.md; kernels at both rates: rate_change_kernels.md/.png.",
+    ]
     return "\n".join(lines) + "\n"
 
 
