@@ -39,7 +39,8 @@ def run(tmp_path, data_dir, *extra):
     config = tmp_path / "sweep.yaml"
     config.write_text(yaml.safe_dump(TINY))
     args = ["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--sweep-config", str(config)]
-    sweep.main([*args, "--results", str(tmp_path / "results.csv"), "--data-dir", str(data_dir), "--no-progress", *extra])
+    out = ["--results", str(tmp_path / "results.csv"), "--studies-dir", str(tmp_path / "studies")]
+    sweep.main([*args, *out, "--data-dir", str(data_dir), "--no-progress", *extra])
 
 
 def finished(name, url):
@@ -58,6 +59,7 @@ def test_studies_choose_the_tested_configs_and_resume(tmp_path, data_dir):
         assert list(mine.seed) == [0, 1] and set(mine.study) == {name} and set(mine.trial) == {best.number}
         assert mine.mse.notna().all() and (mine.status == "ok").all()
         assert set(mine.lookback) == {best.params["lookback"]}  # the row ran the best trial's config
+    assert (tmp_path / "studies" / "ETTh1-S-24-s4" / "optimization_history.png").exists()
     run(tmp_path, data_dir, "--storage", url)  # resumes: nothing left to do
     assert len(read_results(tmp_path / "results.csv")) == len(rows)
     assert len(finished("ETTh1-S-24-nlinear", url)) == 2

@@ -13,7 +13,8 @@ machinery: the sampler and pruner of configs/informer/sweep.yaml (TPE, Hyperband
 number of trials, its own space, each trial trained to its own convergence (full epochs, early stopping
 on val) and scored by its best val loss. A re-run resumes: a study only gets its missing trials, and a
 (study, trial, seed) already in results.csv is not re-run. The best trial is then re-trained once per
-seed and tested; each row records ``study``, ``trial`` and ``seed``.
+seed and tested; each row records ``study``, ``trial`` and ``seed``. Each study's optimisation history and
+parameter importances (fANOVA) go to benchmarks/informer/studies/<study>/.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import torch
+from optuna.exceptions import ExperimentalWarning
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
@@ -50,8 +54,8 @@ def study_name(dataset: str, features: str, horizon: int, model: str) -> str:
     return f"{dataset}-{features}-{horizon}-{model}"
 
 
-def storage_url(dataset: str, features: str, url: str | None = None) -> str:
-    return url or f"sqlite:///{STUDIES / f'{dataset}-{features}.db'}"
+def storage_url(dataset: str, features: str, url: str | None = None, root: Path = STUDIES) -> str:
+    return url or f"sqlite:///{root / f'{dataset}-{features}.db'}"
 
 
 def trial_config(cfg: dict, sweep: dict, model: str, params: dict) -> dict:
@@ -153,6 +157,33 @@ def test_best(setting, model, cfg, sweep, study: optuna.Study, seeds, results: P
         log.info("%s trial %d seed %d: test mse %.4f mae %.4f", study.study_name, best.number, seed, row["mse"], row["mae"])
 
 
+def plot_study(study: optuna.Study, out: Path) -> None:
+    """``<out>/<study>/optimization_history.png``, and with two complete trials or more the fANOVA parameter
+    importances (``importances.csv``, ``param_importances.png``)."""
+    import matplotlib.pyplot as plt  # optuna's plots use pyplot; with no display it picks the Agg backend
+    from optuna.visualization import matplotlib as ovm
+
+    folder = out / study.study_name
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = {"optimization_history": lambda: ovm.plot_optimization_history(study)}
+    if len(study.get_trials(states=(TrialState.COMPLETE,))) >= 2:
+        importances = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+        )
+        pd.Series(importances, name="importance").rename_axis("param").to_csv(folder / "importances.csv")
+        plots["param_importances"] = lambda: ovm.plot_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+        )
+    for name, plot in plots.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            fig = plot().get_figure()
+        fig.set_size_inches(9, 4.5)
+        fig.tight_layout()
+        fig.savefig(folder / f"{name}.png", dpi=100)
+        plt.close(fig)
+
+
 def settings(args, config_dir: Path):
     for dataset in ALL_DATASETS if args.all else [args.dataset]:
         for features in [args.features] if args.features else ["S", "M"]:
@@ -183,6 +214,7 @@ def main(argv=None) -> None:
         help="horizons at which the study's best trial is re-trained and tested (default: the study's own): "
         "one study per dataset and features, refined per horizon",
     )
+    p.add_argument("--studies-dir", type=Path, default=STUDIES, help="SQLite studies and their plots")
     p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     p.add_argument("--results", type=Path, default=RESULTS)
@@ -198,16 +230,17 @@ def main(argv=None) -> None:
         if model not in sweep["spaces"]:
             p.error(f"{args.sweep_config} has no space for model {model!r}; spaces: {', '.join(sweep['spaces'])}")
     with_sweep_columns(args.results)
-    STUDIES.mkdir(parents=True, exist_ok=True)
+    args.studies_dir.mkdir(parents=True, exist_ok=True)
     for setting in settings(args, args.config_dir):
         cfg = configs.load(setting[0], setting[1], args.config_dir, setting[2])
-        url = storage_url(setting[0], setting[1], args.storage)
+        url = storage_url(setting[0], setting[1], args.storage, args.studies_dir)
         for model in args.models or sweep["models"]:
             if need := missing_dependency(model):
                 log.warning("%s: not run here: %s", model, need)
                 continue
             n_trials = args.n_trials or sweep["n_trials"]
             study = run_study(setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress)
+            plot_study(study, args.studies_dir)
             if not study.get_trials(states=(TrialState.COMPLETE,)):
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)
                 continue
