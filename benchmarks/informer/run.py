@@ -101,13 +101,18 @@ def append(results: Path, row: dict) -> None:
     frame.to_csv(results, mode="a", header=not results.exists(), index=False)
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def setting_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
+    """The options that pick settings and models (``run`` and ``sweep``)."""
     p.add_argument("--dataset", choices=ALL_DATASETS)
     p.add_argument("--features", choices=["S", "M"])
     p.add_argument("--horizon", type=int)
-    p.add_argument("--model", dest="models", nargs="+", help="models to run (default: the config's list)")
+    p.add_argument("--model", dest="models", nargs="+", help=models_help)
     p.add_argument("--all", action="store_true", help="every dataset, feature set and horizon")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    setting_arguments(p, "models to run (default: the config's list)")
     p.add_argument("--force", action="store_true", help="re-run settings already in the results file")
     p.add_argument(
         "--set",

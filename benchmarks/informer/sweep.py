@@ -36,7 +36,7 @@ from optuna.trial import TrialState
 
 from benchmarks.informer import config as configs
 from benchmarks.informer.models import missing_dependency
-from benchmarks.informer.run import ALL_DATASETS, RESULTS, append, fit, read_results, run_setting
+from benchmarks.informer.run import ALL_DATASETS, RESULTS, append, fit, read_results, run_setting, setting_arguments
 from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
 from s4forecast.tune import space as search_space
@@ -197,11 +197,7 @@ def settings(args, config_dir: Path):
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=ALL_DATASETS)
-    p.add_argument("--features", choices=["S", "M"])
-    p.add_argument("--horizon", type=int)
-    p.add_argument("--model", dest="models", nargs="+", help="models to sweep (default: the sweep config's list)")
-    p.add_argument("--all", action="store_true", help="every dataset, feature set and horizon")
+    setting_arguments(p, "models to sweep (default: the sweep config's list)")
     p.add_argument("--n-trials", type=int, default=None, help="finished trials per study (default: the sweep config's)")
     p.add_argument("--workers", type=int, default=1, help="worker processes per study (one torch thread each)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: SQLite under benchmarks/informer/studies/)")
