@@ -98,7 +98,7 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
         ratios.append(s4.mse / peer.mse)
         done.append(
             f"| {'-'.join(map(str, key))} | {s4.mse:.4f} ± {0 if pd.isna(s4.mse_std) else s4.mse_std:.4f} | {s4.mae:.4f} | "
-            f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | {s4.study} #{s4.trial} |"
+            f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | {s4.study} #{int(s4.trial)} |"
         )
     if done:
         lines += [f"S4 beats the best tuned peer on {sum(r < 1 for r in ratios)} of {len(done)} swept settings.", ""]
