@@ -22,10 +22,9 @@ import argparse
 
 import pandas as pd
 import torch
-from darts import TimeSeries
-from pytorch_lightning.callbacks import EarlyStopping
 
 from benchmarks.common import ROOT, load_config, write_results
+from benchmarks.informer.models import trainer_kwargs
 from s4forecast import S4Model
 from s4forecast.data.informer import InformerSplits, load_informer
 from s4forecast.forecasting.evaluation import scores, test_windows
@@ -44,8 +43,7 @@ def splits_of(view: dict, features: str, lookback: int, data_dir) -> InformerSpl
     s = load_informer(view["dataset"], features, lookback * k, data_dir)
     if k == 1:
         return s
-    thin = lambda series: TimeSeries.from_dataframe(series.to_dataframe().iloc[::k], freq=f"{view['minutes']}min")
-    return InformerSplits(thin(s.train), thin(s.val), thin(s.test), s.scaler, s.columns, lookback)
+    return InformerSplits(s.train[::k], s.val[::k], s.test[::k], s.scaler, s.columns, lookback)
 
 
 def fitted(name: str, view: dict, patch_hours, cfg: dict, data_dir, progress: bool) -> S4Model:
@@ -56,20 +54,11 @@ def fitted(name: str, view: dict, patch_hours, cfg: dict, data_dir, progress: bo
         return S4Model.load(str(saved))
     icl, ocl = steps(cfg["context_hours"], view), steps(cfg["horizon_hours"], view)
     patch_len = 1 if patch_hours is None else steps(patch_hours, view)
-    t = cfg["trainer"]
-    trainer = {
-        "callbacks": [EarlyStopping(monitor="val_loss", patience=t["patience"], mode="min")],
-        "limit_train_batches": t["limit_train_batches"],
-        "limit_val_batches": t["limit_val_batches"],
-        "enable_progress_bar": progress,
-        "enable_model_summary": False,
-        "logger": False,
-    }
     model = S4Model(
         icl,
         ocl,
         patch_len=patch_len,
-        pl_trainer_kwargs=trainer,
+        pl_trainer_kwargs=trainer_kwargs(cfg, progress),
         save_checkpoints=True,
         force_reset=True,
         model_name=model_name,

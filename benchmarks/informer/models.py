@@ -20,12 +20,13 @@ TIME_FEATURES = {"datetime_attribute": {"future": ["hour", "dayofweek", "day", "
 
 def trainer_kwargs(cfg: dict, progress: bool, callbacks: tuple = ()) -> dict:
     """Lightning's settings for a run: early stopping on val (and ``callbacks``, e.g. Optuna pruning);
-    ``limit_train_batches: null`` means full epochs."""
+    ``limit_train_batches: null`` means full epochs, and val is whole unless ``limit_val_batches`` says."""
     t = cfg["trainer"]
     return {
         "accelerator": "cpu",
         "callbacks": [EarlyStopping(monitor="val_loss", patience=t["patience"], mode="min"), *callbacks],
         "limit_train_batches": t["limit_train_batches"] or 1.0,
+        "limit_val_batches": t.get("limit_val_batches") or 1.0,
         "enable_progress_bar": progress,
         "enable_model_summary": False,
         "logger": False,

@@ -489,10 +489,10 @@ class S4Model(MixedCovariatesTorchModel):
                     "with_rate(resample=False) needs linear_skip=False: the skip's weights are per step of the training rate"
                 )
             )
-        lengths = {"input_chunk_length": self.input_chunk_length, "output_chunk_length": self.output_chunk_length}
-        lengths["output_chunk_shift"] = self.output_chunk_shift
-        if self.patch_len > 1:
-            lengths["patch_len"] = self.patch_len
+        names = ("input_chunk_length", "output_chunk_length", "output_chunk_shift") + (
+            ("patch_len",) if self.patch_len > 1 else ()
+        )
+        lengths = {name: getattr(self, name) for name in names}
         new = {name: _resampled(name, n, rate) for name, n in lengths.items()} if resample else {}
         clone = copy.deepcopy(self)  # Darts' pickling state leaves out the network and trainer
         clone.model = copy.deepcopy(self.model)
