@@ -37,10 +37,9 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
         return (*_hold_out(train, task), test, dims)
     if name == "listops":
         lengths = dict(min_length=task.get("min_length", 500), max_length=task.get("max_length", 2000))
-        splits = [
-            listops.ListOps(listops.generate(task[f"n_{s}"], seed=i, **lengths)) for i, s in enumerate(("train", "val", "test"))
-        ]
-        return *splits, {
+        sizes = {s: task[f"n_{s}"] for s in ("train", "val", "test")}
+        splits = listops.generate_splits(sizes, seed=task.get("generator_seed", 0), **lengths)
+        return *(listops.ListOps(splits[s]) for s in sizes), {
             "d_input": task.get("d_embed", 64),
             "n_classes": 10,
             "l_max": lengths["max_length"],

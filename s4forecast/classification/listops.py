@@ -1,6 +1,10 @@
 """LRA ListOps (Tay et al. 2021, after Nangia & Bowman 2018): nested MAX / MIN / MED / SUM_MOD
-expressions over digits, label = the expression's value (0-9). Written from the LRA description:
-max depth 10, max 10 arguments per operator, sequence lengths 500-2000 tokens.
+expressions over digits, label = the expression's value (0-9). The sampling process of the LRA
+release's generator (``lra_benchmarks/data/listops.py``, run with its LRA settings): the root is at
+depth 1 and every node above ``max_depth`` = 10 is an operator with probability 1/4 (else a digit),
+nodes at ``max_depth`` are digits, so expressions nest at most 9 operators deep; an operator takes
+2-10 arguments and is one of the four uniformly; trees are kept if ``500 < length < 2000`` tokens
+(brackets included, parentheses not) and are unique across the splits.
 
 Expressions are token sequences such as ``[MAX 2 9 [MIN 4 7 ] 0 ]``; ``MED`` is the integer part
 of the median, ``SM`` the sum modulo 10. The official TSV release (``Source\\tTarget`` columns,
@@ -39,11 +43,15 @@ def evaluate(tokens: list[str]) -> int:
     return stack[0][0]
 
 
+_OPERATOR_TOKENS = list(OPERATORS)
+
+
 def _tree(rng: np.random.Generator, depth: int, max_depth: int, max_args: int, p_leaf: float) -> list[str]:
-    if depth >= max_depth or (depth > 0 and rng.random() < p_leaf):
+    """One subtree at ``depth`` (the root is at 1 and always an operator: a digit alone is never
+    long enough to be kept)."""
+    if depth >= max_depth or (depth > 1 and rng.random() < p_leaf):
         return [str(rng.integers(10))]
-    op = list(OPERATORS)[rng.integers(len(OPERATORS))]
-    tokens = [op]
+    tokens = [_OPERATOR_TOKENS[rng.integers(len(OPERATORS))]]
     for _ in range(rng.integers(2, max_args + 1)):
         tokens += _tree(rng, depth + 1, max_depth, max_args, p_leaf)
     return tokens + ["]"]
@@ -58,14 +66,25 @@ def generate(
     max_args: int = 10,
     p_leaf: float = 0.75,
 ) -> list[tuple[list[str], int]]:
-    """``n`` (tokens, label) examples with lengths in [min_length, max_length], by rejection sampling."""
+    """``n`` distinct (tokens, label) examples with ``min_length < len(tokens) < max_length`` (the
+    release's strict bounds), by rejection sampling. Generate the splits in one call and cut it (as
+    :func:`generate_splits` does) so that no expression is in two of them."""
     rng = np.random.default_rng(seed)
-    out = []
+    out, seen = [], set()
     while len(out) < n:
-        tokens = _tree(rng, 0, max_depth, max_args, p_leaf)
-        if min_length <= len(tokens) <= max_length:
+        tokens = _tree(rng, 1, max_depth, max_args, p_leaf)
+        if min_length < len(tokens) < max_length and (key := " ".join(tokens)) not in seen:
+            seen.add(key)
             out.append((tokens, evaluate(tokens)))
     return out
+
+
+def generate_splits(sizes: dict[str, int], seed: int = 0, **kwargs) -> dict[str, list[tuple[list[str], int]]]:
+    """Disjoint splits, e.g. ``{"train": 20000, "val": 2000, "test": 2000}``, cut in that order from one
+    :func:`generate` call (``kwargs`` go to it), as the release cuts train / val / test."""
+    examples = generate(sum(sizes.values()), seed=seed, **kwargs)
+    bounds = np.cumsum([0, *sizes.values()])
+    return {name: examples[a:b] for name, a, b in zip(sizes, bounds[:-1], bounds[1:])}
 
 
 def read_tsv(path: str | Path) -> list[tuple[list[str], int]]:
