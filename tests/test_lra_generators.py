@@ -7,13 +7,13 @@ statistically indistinguishable from it: two-sample tests at the 1% level on fix
 """
 
 import random
-from collections import Counter
+from collections import Counter, deque
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import ndimage, stats
 
-from s4forecast.classification import listops
+from s4forecast.classification import listops, pathfinder
 
 RELEASE_OPERATORS = ["[MIN", "[MAX", "[MED", "[SM"]
 
@@ -95,3 +95,63 @@ def test_listops_splits_are_disjoint():
     assert [len(s) for s in splits.values()] == [40, 10, 10]
     keys = [" ".join(tokens) for split in splits.values() for tokens, _ in split]
     assert len(set(keys)) == len(keys)
+
+
+# Pathfinder-32 as LRA's TFDS builder generated it: contour_length 14 paddles of 2 pixels with gaps of
+# 1, distractor_length 14 // 3 = 4 paddles, num_distractor_snakes 20 // 4 = 5, two contours per image.
+RELEASE_CONTOUR_PIXELS, RELEASE_DISTRACTOR_PIXELS, RELEASE_DISTRACTORS = 14 * 3 - 1, 4 * 3 - 1, 5
+
+
+@pytest.fixture(scope="module")
+def pathfinder_images():
+    return pathfinder.generate(200, size=32, seed=0)
+
+
+def components(img: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    labelled, n = ndimage.label(img > 0, structure=np.ones((3, 3)))
+    return labelled, sorted((np.bincount(labelled.ravel())[1:]).tolist(), reverse=True)
+
+
+def farthest_step(mask: np.ndarray, start) -> int:
+    """Largest number of 8-connected steps from ``start`` to a pixel of ``mask`` (breadth-first)."""
+    dist, queue = {tuple(start): 0}, deque([tuple(start)])
+    while queue:
+        y, x = queue.popleft()
+        for q in ((y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+            if 0 <= q[0] < mask.shape[0] and 0 <= q[1] < mask.shape[1] and mask[q] and q not in dist:
+                dist[q] = dist[(y, x)] + 1
+                queue.append(q)
+    return max(dist.values())
+
+
+def test_pathfinder_contours_and_distractors_match_the_release(pathfinder_images):
+    images, labels = pathfinder_images
+    assert labels.mean() == 0.5
+    expected = [RELEASE_CONTOUR_PIXELS] * 2 + [RELEASE_DISTRACTOR_PIXELS] * RELEASE_DISTRACTORS
+    for img, label in zip(images, labels):
+        labelled, sizes = components(img)
+        assert sizes == expected  # both classes: two contours and five distractors, none touching
+        dots = pathfinder.dots(img)
+        owners = {int(labelled[d]) for d in dots}
+        assert len(dots) == 2 and all(np.bincount(labelled.ravel())[o] == RELEASE_CONTOUR_PIXELS for o in owners)
+        assert (len(owners) == 1) == bool(label) == pathfinder.connected(img)
+        for y, x in dots:  # a dot ends its contour, a simple path: one neighbour, the far end 40 steps away
+            assert (img[y - 1 : y + 2, x - 1 : x + 2] > 0).sum() == 2
+            assert farthest_step(labelled == labelled[y, x], (y, x)) == RELEASE_CONTOUR_PIXELS - 1
+
+
+def test_pathfinder_ink_does_not_give_the_label_away(pathfinder_images):
+    images, labels = pathfinder_images
+    for level in (pathfinder.BRIGHT, pathfinder.DIM):
+        counts = (images == level).sum(axis=(1, 2))
+        pos, neg = counts[labels == 1], counts[labels == 0]
+        assert pos.mean() == neg.mean() and pos.std() == neg.std() == 0
+    bright = (images >= pathfinder.BRIGHT).sum(axis=(1, 2))  # paddles and dots
+    assert (bright == 2 * 14 * 2 + RELEASE_DISTRACTORS * 4 * 2).all()  # 2-pixel paddles; the gaps are dim
+
+
+def test_pathfinder_settings_are_checked():
+    with pytest.raises(TypeError, match="distractor"):
+        pathfinder.generate(2, distractor=3)
+    with pytest.raises(ValueError, match="release settings for size 64"):
+        pathfinder.generate(2, size=64)
