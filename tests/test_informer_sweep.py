@@ -71,6 +71,21 @@ def test_studies_choose_the_tested_configs_and_resume(tmp_path, data_dir):
     assert len(refined) == 1 and refined.study.iloc[0] == "ETTh1-S-24-nlinear"  # the horizon-24 study's best, at 48
 
 
+def test_a_changed_space_needs_fresh_which_starts_the_study_anew(tmp_path, data_dir, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    nlinear = ["--storage", url, "--model", "nlinear", "--seeds", "0"]
+    run(tmp_path, data_dir, *nlinear)
+    old = {t.number: t.params for t in finished("ETTh1-S-24-nlinear", url)}
+    monkeypatch.setitem(TINY["spaces"], "nlinear", {**TINY["spaces"]["nlinear"], "lookback": [336]})
+    with pytest.raises(SystemExit, match="--fresh"):
+        run(tmp_path, data_dir, *nlinear)
+    run(tmp_path, data_dir, *nlinear, "--fresh")
+    trials = finished("ETTh1-S-24-nlinear", url)
+    assert len(trials) == 2 and {t.params["lookback"] for t in trials} == {336} != {p["lookback"] for p in old.values()}
+    rows = read_results(tmp_path / "results.csv")
+    assert len(rows) == 1 and rows.lookback.iloc[0] == 336  # the old study's row went with it
+
+
 def test_seed_means_average_the_latest_study():
     rows = pd.DataFrame(
         {

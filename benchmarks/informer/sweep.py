@@ -103,11 +103,40 @@ def _worker(setting, model, cfg, sweep, url, n_trials, worker, data_dir, progres
     )
 
 
+def searched(sweep: dict, model: str) -> dict:
+    """What a study of ``model`` searched: its space and the trainer that scored its trials."""
+    return {"space": sweep["spaces"][model], "trainer": sweep["trainer"]}
+
+
+def check_space(study: optuna.Study, sweep: dict, model: str) -> None:
+    """Record what the study searches; refuse to add trials to a study that searched something else
+    (its trials would mix two spaces, and its best trial would not be the new space's)."""
+    recorded, current = study.user_attrs.get("searched"), searched(sweep, model)
+    if recorded is None:
+        study.set_user_attr("searched", current)
+    elif recorded != current:
+        raise SystemExit(
+            f"study {study.study_name} searched another space or trainer than the sweep config's now "
+            f"(was {recorded}, is {current}); re-run with --fresh to start it anew (deletes its trials and rows)"
+        )
+
+
+def discard(name: str, url: str, results: Path) -> None:
+    """Delete the study ``name`` from its storage and its rows from the results file (``--fresh``)."""
+    if name in optuna.get_all_study_names(make_storage(url)):
+        optuna.delete_study(study_name=name, storage=make_storage(url))
+        log.info("deleted study %s", name)
+    if results.exists() and "study" in (df := read_results(results)).columns and (df.study == name).any():
+        df[df.study != name].to_csv(results, index=False)
+        log.info("dropped %d rows of study %s from %s", int((df.study == name).sum()), name, results)
+
+
 def run_study(setting, model, cfg, sweep, url, n_trials, workers=1, data_dir=None, progress=True) -> optuna.Study:
     """Bring the study to ``n_trials`` finished trials, over ``workers`` processes (each stops once the study
     has ``n_trials``; trials the others are running then still finish, so up to ``workers - 1`` more)."""
     name = study_name(*setting, model)
     study = load_study(study_spec(name, sweep), url)  # created once before the workers race for it
+    check_space(study, sweep, model)
     missing = n_trials - len(study.get_trials(states=FINISHED))
     if missing > 0:
         log.info("study %s: %d of %d trials to run", name, missing, n_trials)
@@ -216,6 +245,12 @@ def main(argv=None) -> None:
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start the studies anew: delete their trials and their rows of the results file first "
+        "(needed after a model's space or the trainer changed)",
+    )
     args = p.parse_args(argv)
     if not args.all and not args.dataset:
         p.error("give --dataset (with optional --features/--horizon) or --all")
@@ -235,6 +270,8 @@ def main(argv=None) -> None:
                 log.warning("%s: not run here: %s", model, need)
                 continue
             n_trials = args.n_trials or sweep["n_trials"]
+            if args.fresh:
+                discard(study_name(*setting, model), url, args.results)
             study = run_study(setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress)
             plot_study(study, args.studies_dir)
             if not study.get_trials(states=(TrialState.COMPLETE,)):
