@@ -1,0 +1,91 @@
+"""Why ListOps did not leave the majority class: a tiny-subset overfit, the learning rate and the
+pooling, on short generated expressions.
+
+    python -m benchmarks.classification.listops_diagnosis [--config configs/benchmarks/listops_diagnosis.yaml] [--only NAME ...]
+
+Each variant of the config is a classify config (its ``base`` deep-merged with ``common`` and the
+variant) run by :func:`s4forecast.train.classify` under ``runs/listops_diagnosis/<variant>/``
+(resumable: a re-run continues from the last checkpoint). Writes
+benchmarks/results/listops_diagnosis.{csv,md}: per variant and epoch the train and val accuracy,
+next to the majority-class share of the val split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from benchmarks.common import ROOT, load_config, write_results
+from s4forecast.classification.data import build_datasets
+from s4forecast.train import classify
+from s4forecast.train import load_config as load_classify_config
+
+RUNS = ROOT / "runs" / "listops_diagnosis"
+
+
+def merged(*parts: dict) -> dict:
+    """Deep merge of one level: dict values merge key by key, anything else replaces."""
+    out: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+def variant_config(cfg: dict, name: str) -> dict:
+    base = load_classify_config(ROOT / cfg["base"])
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return merged(base, cfg["common"], cfg["variants"][name], {"name": slug})
+
+
+def epoch_curve(run_dir: Path) -> pd.DataFrame:
+    """Per epoch train_acc / val_acc from the run's CSVLogger files (all versions: resumed runs append)."""
+    frames = [pd.read_csv(f) for f in sorted(run_dir.glob("lightning_logs/version_*/metrics.csv"))]
+    df = pd.concat(frames)
+    cols = [c for c in ("train_acc", "val_acc", "train_loss_epoch", "val_loss") if c in df.columns]
+    return df.groupby("epoch")[cols].max().reset_index()
+
+
+def majority_share(task: dict) -> float:
+    _, val, _, _ = build_datasets(task)  # the run's own val split (the splits are cut from one draw)
+    counts = Counter(int(val[i][1]) for i in range(len(val)))
+    return max(counts.values()) / len(val)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/listops_diagnosis.yaml"))
+    parser.add_argument("--only", nargs="+", help="variant names to run")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    rows = []
+    for name in cfg["variants"]:
+        if args.only and name not in args.only:
+            continue
+        run_cfg = variant_config(cfg, name)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump(run_cfg, f)
+        result = classify(f.name, output_dir=RUNS, threads=cfg["threads"], progress=False)
+        curve = epoch_curve(RUNS / run_cfg["name"]).assign(variant=name, test_acc=result["test_acc"])
+        curve["val_majority"] = majority_share(run_cfg["task"])
+        rows.append(curve)
+        print(curve.to_string(index=False), flush=True)
+    df = pd.concat(rows)[["variant", "epoch", "train_acc", "val_acc", "val_majority", "train_loss_epoch", "val_loss", "test_acc"]]
+    write_results(
+        "listops_diagnosis",
+        df,
+        "ListOps diagnosis: overfit, learning rate, pooling (short generated expressions)",
+        f"python -m benchmarks.classification.listops_diagnosis --config {args.config}",
+        notes="train_acc / val_acc per epoch (val every epoch, or as the variant's trainer says); val_majority "
+        "is the share of the most frequent label in the val split; ln 10 = 2.30 is the loss of a uniform guess.\n",
+    )
+
+
+if __name__ == "__main__":
+    main()
