@@ -16,7 +16,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from s4forecast.nn import S4Encoder, S4Options
-from s4forecast.optim import param_groups
+from s4forecast.optim import param_groups, with_fused
 
 POOLINGS = ("mean", "last", "length-mean")
 SCHEDULES = (None, "cosine", "plateau")
@@ -120,7 +120,8 @@ class S4Classifier(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = torch.optim.AdamW(param_groups(self, hp.lr, hp.weight_decay, hp.ssm_lr))
+        groups = param_groups(self, hp.lr, hp.weight_decay, hp.ssm_lr)
+        optimizer = torch.optim.AdamW(groups, **with_fused(torch.optim.AdamW, groups, {}))
         if hp.schedule == "cosine":
             return [optimizer], [torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.trainer.max_epochs, 1))]
         if hp.schedule == "plateau":

@@ -35,7 +35,7 @@ from torch import nn
 from s4forecast.forecasting.resampling import resample_axis
 from s4forecast.nn import S4Encoder, S4Options
 from s4forecast.nn.options import is_integer, is_positive_finite
-from s4forecast.optim import param_groups
+from s4forecast.optim import param_groups, with_fused
 
 
 def _mc_dropout(module: nn.Module) -> nn.Module:
@@ -222,11 +222,12 @@ class _S4Module(PLForecastingModule):
 
     def configure_optimizers(self):
         """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
-        no weight decay) instead of Darts' single group."""
+        no weight decay) instead of Darts' single group; fused where torch has it (``with_fused``)."""
         kwargs = dict(self.optimizer_kwargs)
         lr = kwargs.pop("lr", 1e-3)
         weight_decay = kwargs.pop("weight_decay", 0.0)
-        optimizer = self.optimizer_cls(param_groups(self, lr, weight_decay, self.ssm_lr), **kwargs)
+        groups = param_groups(self, lr, weight_decay, self.ssm_lr)
+        optimizer = self.optimizer_cls(groups, **with_fused(self.optimizer_cls, groups, kwargs))
         if self.lr_scheduler_cls is None:
             return optimizer
         sched_kwargs = dict(self.lr_scheduler_kwargs)
