@@ -45,11 +45,12 @@ def variant_config(cfg: dict, name: str) -> dict:
 
 
 def epoch_curve(run_dir: Path) -> pd.DataFrame:
-    """Per epoch train_acc / val_acc from the run's CSVLogger files (all versions: resumed runs append)."""
-    frames = [pd.read_csv(f) for f in sorted(run_dir.glob("lightning_logs/version_*/metrics.csv"))]
-    df = pd.concat(frames)
+    """Per epoch train_acc / val_acc from the run's CSVLogger files (all versions, oldest first: a resumed
+    run appends a version, and an epoch it re-ran keeps its latest values)."""
+    files = sorted(run_dir.glob("lightning_logs/version_*/metrics.csv"), key=lambda f: int(f.parent.name.split("_")[1]))
+    df = pd.concat(pd.read_csv(f) for f in files)
     cols = [c for c in ("train_acc", "val_acc", "train_loss_epoch", "val_loss") if c in df.columns]
-    return df.groupby("epoch")[cols].max().reset_index()
+    return df.groupby("epoch")[cols].last().dropna(how="all").reset_index()  # the test pass logs an epoch of its own
 
 
 def majority_share(task: dict) -> float:
