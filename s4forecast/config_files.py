@@ -33,6 +33,16 @@ def read_yaml(path: str | Path) -> dict:
     return cfg
 
 
+def merge_sections(*configs: dict) -> dict:
+    """Later configs over earlier ones, one level deep: a mapping value (a section such as ``task`` or
+    ``model``) merges key by key, anything else replaces."""
+    out: dict = {}
+    for cfg in configs:
+        for key, value in cfg.items():
+            out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
 def check_keys(
     cfg: dict, path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = (), sections: tuple[str, ...] = ()
 ) -> dict:

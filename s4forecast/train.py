@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from s4forecast.config_files import check_keys, read_yaml
+from s4forecast.config_files import check_keys, merge_sections, read_yaml
 
 REQUIRED = ("name", "task", "batch_size", "model")
 OPTIONAL = ("seed", "trainer", "output_dir", "sweep")  # sweep: where a sweep-report config came from
@@ -22,10 +22,7 @@ def _merged(path: Path) -> dict:
     base = cfg.pop("base", None)
     if base is None:
         return cfg
-    merged = _merged(path.parent / base)
-    for key, value in cfg.items():
-        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
-    return merged
+    return merge_sections(_merged(path.parent / base), cfg)
 
 
 def load_config(path: str | Path) -> dict:

@@ -13,8 +13,8 @@ next to the majority-class share of the val split.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -23,25 +23,17 @@ import yaml
 
 from benchmarks.common import ROOT, load_config, write_results
 from s4forecast.classification.data import build_datasets
+from s4forecast.config_files import merge_sections
 from s4forecast.train import classify
 from s4forecast.train import load_config as load_classify_config
 
 RUNS = ROOT / "runs" / "listops_diagnosis"
 
 
-def merged(*parts: dict) -> dict:
-    """Deep merge of one level: dict values merge key by key, anything else replaces."""
-    out: dict = {}
-    for part in parts:
-        for key, value in part.items():
-            out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
-    return out
-
-
 def variant_config(cfg: dict, name: str) -> dict:
     base = load_classify_config(ROOT / cfg["base"])
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return merged(base, cfg["common"], cfg["variants"][name], {"name": slug})
+    return merge_sections(base, cfg["common"], cfg["variants"][name], {"name": slug})
 
 
 def epoch_curve(run_dir: Path) -> pd.DataFrame:
@@ -53,8 +45,11 @@ def epoch_curve(run_dir: Path) -> pd.DataFrame:
     return df.groupby("epoch")[cols].last().dropna(how="all").reset_index()  # the test pass logs an epoch of its own
 
 
-def majority_share(task: dict) -> float:
-    _, val, _, _ = build_datasets(task)  # the run's own val split (the splits are cut from one draw)
+@functools.cache
+def majority_share(task_yaml: str) -> float:
+    """Share of the most frequent label in the val split of a task (given as YAML: variants that share
+    a task share its split, which is generated once)."""
+    _, val, _, _ = build_datasets(yaml.safe_load(task_yaml))  # the run's own val split (cut from one draw)
     counts = Counter(int(val[i][1]) for i in range(len(val)))
     return max(counts.values()) / len(val)
 
@@ -70,11 +65,12 @@ def main(argv=None) -> None:
         if args.only and name not in args.only:
             continue
         run_cfg = variant_config(cfg, name)
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            yaml.safe_dump(run_cfg, f)
-        result = classify(f.name, output_dir=RUNS, threads=cfg["threads"], progress=False)
+        config_path = RUNS / f"{run_cfg['name']}.yaml"  # kept beside the run: what it ran
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(yaml.safe_dump(run_cfg))
+        result = classify(config_path, output_dir=RUNS, threads=cfg["threads"], progress=False)
         curve = epoch_curve(RUNS / run_cfg["name"]).assign(variant=name, test_acc=result["test_acc"])
-        curve["val_majority"] = majority_share(run_cfg["task"])
+        curve["val_majority"] = majority_share(yaml.safe_dump(run_cfg["task"], sort_keys=True))
         rows.append(curve)
         print(curve.to_string(index=False), flush=True)
     df = pd.concat(rows)[["variant", "epoch", "train_acc", "val_acc", "val_majority", "train_loss_epoch", "val_loss", "test_acc"]]
