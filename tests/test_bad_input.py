@@ -115,6 +115,7 @@ def test_ssm_matrices_are_plain_tensors():
         ({"d_state": 7}, "`d_state` must be even"),
         ({"init": "legx"}, "unknown `init`"),
         ({"backend": "gpu"}, "unknown `backend`"),
+        ({"convolution": "winograd"}, "unknown `convolution`"),
         ({"dt_min": float("inf")}, "`dt_min`"),
     ],
 )

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from s4forecast import S4Encoder, S4Layer, param_groups
-from s4forecast.nn.fftconv import fft_conv
+from s4forecast.nn.conv import DIRECT_MAX_LEN, conv, direct_conv, fft_conv
 
 
 def run_steps(module, x):
@@ -67,16 +67,17 @@ def test_bidirectional_reads_the_future():
         m.setup_step()
 
 
-def test_fft_convolution_has_no_circular_wrap():
+@pytest.mark.parametrize("L", [DIRECT_MAX_LEN - 4, 40])  # the direct and the FFT path of `conv`
+def test_convolution_has_no_circular_wrap(L):
     m = layer().eval()
-    x = torch.zeros(1, 40, 6, dtype=torch.float64)
+    x = torch.zeros(1, L, 6, dtype=torch.float64)
     x[:, -1] = 1.0  # an impulse at the last position must not leak to the start
     y = m(x)
     y0 = m(torch.zeros_like(x))
     torch.testing.assert_close(y[:, :-1], y0[:, :-1], rtol=0, atol=1e-12)
 
 
-def _direct_conv(u, k):
+def _explicit_sums(u, k):
     """Explicit sums: causal k (H, L), or (2, H, L) with the second kernel reading u[t+1+j]."""
     L = u.shape[-1]
     k_causal, k_future = (k[0], k[1]) if k.dim() == 3 else (k, None)
@@ -89,14 +90,16 @@ def _direct_conv(u, k):
     return torch.stack(out, -1)
 
 
+@pytest.mark.parametrize("L", [17, DIRECT_MAX_LEN + 5])
+@pytest.mark.parametrize("convolve", [fft_conv, direct_conv, conv])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_fft_conv_values_and_gradients_match_direct_sums(bidirectional):
+def test_conv_values_and_gradients_match_explicit_sums(bidirectional, convolve, L):
     torch.manual_seed(0)
-    u = torch.randn(3, 4, 17, dtype=torch.float64, requires_grad=True)
-    k = torch.randn(*(2, 4, 17) if bidirectional else (4, 17), dtype=torch.float64, requires_grad=True)
-    grad_y = torch.randn(3, 4, 17, dtype=torch.float64)
-    y = fft_conv(u, k)
-    expected = _direct_conv(u, k)
+    u = torch.randn(3, 4, L, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(*(2, 4, L) if bidirectional else (4, L), dtype=torch.float64, requires_grad=True)
+    grad_y = torch.randn(3, 4, L, dtype=torch.float64)
+    y = convolve(u, k)
+    expected = _explicit_sums(u, k)
     torch.testing.assert_close(y, expected, rtol=1e-10, atol=1e-10)
     for got, want in zip(torch.autograd.grad(y, (u, k), grad_y), torch.autograd.grad(expected, (u, k), grad_y)):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
@@ -175,6 +178,33 @@ def test_bfloat16_autocast_keeps_the_convolution_in_float32():
         y = m(x)
     assert y.dtype == torch.bfloat16
     torch.testing.assert_close(y.float(), m(x), rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("convolution", ["fft", "direct"])
+def test_layer_convolution_option_gives_the_same_output(convolution):
+    """Every convolution method of S4Layer (and so S4Model / S4Classifier) gives the auto one's output
+    and gradients, on both sides of DIRECT_MAX_LEN."""
+    torch.manual_seed(0)
+    for L in (DIRECT_MAX_LEN - 5, DIRECT_MAX_LEN + 8):
+        auto, other = (layer(convolution=c) for c in ("auto", convolution))
+        other.load_state_dict(auto.state_dict())
+        x = torch.randn(2, L, 6, dtype=torch.float64)
+        y_auto, y_other = auto(x), other(x)
+        torch.testing.assert_close(y_other, y_auto, rtol=1e-10, atol=1e-10)
+        y_auto.square().sum().backward()
+        y_other.square().sum().backward()
+        for (name, a), b in zip(auto.named_parameters(), other.parameters()):
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-8, atol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("L", [DIRECT_MAX_LEN, 64])
+def test_conv_ignores_bfloat16_autocast(L):
+    torch.manual_seed(0)
+    u, k = torch.randn(2, 8, L), torch.randn(8, L)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(u, k)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, conv(u, k), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("rate", [1.0, 0.25])

@@ -62,6 +62,7 @@ class S4Classifier(pl.LightningModule):
         schedule: str | None = "cosine",
         dual: bool = False,
         backend: str = "auto",
+        convolution: str = "auto",
         activation: str = "gelu",
         postact: str = "glu",
     ):

@@ -269,6 +269,7 @@ class S4Model(MixedCovariatesTorchModel):
         prenorm: bool = True,
         norm: str = "layer",
         backend: str = "auto",
+        convolution: str = "auto",
         channel_independent: bool = False,
         subtract_last: bool = False,
         linear_skip: bool = False,
@@ -315,6 +316,9 @@ class S4Model(MixedCovariatesTorchModel):
             ``layer`` or ``batch`` normalisation.
         backend
             Cauchy kernel backend: ``auto``, ``torch``, ``keops``, ``naive``.
+        convolution
+            How each layer applies its kernel: ``auto`` (a Toeplitz matrix product up to 32 encoder
+            positions, as S4 over patches has, else by FFT), ``fft`` or ``direct``; the same sums.
         channel_independent
             Forecast each target component as its own univariate sequence with shared weights
             (covariates shared across components).

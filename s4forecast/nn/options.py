@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from s4forecast.nn.conv import CONVOLUTIONS
 from s4forecast.ssm import cauchy, discretize, hippo, systems
 
 ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
@@ -35,7 +36,8 @@ class S4Options:
     ``d_model`` H channels, ``n_layers`` blocks, ``d_state`` N (even for nplr/diag: conjugate pairs),
     ``mode`` nplr (S4) / diag (S4D) / dense (LSSL reference), ``init`` a HiPPO measure (or an S4D init for
     diag), ``discretization`` bilinear / zoh, ``rank`` of the low-rank term, ``dt_min``/``dt_max`` the
-    log-uniform range of the initial Δ, ``backend`` the Cauchy backend, ``activation`` and ``postact``
+    log-uniform range of the initial Δ, ``backend`` the Cauchy backend, ``convolution`` how the kernel is
+    applied (``auto``: a Toeplitz product up to 32 positions, else FFT; ``fft``; ``direct``), ``activation`` and ``postact``
     (glu: Linear(H, 2H) + GLU; linear: Linear(H, H)) of each layer, ``dropout``, ``prenorm``, ``norm``.
     """
 
@@ -50,6 +52,7 @@ class S4Options:
     dt_max: float = 1e-1
     bidirectional: bool = False
     backend: str = "auto"
+    convolution: str = "auto"
     activation: str = "gelu"
     postact: str = "glu"
     dropout: float = 0.0
@@ -85,6 +88,7 @@ class S4Options:
             )
         _require(self.dt_min <= self.dt_max, f"need `dt_min` <= `dt_max`; got {self.dt_min}, {self.dt_max}")
         _choice("backend", self.backend, cauchy.BACKENDS, " (Cauchy kernel)")
+        _choice("convolution", self.convolution, CONVOLUTIONS)
         _choice("activation", self.activation, tuple(ACTIVATIONS))
         _choice("postact", self.postact, POSTACTS)
         _require(

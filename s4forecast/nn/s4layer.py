@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s4forecast.nn.fftconv import fft_conv
+from s4forecast.nn.conv import conv
 from s4forecast.nn.options import ACTIVATIONS, S4Options, is_integer, is_positive_finite
 from s4forecast.ssm.systems import build_ssm
 
@@ -63,6 +63,7 @@ class S4Layer(nn.Module):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         backend: str = "auto",
+        convolution: str = "auto",
         rank: int = 1,
         activation: str = "gelu",
         postact: str = "glu",
@@ -71,7 +72,7 @@ class S4Layer(nn.Module):
     ):
         super().__init__()
         S4Options.pick(locals())  # validates the layer's options, naming the one that is wrong
-        self.d_model, self.bidirectional = d_model, bidirectional
+        self.d_model, self.bidirectional, self.convolution = d_model, bidirectional, convolution
         kwargs = dict(d_state=d_state, init=init, dt_min=dt_min, dt_max=dt_max, discretization=discretization, seed=seed)
         if mode == "nplr":
             kwargs.update(l_max=l_max, backend=backend, rank=rank)
@@ -124,7 +125,7 @@ class S4Layer(nn.Module):
         """
         u = x.transpose(1, 2).to(torch.promote_types(x.dtype, torch.float32))  # (B, H, L)
         k = self.conv_kernel(u.shape[-1], rate).to(u.dtype)
-        y = fft_conv(u, k) + u * self.D[:, None]
+        y = conv(u, k, self.convolution) + u * self.D[:, None]
         # (B, L, H) contiguous: elementwise backward passes (GELU's above all) are several times slower on the transposed view
         return self._post(y.transpose(1, 2).contiguous().to(x.dtype))
 
