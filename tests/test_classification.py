@@ -4,6 +4,7 @@ import gzip
 import struct
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -146,6 +147,9 @@ def test_train_script_end_to_end(data_dir, tmp_path):
     cfg["trainer"]["max_epochs"] = 2  # re-run resumes from last.ckpt and trains one more epoch
     path.write_text(yaml.safe_dump(cfg))
     assert classify(path, data_dir)["epochs"] == 2
+    # ... epoch 1 only: the finished epoch 0 is not trained again
+    resumed = pd.read_csv(tmp_path / "tiny" / "lightning_logs" / "version_1" / "metrics.csv")
+    assert set(resumed.dropna(subset=["train_loss_epoch"]).epoch) == {1}
 
 
 def test_cifar_reader_parses_the_official_format(tmp_path):
