@@ -4,10 +4,11 @@
 
 Per group (a dataset, feature set, lookback and horizon) every model trains for ``epochs`` epochs of
 ``windows_per_epoch`` training windows (batches = windows / the model's batch size, so a channel-
-independent S4 with batch 8 sees as many windows as a peer with batch 32) and the last epoch is timed
-by a Lightning callback (the median of every epoch after the first); then ``predict_windows`` test windows are forecast with
-``historical_forecasts``. S4 configs come from the main job's YAML (with ``model`` overrides), the Informer benchmark's merged
-config for a setting (with ``set`` overrides as given to its ``run --set``), or S4Model's defaults; a ``trainer`` key adds Lightning Trainer settings (e.g. precision). Peers run at Darts' defaults with batch 32.
+independent S4 with batch 8 sees as many windows as a peer with batch 32); a Lightning callback times
+every epoch and the median of those after the first (a warm-up) is reported; then ``predict_windows`` test windows are forecast with
+``historical_forecasts``. S4 configs come from the main job's YAML, the Informer benchmark's merged
+config for a setting (with ``set`` overrides as given to its ``run --set``), either with S4Model arguments
+in ``model`` on top, or S4Model's defaults; a ``trainer`` key adds Lightning Trainer settings (e.g. precision). Peers run at Darts' defaults with batch 32.
 Writes benchmarks/results/training_cost.csv and training_cost.md with ratios to TiDE and TSMixer.
 """
 
@@ -55,26 +56,30 @@ class EpochTimer(Callback):
 
 
 def s4_params(spec: dict, lookback: int, horizon: int) -> dict:
-    """S4Model keyword arguments of one S4 row: from the main job's YAML, an Informer setting, or defaults."""
+    """S4Model keyword arguments of one S4 row: from the main job's YAML or an Informer setting (either
+    with S4Model arguments in ``model`` on top), or defaults."""
+    if "forecast" in spec or "informer" in spec:
+        return {**_configured_s4_params(spec), **spec.get("model", {})}
+    return {"input_chunk_length": lookback, "output_chunk_length": horizon, **spec}
+
+
+def _configured_s4_params(spec: dict) -> dict:
     if "forecast" in spec:
         cfg = load_config(ROOT / spec["forecast"])
         return {
             "input_chunk_length": cfg["lookback"],
             "output_chunk_length": cfg["horizon"],
             **cfg["model"],
-            **spec.get("model", {}),
             "pl_trainer_kwargs": cfg.get("trainer", {}),
         }
-    if "informer" in spec:
-        dataset, features, h = spec["informer"]
-        cfg = informer_config.override(informer_config.load(dataset, features, horizon=h), spec.get("set", []))
-        with tempfile.TemporaryDirectory() as work_dir:
-            params = dict(build("s4", cfg, h, Path(work_dir), progress=False).model_params)
-        for key in ("save_checkpoints", "force_reset", "model_name", "work_dir"):
-            params.pop(key, None)
-        params["pl_trainer_kwargs"] = {}  # the benchmark's trainer: no early stopping (no val split here)
-        return params
-    return {"input_chunk_length": lookback, "output_chunk_length": horizon, **spec}
+    dataset, features, h = spec["informer"]
+    cfg = informer_config.override(informer_config.load(dataset, features, horizon=h), spec.get("set", []))
+    with tempfile.TemporaryDirectory() as work_dir:
+        params = dict(build("s4", cfg, h, Path(work_dir), progress=False).model_params)
+    for key in ("save_checkpoints", "force_reset", "model_name", "work_dir"):
+        params.pop(key, None)
+    params["pl_trainer_kwargs"] = {}  # the benchmark's trainer: no early stopping (no val split here)
+    return params
 
 
 def timed(model, splits, group: dict, cfg: dict) -> dict:
@@ -146,6 +151,8 @@ def main(argv=None) -> None:
     parser.add_argument("--stem", default="training_cost", help="results file name under benchmarks/results/")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
+    if cfg["epochs"] < 2:
+        parser.error(f"{args.config}: `epochs` must be >= 2 (the first is a warm-up, not timed); got {cfg['epochs']}")
     torch.set_num_threads(cfg["threads"])
     rows = [row for group in cfg["groups"] for row in rows_of_group(group, cfg, args.only)]
     df = with_ratios(pd.DataFrame(rows))
