@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmarks.informer import report, sweep
+from benchmarks.informer import findings, hippo_ablation, report, sweep
 from benchmarks.informer.run import read_results
 from tests.postgres import postgres_server, server_binaries
 
@@ -105,6 +105,10 @@ def test_seed_means_average_the_latest_study():
     out = report.seed_means(rows)
     assert len(out) == 1 and out.study[0] == "b" and out.seeds[0] == 3
     assert out.mse[0] == pytest.approx(2.0) and out.mse_std[0] == pytest.approx(1.0)
+    other_horizon = rows[rows.study == "b"].assign(horizon=48, mse=[4.0, 5.0, 6.0])  # the same study's best, at 48
+    out = report.seed_means(pd.concat([rows, other_horizon]))
+    assert list(out.horizon) == [24, 48] and list(out.seeds) == [3, 3]
+    assert list(out.mse) == pytest.approx([2.0, 5.0]) and list(out.mse_std) == pytest.approx([1.0, 1.0])
 
 
 @pytest.mark.skipif(server_binaries() is None, reason="PostgreSQL server binaries not installed")
@@ -131,3 +135,33 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     assert "beats the best tuned peer on 1 of 1" in text
     assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939" in text
     assert "Pending (1 of 2" in text and "ETTh1-S-48" in text
+
+
+def test_hippo_ablation_swaps_only_the_initialisation_of_the_best_trial(tmp_path, data_dir):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    run(tmp_path, data_dir, "--storage", url, "--model", "s4", "--seeds", "0")
+    config = tmp_path / "sweep.yaml"
+    ablation = tmp_path / "hippo_ablation.csv"
+    args = ["--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--storage", url, "--sweep-config", str(config)]
+    args += ["--results", str(ablation), "--data-dir", str(data_dir), "--seeds", "0", "--no-progress"]
+    best = optuna.load_study(study_name="ETTh1-S-24-s4", storage=url).best_trial
+    own = hippo_ablation.trial_variant(best.params)
+    other = next(v for v in hippo_ablation.variants(TINY["spaces"]["s4"]) if v != own)
+    hippo_ablation.main([*args, "--variants", own, other])
+    rows = read_results(ablation)
+    assert list(rows.variant) == [own, other] and set(rows.trial) == {best.number} and (rows.status == "ok").all()
+    assert list(rows.chosen) == [True, False]
+    swept = read_results(tmp_path / "results.csv").query("model == 's4'").iloc[0]
+    mine = rows[rows.variant == own].iloc[0]
+    assert mine.config_hash == swept.config_hash  # the study's own variant is the tested config itself
+    assert mine.mse == pytest.approx(swept.mse, rel=1e-6)  # and re-trains to the same test MSE (same seed)
+    assert rows.config_hash.nunique() == 2 and rows.lookback.nunique() == 1  # only the initialisation changed
+    text = "\n".join(findings.lines(tmp_path, ablation))  # tmp_path holds the study's SQLite file
+    assert f"| ETTh1-S-24-s4 | {best.value:.4f} | {own} |" in text
+    assert f"| {own} (study's) | {mine.val_loss:.4f} | {mine.mse:.4f} ± 0.0000 |" in text and "| 1 | 1.000 |" in text
+    hippo_ablation.main([*args, "--variants", own, other])  # resumes: nothing left to do
+    assert len(read_results(ablation)) == 2
+    with pytest.raises(SystemExit, match="unknown variant 'nplr:hermite'.*nplr:legs"):
+        hippo_ablation.main([*args, "--variants", "nplr:hermite"])
+    with pytest.raises(SystemExit, match="no study ETTh1-S-48-s4"):
+        hippo_ablation.main([*args[:5], "48", *args[6:]])

@@ -207,18 +207,28 @@ def test_conv_ignores_bfloat16_autocast(L):
     torch.testing.assert_close(y, conv(u, k), rtol=1e-6, atol=1e-6)
 
 
+OPTIMISERS = {
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.1),
+    "adamw": lambda params: torch.optim.AdamW(params, lr=0.1, foreach=False),
+    "adamw fused": lambda params: torch.optim.AdamW(params, lr=0.1, fused=True),  # no version bump
+}
+
+
+@pytest.mark.parametrize("optimiser", OPTIMISERS)
 @pytest.mark.parametrize("rate", [1.0, 0.25])
-def test_prediction_reuses_the_kernel_until_the_parameters_change(rate):
+def test_prediction_reuses_the_kernel_until_the_parameters_change(rate, optimiser):
     """Without autograd the kernel is computed once per (L, rate, parameters); a changed parameter (an
-    optimiser step, load_state_dict) gives the kernel a fresh computation with autograd would give."""
+    optimiser step of any implementation, load_state_dict) gives the kernel a fresh computation with
+    autograd would give."""
     layer = S4Layer(8, d_state=8, l_max=32)
     with torch.no_grad():
+        shorter = layer.conv_kernel(16, rate)
         first = layer.conv_kernel(32, rate)
-        assert layer.conv_kernel(32, rate) is first
-        assert layer.conv_kernel(16, rate) is not first  # another length
+        assert first is not shorter and first.shape[-1] == 32  # another length
+        assert layer.conv_kernel(32, rate) is first  # kept: the step below must replace it
     loss = layer.conv_kernel(32, rate).square().sum()  # with autograd: never cached
     loss.backward()
-    torch.optim.SGD(layer.parameters(), lr=0.1).step()
+    OPTIMISERS[optimiser](layer.parameters()).step()
     with torch.no_grad():
         after_step = layer.conv_kernel(32, rate)
     torch.testing.assert_close(after_step, layer.conv_kernel(32, rate).detach())

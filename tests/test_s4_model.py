@@ -138,6 +138,17 @@ def test_save_load_identical_predictions(fitted, target, tmp_path):
     np.testing.assert_array_equal(fitted.predict(9, series=target).values(), loaded.predict(9, series=target).values())
 
 
+def test_validation_between_steps_does_not_leave_a_stale_kernel(target, tmp_path):
+    """Validation runs without autograd between (fused AdamW) steps: each pass, and prediction after
+    training, must use the SSM kernel of the current weights, as a freshly loaded copy does."""
+    m = model(n_epochs=3, optimizer_kwargs={"lr": 1e-2}, ssm_lr=1e-2).fit(target, val_series=target)
+    assert m.model.optimizers().optimizer.defaults.get("fused")  # the in-place update without a version bump
+    path = tmp_path / "s4.pt"
+    m.save(str(path))
+    loaded = S4Model.load(str(path))
+    np.testing.assert_allclose(m.predict(6, series=target).values(), loaded.predict(6, series=target).values(), rtol=1e-6)
+
+
 def test_checkpoints_and_untrained_model(target, tmp_path):
     m = model(
         n_epochs=2,

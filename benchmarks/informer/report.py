@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # with no display, matplotlib picks its Agg bac
 import pandas as pd
 
 from benchmarks.informer import config as configs
+from benchmarks.informer import findings
 from benchmarks.informer.run import read_results
 
 HERE = Path(__file__).resolve().parent
@@ -76,9 +77,9 @@ def table(results: pd.DataFrame, published: pd.DataFrame, s4_configs: dict[tuple
 def seed_means(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (setting, model): the mean (and spread) over the seeds of the model's latest study's best trial."""
     swept = results[(results.status == "ok") & results.study.notna()]
-    latest = swept.sort_values("date").groupby(["dataset", "features", "horizon", "model"]).tail(1)[["study", "trial"]]
-    rows = swept.merge(latest, on=["study", "trial"])
-    g = rows.groupby(["dataset", "features", "horizon", "model", "study", "trial"])
+    run = [*KEY, "model", "study", "trial"]  # one study may serve several horizons (sweep --test-horizons)
+    latest = swept.sort_values("date").groupby([*KEY, "model"]).tail(1)[run]
+    g = swept.merge(latest, on=run).groupby(run)
     return g.agg(mse=("mse", "mean"), mae=("mae", "mean"), mse_std=("mse", "std"), seeds=("seed", "nunique")).reset_index()
 
 
@@ -203,11 +204,14 @@ def main(argv=None) -> None:
     p.add_argument("--published", type=Path, default=HERE / "published.csv")
     p.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
+    p.add_argument("--studies-dir", type=Path, default=HERE / "studies", help="the sweep's SQLite studies and plots")
+    p.add_argument("--ablation", type=Path, default=HERE / "results" / "hippo_ablation.csv")
     args = p.parse_args(argv)
     published = pd.read_csv(args.published)
     results = read_results(args.results)
     out = table(results, published, current_configs(published, args.config_dir))
-    print(write(out, args.out, args.results.parent / "comparison.png", swept(results, published)))
+    sections = [*swept(results, published), "", *findings.lines(args.studies_dir, args.ablation)]
+    print(write(out, args.out, args.results.parent / "comparison.png", sections))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class S4Layer(nn.Module):
             kwargs.update(l_max=l_max, backend=backend, rank=rank)
         self.ssm = nn.ModuleList([build_ssm(mode, d_model, **kwargs) for _ in range(1 + bidirectional)])
         self.D = nn.Parameter(torch.randn(d_model))
-        self._kernel_cache = None  # (key, kernel) of the last kernel computed without autograd
+        self._kernel_cache = None  # (L, rate, SSM values, kernel) of the last kernel computed without autograd
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
         self.output = (
@@ -88,20 +88,31 @@ class S4Layer(nn.Module):
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
         """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward).
 
-        Without autograd (prediction) the kernel is kept and reused while L, the rate and the SSM
-        parameters (their storage and in-place version: an optimiser step, ``load_state_dict`` or
-        ``.to()`` changes them) stay the same: it does not depend on the input, and at ``rate != 1``
-        or beyond ``l_max`` computing it costs more than the convolution.
+        Without autograd (validation, prediction) the kernel is kept and reused while L, the rate and
+        the values of the SSM's parameters and buffers stay the same: it does not depend on the input,
+        and at ``rate != 1`` or beyond ``l_max`` computing it costs more than the convolution. The
+        values are compared, not tensor versions: fused optimisers update parameters in place without
+        bumping their version counter.
         """
         if not is_integer(L) or L < 1:
             raise ValueError(f"kernel length L must be a positive integer; got {L!r}")
         check_rate(rate)
         if torch.is_grad_enabled():
             return self._kernel(L, rate)
-        key = (L, float(rate), *((p.data_ptr(), p._version, p.dtype) for p in self.ssm.parameters()))
-        if self._kernel_cache is None or self._kernel_cache[0] != key:
-            self._kernel_cache = (key, self._kernel(L, rate))
-        return self._kernel_cache[1]
+        state = [t.detach() for t in (*self.ssm.parameters(), *self.ssm.buffers())]
+        if not self._cached(L, float(rate), state):
+            self._kernel_cache = (L, float(rate), [t.clone() for t in state], self._kernel(L, rate))
+        return self._kernel_cache[3]
+
+    def _cached(self, L: int, rate: float, state: list[torch.Tensor]) -> bool:
+        """Whether the kept kernel was computed at this L and rate from exactly these SSM values
+        (O(H N) to check, against O(H N L) to recompute)."""
+        if self._kernel_cache is None:
+            return False
+        cached_L, cached_rate, cached_state, _ = self._kernel_cache
+        return (cached_L, cached_rate) == (L, rate) and all(
+            a.dtype == b.dtype and a.device == b.device and torch.equal(a, b) for a, b in zip(cached_state, state, strict=True)
+        )
 
     def _kernel(self, L: int, rate: float) -> torch.Tensor:
         k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]

@@ -1,0 +1,95 @@
+"""What the S4 sweeps found, for RESULTS.md: per S4 study the best trial's HiPPO variant and the fANOVA
+parameter importances (benchmarks/informer/sweep.py writes them), and the HiPPO ablation
+(benchmarks/informer/hippo_ablation.py): each variant's val loss and test MSE, averaged over seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from benchmarks.informer.hippo_ablation import trial_variant
+from benchmarks.informer.run import read_results
+
+TOP_IMPORTANCES = 4
+
+
+def s4_studies(studies_dir: Path) -> list[optuna.Study]:
+    """Every S4 study with a complete trial in the SQLite files of ``studies_dir``, by name."""
+    found = []
+    for db in sorted(studies_dir.glob("*.db")):
+        url = f"sqlite:///{db}"
+        for summary in optuna.get_all_study_summaries(url):
+            if summary.study_name.endswith("-s4") and summary.best_trial is not None:
+                found.append(optuna.load_study(study_name=summary.study_name, storage=url))
+    return sorted(found, key=lambda s: s.study_name)
+
+
+def study_lines(studies_dir: Path) -> list[str]:
+    """Markdown table: S4 study, best val loss, its variant and the most important parameters."""
+    rows = []
+    for study in s4_studies(studies_dir):
+        importances = studies_dir / study.study_name / "importances.csv"
+        top = pd.read_csv(importances).head(TOP_IMPORTANCES) if importances.exists() else pd.DataFrame()
+        named = ", ".join(f"{r.param} {r.importance:.2f}" for r in top.itertuples()) or "not computed"
+        best = study.best_trial
+        rows.append(f"| {study.study_name} | {best.value:.4f} | {trial_variant(best.params)} | {named} |")
+    if not rows:
+        return []
+    return [
+        "### S4 studies: the best trial's variant and the parameters that mattered",
+        "",
+        "fANOVA importances (Optuna's `FanovaImportanceEvaluator`) over the study's complete trials; the init",
+        "is conditional on the mode, so fANOVA sees only `mode`: the ablation below asks the init question.",
+        "",
+        "| study | best val loss | best trial's variant (mode:init) | top importances |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def ablation_lines(path: Path) -> list[str]:
+    """Markdown table per ablated study: each variant's mean val loss and test MSE / MAE over its seeds,
+    the test MSE relative to the study's own variant, and which variant val would pick."""
+    if not path.exists():
+        return []
+    rows = read_results(path)
+    rows = rows[rows.status == "ok"]
+    lines = [
+        "### HiPPO ablation: the best S4 configuration with each initialisation swapped in",
+        "",
+        "`python -m benchmarks.informer.hippo_ablation` (everything but mode and init fixed at the study's best",
+        "trial; one training run per seed). Ratio: test MSE / the study's own variant's.",
+        "",
+    ]
+    for (study, trial), runs in rows.groupby(["study", "trial"], sort=True):
+        g = runs.groupby("variant", sort=False)
+        table = g.agg(
+            val=("val_loss", "mean"),
+            mse=("mse", "mean"),
+            mse_std=("mse", "std"),
+            mae=("mae", "mean"),
+            seeds=("seed", "nunique"),
+            chosen=("chosen", "any"),
+        )
+        own = table[table.chosen].mse.iloc[0] if table.chosen.any() else float("nan")
+        by_val = table.val.idxmin()
+        lines += [
+            f"{study}, trial {int(trial)} (val picks {by_val}; test MSE best: {table.mse.idxmin()}):",
+            "",
+            "| variant | val loss | test MSE (mean ± sd) | test MAE | seeds | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for variant, r in table.iterrows():
+            name = f"{variant} (study's)" if r.chosen else variant
+            sd = 0.0 if pd.isna(r.mse_std) else r.mse_std
+            lines.append(f"| {name} | {r.val:.4f} | {r.mse:.4f} ± {sd:.4f} | {r.mae:.4f} | {int(r.seeds)} | {r.mse / own:.3f} |")
+        lines.append("")
+    return lines
+
+
+def lines(studies_dir: Path, ablation: Path) -> list[str]:
+    found = study_lines(studies_dir) + ablation_lines(ablation)
+    return ["## What the S4 sweeps found", "", *found] if found else []
