@@ -34,11 +34,24 @@ def test_encoder_step_equals_forward(prenorm):
     torch.testing.assert_close(run_steps(enc, x), enc(x), rtol=1e-8, atol=1e-8)
 
 
-def test_step_after_parameter_update_requires_new_setup():
+OPTIMISERS = {
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.1),
+    "adamw": lambda params: torch.optim.AdamW(params, lr=0.1, foreach=False),
+    "adamw fused": lambda params: torch.optim.AdamW(params, lr=0.1, fused=True),  # no version bump
+}
+
+
+@pytest.mark.parametrize("update", ["in place", *OPTIMISERS])
+def test_step_after_parameter_update_requires_new_setup(update):
     m = layer().eval()
     m.setup_step()
-    with torch.no_grad():
-        m.ssm[0].log_dt.add_(0.5)
+    if update == "in place":
+        with torch.no_grad():
+            m.ssm[0].log_dt.add_(0.5)
+    else:
+        with torch.enable_grad():
+            m(torch.randn(1, 10, 6, dtype=torch.float64)).square().sum().backward()
+        OPTIMISERS[update](m.parameters()).step()
     with pytest.raises(RuntimeError, match="setup_step"):
         m.step(torch.randn(1, 6, dtype=torch.float64), m.default_state(1))
     x = torch.randn(1, 10, 6, dtype=torch.float64)  # setup_step again: the updated parameters are used
@@ -205,13 +218,6 @@ def test_conv_ignores_bfloat16_autocast(L):
         y = conv(u, k)
     assert y.dtype == torch.float32
     torch.testing.assert_close(y, conv(u, k), rtol=1e-6, atol=1e-6)
-
-
-OPTIMISERS = {
-    "sgd": lambda params: torch.optim.SGD(params, lr=0.1),
-    "adamw": lambda params: torch.optim.AdamW(params, lr=0.1, foreach=False),
-    "adamw fused": lambda params: torch.optim.AdamW(params, lr=0.1, fused=True),  # no version bump
-}
 
 
 @pytest.mark.parametrize("optimiser", OPTIMISERS)

@@ -10,6 +10,7 @@ from torch import nn
 
 from s4forecast.nn.conv import conv
 from s4forecast.nn.options import ACTIVATIONS, S4Options, is_integer, is_positive_finite
+from s4forecast.ssm.snapshot import ValueSnapshot
 from s4forecast.ssm.systems import build_ssm
 
 
@@ -78,7 +79,7 @@ class S4Layer(nn.Module):
             kwargs.update(l_max=l_max, backend=backend, rank=rank)
         self.ssm = nn.ModuleList([build_ssm(mode, d_model, **kwargs) for _ in range(1 + bidirectional)])
         self.D = nn.Parameter(torch.randn(d_model))
-        self._kernel_cache = None  # (L, rate, SSM values, kernel) of the last kernel computed without autograd
+        self._kernel_cache = None  # (L, rate, ValueSnapshot of the SSM, kernel) of the last kernel computed without autograd
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
         self.output = (
@@ -99,20 +100,10 @@ class S4Layer(nn.Module):
         check_rate(rate)
         if torch.is_grad_enabled():
             return self._kernel(L, rate)
-        state = [t.detach() for t in (*self.ssm.parameters(), *self.ssm.buffers())]
-        if not self._cached(L, float(rate), state):
-            self._kernel_cache = (L, float(rate), [t.clone() for t in state], self._kernel(L, rate))
+        cache = self._kernel_cache
+        if cache is None or cache[:2] != (L, float(rate)) or not cache[2].matches(self.ssm):
+            self._kernel_cache = (L, float(rate), ValueSnapshot(self.ssm), self._kernel(L, rate))
         return self._kernel_cache[3]
-
-    def _cached(self, L: int, rate: float, state: list[torch.Tensor]) -> bool:
-        """Whether the kept kernel was computed at this L and rate from exactly these SSM values
-        (O(H N) to check, against O(H N L) to recompute)."""
-        if self._kernel_cache is None:
-            return False
-        cached_L, cached_rate, cached_state, _ = self._kernel_cache
-        return (cached_L, cached_rate) == (L, rate) and all(
-            a.dtype == b.dtype and a.device == b.device and torch.equal(a, b) for a, b in zip(cached_state, state, strict=True)
-        )
 
     def _kernel(self, L: int, rate: float) -> torch.Tensor:
         k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from s4forecast.ssm import discretize, hippo, kernels, recurrence
+from s4forecast.ssm.snapshot import ValueSnapshot
 
 MODES = ("nplr", "diag", "dense")
 
@@ -53,7 +54,7 @@ class SSM(nn.Module):
         u = torch.rand(d_model, dtype=torch.float64)
         self.log_dt = nn.Parameter((math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min))).float())
         self._step_fn = None
-        self._step_versions = None
+        self._step_snapshot = None  # the parameter values the step operators were made from
 
     def dt(self, rate: float = 1.0) -> torch.Tensor:
         return torch.exp(self.log_dt) * rate
@@ -63,10 +64,7 @@ class SSM(nn.Module):
         """Precompute the discrete step operators from the current parameters (no gradient)."""
         with torch.no_grad():
             self._step_fn = self._make_step(rate)
-        self._step_versions = self._versions()
-
-    def _versions(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self.parameters())
+        self._step_snapshot = ValueSnapshot(self)
 
     def default_state(self, batch_size: int) -> torch.Tensor:
         """Zero state (batch_size, H, N_state) complex."""
@@ -76,7 +74,7 @@ class SSM(nn.Module):
         """One step: u (B, H) real, state (B, H, N_state) -> (y (B, H), new state)."""
         if self._step_fn is None:
             raise RuntimeError("call setup_step() before step()")
-        if self._versions() != self._step_versions:
+        if not self._step_snapshot.matches(self):
             raise RuntimeError("the SSM parameters changed since setup_step(); call setup_step() again")
         return self._step_fn(u, state)
 
