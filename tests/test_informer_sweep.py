@@ -69,6 +69,10 @@ def test_studies_choose_the_tested_configs_and_resume(tmp_path, data_dir):
     rows = read_results(tmp_path / "results.csv")
     refined = rows[(rows.model == "nlinear") & (rows.horizon == 48)]
     assert len(refined) == 1 and refined.study.iloc[0] == "ETTh1-S-24-nlinear"  # the horizon-24 study's best, at 48
+    run(tmp_path, data_dir, "--storage", url, "--model", "s4", "--seeds", "0", "--test-horizons", "720")
+    s4 = read_results(tmp_path / "results.csv").query("model == 's4' and seed == 0")
+    # ETTh1-S-720's config file sets other S4 keys (no subtract_last) than the study's ETTh1-S-24 ran with
+    assert list(s4.horizon) == [24, 720] and s4.config_hash.nunique() == 1
 
 
 def test_a_changed_space_needs_fresh_which_starts_the_study_anew(tmp_path, data_dir, monkeypatch):

@@ -173,7 +173,9 @@ def tested(results: Path, study: str, trial: int, seed: int, horizon: int) -> bo
 
 def test_best(setting, model, cfg, sweep, study: optuna.Study, seeds, results: Path, data_dir=None, progress=True) -> None:
     """Re-train the study's best trial once per seed at the setting's horizon, test it, and append one row
-    per seed (a study may serve several horizons: its rows then share ``study`` and ``trial``)."""
+    per seed (a study may serve several horizons: its rows then share ``study`` and ``trial``). ``cfg`` is
+    the config the study's trials ran with, so that a per-horizon refinement changes only the horizon
+    (not the keys another horizon's config file sets outside the search space)."""
     best = study.best_trial
     params = sample(optuna.trial.FixedTrial(best.params), sweep, model)
     for seed in seeds:
@@ -277,11 +279,11 @@ def main(argv=None) -> None:
             if not study.get_trials(states=(TrialState.COMPLETE,)):
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)
                 continue
-            for horizon in args.test_horizons or [setting[2]]:
-                test_setting = (*setting[:2], horizon)
-                test_cfg = configs.load(*test_setting[:2], args.config_dir, horizon)
+            for horizon in args.test_horizons or [setting[2]]:  # the study's own config, at each horizon
                 seeds = args.seeds or sweep["seeds"]
-                test_best(test_setting, model, test_cfg, sweep, study, seeds, args.results, args.data_dir, not args.no_progress)
+                test_best(
+                    (*setting[:2], horizon), model, cfg, sweep, study, seeds, args.results, args.data_dir, not args.no_progress
+                )
 
 
 if __name__ == "__main__":
