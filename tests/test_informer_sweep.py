@@ -169,3 +169,14 @@ def test_hippo_ablation_swaps_only_the_initialisation_of_the_best_trial(tmp_path
         hippo_ablation.main([*args, "--variants", "nplr:hermite"])
     with pytest.raises(SystemExit, match="no study ETTh1-S-48-s4"):
         hippo_ablation.main([*args[:5], "48", *args[6:]])
+
+
+def test_ablation_summary_needs_two_variants(tmp_path):
+    row = {"status": "ok", "study": "x-s4", "trial": 3, "seed": 0, "val_loss": 0.1, "mse": 0.2, "mae": 0.3, "chosen": True}
+    path = tmp_path / "hippo_ablation.csv"
+    pd.DataFrame([{**row, "variant": "nplr:legs"}]).to_csv(path, index=False)
+    assert "x-s4, trial 3" not in "\n".join(findings.ablation_lines(path))  # one variant: a re-run
+    other = {**row, "variant": "nplr:random", "chosen": False, "val_loss": 0.05, "mse": 0.3}
+    pd.DataFrame([{**row, "variant": "nplr:legs"}, other]).to_csv(path, index=False)
+    text = "\n".join(findings.ablation_lines(path))
+    assert "x-s4, trial 3 (val picks nplr:random; test MSE best: nplr:legs)" in text and "| 1.500 |" in text

@@ -65,6 +65,8 @@ def ablation_lines(path: Path) -> list[str]:
         "",
     ]
     for (study, trial), runs in rows.groupby(["study", "trial"], sort=True):
+        if runs.variant.nunique() < 2:  # one variant is a re-run, not an ablation
+            continue
         g = runs.groupby("variant", sort=False)
         table = g.agg(
             val=("val_loss", "mean"),

@@ -107,6 +107,11 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
             "| setting | S4 MSE (mean ± sd over seeds) | S4 MAE | best peer | peer MSE | peer MAE | ratio | S4 study, trial |"
         ]
         lines += ["|---|---|---|---|---|---|---|---|", *done, ""]
+        lines += [
+            "A study named for another horizon is that study's best trial re-trained at this one, for every",
+            "model alike (`sweep --test-horizons`: one study per dataset x features, refined per horizon).",
+            "",
+        ]
     lines.append(
         f"Pending ({len(pending)} of {len(published)} settings have no swept S4 and peer rows yet): {', '.join(pending) or 'none'}"
     )
