@@ -2,11 +2,15 @@
 ``python -m s4forecast.train classify ...``).
 
 Lightning progress bar, checkpoints (best val_acc and last) under ``<output_dir>/<run name>/``,
-resume from the last checkpoint when re-run, and a final test accuracy line.
+resume from the last checkpoint when re-run, a final test accuracy line, and ``result.json`` beside the
+checkpoints (test accuracy, parameters, epochs, the val accuracy per epoch over resumed runs, wall time
+of this invocation).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import torch
@@ -32,6 +36,7 @@ def load_config(path: str | Path) -> dict:
 
 
 def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | None = None, progress: bool = True) -> dict:
+    start = time.perf_counter()
     cfg = load_config(config)
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
@@ -58,12 +63,35 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     best = checkpoints.best_model_path or None
     result = trainer.test(model, datamodule=data, ckpt_path=best, verbose=False)[0]
-    n_params = sum(p.numel() for p in model.parameters())
+    summary = {
+        "config": str(config),
+        **result,
+        "params": sum(p.numel() for p in model.parameters()),
+        "epochs": trainer.current_epoch,
+        "checkpoint": best,
+        "val_acc_per_epoch": val_curve(run_dir),
+        "wall_time_s": round(time.perf_counter() - start, 1),
+    }
+    (run_dir / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(
-        f"{cfg['name']}: test accuracy {result['test_acc']:.4f} ({n_params} parameters, "
-        f"{trainer.current_epoch} epochs, checkpoint {best})"
+        f"{cfg['name']}: test accuracy {result['test_acc']:.4f} ({summary['params']} parameters, "
+        f"{summary['epochs']} epochs, checkpoint {best}; {run_dir / 'result.json'})"
     )
-    return {**result, "params": n_params, "epochs": trainer.current_epoch}
+    return summary
+
+
+def val_curve(run_dir: Path) -> list[float]:
+    """Validation accuracy per epoch over every (resumed) run logged under ``run_dir``: an epoch logged
+    twice (re-run after a resume) keeps its last value."""
+    import pandas as pd
+
+    logs = sorted((run_dir / "lightning_logs").glob("version_*/metrics.csv"), key=lambda f: int(f.parent.name[8:]))
+    frames = [pd.read_csv(f) for f in logs]
+    rows = [f.dropna(subset=["val_acc"])[["epoch", "val_acc"]] for f in frames if "val_acc" in f.columns]
+    if not rows:
+        return []
+    curve = pd.concat(rows).drop_duplicates("epoch", keep="last").sort_values("epoch")
+    return [round(float(v), 4) for v in curve.val_acc]
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,7 @@
 """S4Classifier and the classification data: shapes, labels, padding, overfitting, the train script."""
 
 import gzip
+import json
 import struct
 
 import numpy as np
@@ -146,10 +147,16 @@ def test_train_script_end_to_end(data_dir, tmp_path):
     assert 0 <= result["test_acc"] <= 1 and (tmp_path / "tiny" / "last.ckpt").exists()
     cfg["trainer"]["max_epochs"] = 2  # re-run resumes from last.ckpt and trains one more epoch
     path.write_text(yaml.safe_dump(cfg))
-    assert classify(path, data_dir)["epochs"] == 2
+    result_2 = classify(path, data_dir)
+    assert result_2["epochs"] == 2
     # ... epoch 1 only: the finished epoch 0 is not trained again
     resumed = pd.read_csv(tmp_path / "tiny" / "lightning_logs" / "version_1" / "metrics.csv")
     assert set(resumed.dropna(subset=["train_loss_epoch"]).epoch) == {1}
+    written = json.loads((tmp_path / "tiny" / "result.json").read_text())
+    logged = [pd.read_csv(tmp_path / "tiny" / "lightning_logs" / f"version_{v}" / "metrics.csv") for v in (0, 1)]
+    per_epoch = [f.dropna(subset=["val_acc"]).val_acc.iloc[-1] for f in logged]  # epoch 0, then epoch 1
+    assert written["epochs"] == 2 and written["val_acc_per_epoch"] == pytest.approx(per_epoch, abs=1e-4)
+    assert written["test_acc"] == pytest.approx(result_2["test_acc"]) and written["params"] > 0
 
 
 def test_cifar_reader_parses_the_official_format(tmp_path):
