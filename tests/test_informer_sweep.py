@@ -180,3 +180,16 @@ def test_ablation_summary_needs_two_variants(tmp_path):
     pd.DataFrame([{**row, "variant": "nplr:legs"}, other]).to_csv(path, index=False)
     text = "\n".join(findings.ablation_lines(path))
     assert "x-s4, trial 3 (val picks nplr:random; test MSE best: nplr:legs)" in text and "| 1.500 |" in text
+
+
+def test_a_variant_keeps_the_trials_discretization_within_its_mode():
+    space = {
+        "mode": ["nplr", "diag"],
+        "init": {"nplr": ["legs"], "diag": ["diag-lin", "diag-inv"]},
+        "discretization": {"nplr": ["bilinear"], "diag": ["zoh", "bilinear"]},
+    }
+    trial = {"mode": "diag", "init_diag": "diag-inv", "discretization_diag": "bilinear", "lr": 0.01}
+    same_mode = hippo_ablation.with_variant(trial, "diag:diag-lin", space)
+    assert same_mode == {"lr": 0.01, "mode": "diag", "init_diag": "diag-lin", "discretization_diag": "bilinear"}
+    other_mode = hippo_ablation.with_variant(trial, "nplr:legs", space)
+    assert other_mode == {"lr": 0.01, "mode": "nplr", "init_nplr": "legs", "discretization_nplr": "bilinear"}

@@ -37,11 +37,13 @@ def variants(space: dict) -> list[str]:
 
 
 def with_variant(params: dict, variant: str, space: dict) -> dict:
-    """A trial's raw Optuna parameters with the mode and init of ``variant`` (and that mode's first
-    discretization) in place of its own; every other parameter unchanged."""
+    """A trial's raw Optuna parameters with the mode and init of ``variant`` in place of its own (the
+    trial's discretization if the mode is the trial's, else the mode's first); every other parameter
+    unchanged."""
     mode, init = parse_variant(variant, space)
+    discretization = params.get(f"discretization_{mode}", space["discretization"][mode][0])
     kept = {k: v for k, v in params.items() if k != "mode" and not k.startswith(tuple(f"{c}_" for c in CONDITIONAL))}
-    return {**kept, "mode": mode, f"init_{mode}": init, f"discretization_{mode}": space["discretization"][mode][0]}
+    return {**kept, "mode": mode, f"init_{mode}": init, f"discretization_{mode}": discretization}
 
 
 def parse_variant(variant: str, space: dict) -> tuple[str, str]:
