@@ -6,7 +6,7 @@ Per group (a dataset, feature set, lookback and horizon) every model trains for 
 ``windows_per_epoch`` training windows (batches = windows / the model's batch size, so a channel-
 independent S4 with batch 8 sees as many windows as a peer with batch 32); a Lightning callback times
 every epoch and the median of those after the first (a warm-up) is reported; then ``predict_windows`` test windows are forecast with
-``historical_forecasts``. S4 configs come from the main job's YAML, the Informer benchmark's merged
+``historical_forecasts``, ``predict_repeats`` times (the median is reported). S4 configs come from the main job's YAML, the Informer benchmark's merged
 config for a setting (with ``set`` overrides as given to its ``run --set``), either with S4Model arguments
 in ``model`` on top, or S4Model's defaults; a ``trainer`` key adds Lightning Trainer settings (e.g. precision). Peers run at Darts' defaults with batch 32.
 Writes benchmarks/results/training_cost.csv and training_cost.md with ratios to TiDE and TSMixer.
@@ -84,7 +84,7 @@ def _configured_s4_params(spec: dict) -> dict:
 
 def timed(model, splits, group: dict, cfg: dict) -> dict:
     """Fit ``model`` for cfg['epochs'] epochs of cfg['windows_per_epoch'] windows; time the epochs after the first and
-    the forecast of cfg['predict_windows'] test windows."""
+    the forecast of cfg['predict_windows'] test windows (median of cfg['predict_repeats'] forecasts)."""
     timer = EpochTimer()
     trainer = model.trainer_params
     trainer["callbacks"] = [c for c in trainer.get("callbacks", []) if not isinstance(c, EpochTimer)] + [timer]
@@ -92,12 +92,14 @@ def timed(model, splits, group: dict, cfg: dict) -> dict:
     model.n_epochs = cfg["epochs"]
     model.fit(splits.train)
     n = group["lookback"] + group["horizon"] + cfg["predict_windows"] - 1
-    start = time.perf_counter()
-    test_windows(model, splits.test[:n], group["lookback"], group["horizon"])
-    predict_s = time.perf_counter() - start
+    predict_s = []
+    for _ in range(cfg["predict_repeats"]):
+        start = time.perf_counter()
+        test_windows(model, splits.test[:n], group["lookback"], group["horizon"])
+        predict_s.append(time.perf_counter() - start)
     return {
         "train_s_per_epoch": statistics.median(timer.seconds[1:]),
-        "predict_s": predict_s,
+        "predict_s": statistics.median(predict_s),
         "params": sum(p.numel() for p in model.model.parameters()),
     }
 
@@ -153,6 +155,8 @@ def main(argv=None) -> None:
     cfg = load_config(args.config)
     if cfg["epochs"] < 2:
         parser.error(f"{args.config}: `epochs` must be >= 2 (the first is a warm-up, not timed); got {cfg['epochs']}")
+    if cfg.get("predict_repeats", 0) < 1:
+        parser.error(f"{args.config}: `predict_repeats` must be >= 1; got {cfg.get('predict_repeats')}")
     torch.set_num_threads(cfg["threads"])
     rows = [row for group in cfg["groups"] for row in rows_of_group(group, cfg, args.only)]
     df = with_ratios(pd.DataFrame(rows))
@@ -162,7 +166,8 @@ def main(argv=None) -> None:
         f"Training and prediction cost, one process, {cfg['threads']} torch thread(s)",
         f"python -m benchmarks.training_cost --config {args.config}" + (f" --only {' '.join(args.only)}" if args.only else ""),
         notes=f"An epoch is {cfg['windows_per_epoch']} training windows (the median of epochs 2-{cfg['epochs']}); "
-        f"predict_s forecasts {cfg['predict_windows']} test windows with historical_forecasts. "
+        f"predict_s forecasts {cfg['predict_windows']} test windows with historical_forecasts (the median of "
+        f"{cfg['predict_repeats']} forecasts). "
         "Ratios are this row's seconds over the peer's in the same setting.\n",
     )
 
