@@ -92,8 +92,9 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
     for key in published[KEY].itertuples(index=False):
         rows = means[(means[KEY] == pd.Series(dict(zip(KEY, key)))).all(axis=1)] if len(means) else means
         s4, peers = rows[rows.model == "s4"], rows[rows.model.isin(PEERS)]
-        if s4.empty or peers.empty:
-            pending.append("-".join(map(str, key)))
+        if s4.empty or set(peers.model) != set(PEERS):  # a setting counts once S4 and every peer have rows
+            missing = sorted(set(PEERS) - set(peers.model)) if not s4.empty else []
+            pending.append("-".join(map(str, key)) + (f" (no {', '.join(missing)})" if missing and len(peers) else ""))
             continue
         s4, peer = s4.iloc[0], peers.loc[peers.mse.idxmin()]
         ratios.append(s4.mse / peer.mse)
