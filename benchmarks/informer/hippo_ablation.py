@@ -22,7 +22,7 @@ import optuna
 import torch
 
 from benchmarks.informer import config as configs
-from benchmarks.informer.run import RESULTS, append, read_results, run_setting
+from benchmarks.informer.run import RESULTS, append, done, run_setting
 from benchmarks.informer.sweep import STUDIES, SWEEP_CONFIG, sample, storage_url, study_name, trial_config
 from s4forecast.config_files import read_yaml
 from s4forecast.tune.space import CONDITIONAL
@@ -55,13 +55,6 @@ def parse_variant(variant: str, space: dict) -> tuple[str, str]:
     return mode, init
 
 
-def ablated(results: Path, study: str, trial: int, variant: str, seed: int) -> bool:
-    if not results.exists():
-        return False
-    df = read_results(results)
-    return bool(((df.study == study) & (df.trial == trial) & (df.variant == variant) & (df.seed == seed)).any())
-
-
 def trial_variant(params: dict) -> str:
     """The ``mode:init`` of a trial's raw Optuna parameters."""
     return f"{params['mode']}:{params['init_' + params['mode']]}"
@@ -73,7 +66,7 @@ def ablate(setting, cfg, sweep, study: optuna.Study, variant_list, seeds, result
     for variant in variant_list:
         params = sample(optuna.trial.FixedTrial(with_variant(best.params, variant, space)), sweep, "s4")
         for seed in seeds:
-            if ablated(results, study.study_name, best.number, variant, seed):
+            if done(results, {"study": study.study_name, "trial": best.number, "variant": variant, "seed": seed}):
                 log.info("skip %s seed %d (in %s)", variant, seed, results)
                 continue
             run_cfg = configs.merge(trial_config(cfg, sweep, "s4", params), {"seed": seed})

@@ -279,8 +279,8 @@ def main(argv=None) -> None:
             if not study.get_trials(states=(TrialState.COMPLETE,)):
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)
                 continue
+            seeds = args.seeds or sweep["seeds"]
             for horizon in args.test_horizons or [setting[2]]:  # the study's own config, at each horizon
-                seeds = args.seeds or sweep["seeds"]
                 test_best(
                     (*setting[:2], horizon), model, cfg, sweep, study, seeds, args.results, args.data_dir, not args.no_progress
                 )
