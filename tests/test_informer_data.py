@@ -236,6 +236,14 @@ def test_val_curve_variant_overrides():
     assert "subtract_last" not in cfg["s4"]
     with pytest.raises(ValueError, match="key=value"):
         config.override(cfg, ["s4.lr"])
+    # removing a key gives back the config without it, hash included, and leaves the input alone
+    patched = config.override(cfg, ["+s4.patch_len=16"])
+    assert config.config_hash(config.override(patched, ["~s4.patch_len"]), "s4") == before
+    assert patched["s4"]["patch_len"] == 16
+    with pytest.raises(KeyError, match="s4.patch_len"):
+        config.override(cfg, ["~s4.patch_len"])
+    with pytest.raises(ValueError, match="~key"):
+        config.override(patched, ["~s4.patch_len=1"])
 
 
 def test_config_hash_is_scoped_to_the_model():
@@ -354,6 +362,31 @@ def test_choose_adopts_a_candidate_only_where_its_val_loss_is_lower(tmp_path):
     out = choose.compare(results, cand, tmp_path)
     assert out.adopt.tolist() == [True, False]
     assert out.current_val.tolist() == [0.50, 0.20] and out.candidate_test.tolist() == [0.1, 0.1]
+
+
+def test_choose_over_seeds_ranks_on_mean_val_and_waits_for_every_seed(tmp_path):
+    """Seed 0 alone would keep the current config; the mean over three seeds adopts the candidate. A
+    setting missing one seed of either config is not judged."""
+    from benchmarks.informer import choose, config
+
+    (tmp_path / "base.yaml").write_text("lookback: 10\nseed: 0\nhorizons: [1, 2]\ns4: {lr: 1.0, patch_len: 4}\n")
+    (tmp_path / "X.yaml").write_text("{}\n")
+    cand = ["~s4.patch_len"]
+
+    def hash_of(extra, seed):
+        return config.config_hash(config.override(config.load("X", "S", tmp_path, 1), [*extra, f"seed={seed}"]), "s4")
+
+    rows = [(1, hash_of([], s), v, t) for s, v, t in [(0, 0.40, 0.30), (1, 0.60, 0.50), (2, 0.50, 0.40)]]
+    rows += [(1, hash_of(cand, s), v, t) for s, v, t in [(0, 0.45, 0.20), (1, 0.45, 0.30), (2, 0.45, 0.40)]]
+    rows += [(2, hash_of([], s), 0.5, 0.5) for s in (0, 1, 2)] + [(2, hash_of(cand, s), 0.1, 0.1) for s in (0, 1)]
+    results = pd.DataFrame(rows, columns=["horizon", "config_hash", "val_loss", "mse"]).assign(
+        dataset="X", features="S", model="s4", status="ok"
+    )
+    assert choose.compare(results, cand, tmp_path).adopt.tolist() == [False, True]  # seed 0 only
+    out = choose.compare(results, cand, tmp_path, seeds=[0, 1, 2])
+    assert out.horizon.tolist() == [1] and out.adopt.tolist() == [True] and out.seeds.tolist() == [3]
+    assert out.current_val.iloc[0] == pytest.approx(0.5) and out.candidate_test.iloc[0] == pytest.approx(0.3)
+    assert out.candidate_test_sd.iloc[0] == pytest.approx(0.1)
 
 
 def test_choose_filters_features_before_applying_a_key_that_only_one_feature_set_has(tmp_path):

@@ -38,14 +38,15 @@ def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR, horizon: in
 
 def override(cfg: dict, assignments: list[str]) -> dict:
     """``["s4.lr=5e-4", ...]`` applied to a copy of ``cfg``; an unknown key is an error unless it is
-    marked new with a leading ``+``."""
+    marked new with a leading ``+``. ``~s4.patch_len`` removes a key (back to the model's default), so a
+    config with the key and one without it can be compared on val by the same machinery."""
     cfg = merge(cfg, {})
     for item in assignments:
         key, sep, value = item.partition("=")
-        new = key.startswith("+")
-        key = key.removeprefix("+")
-        if not sep:
-            raise ValueError(f"variant override {item!r} is not key=value")
+        new, remove = key.startswith("+"), key.startswith("~")
+        key = key.removeprefix("+").removeprefix("~")
+        if remove == bool(sep):
+            raise ValueError(f"variant override {item!r} is neither key=value nor ~key")
         *path, last = key.split(".")
         node = cfg
         for part in path:
@@ -53,7 +54,10 @@ def override(cfg: dict, assignments: list[str]) -> dict:
             node = node[part]
         if last not in node and not new:
             raise KeyError(f"unknown config key {key!r}")
-        node[last] = _parse(value)
+        if remove:
+            del node[last]
+        else:
+            node[last] = _parse(value)
     return cfg
 
 

@@ -85,6 +85,7 @@ def run_setting(
         "commit": git_commit(),
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "config_hash": configs.config_hash(cfg, model_name),
+        "seed": cfg["seed"],
     }
 
 
