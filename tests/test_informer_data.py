@@ -387,6 +387,10 @@ def test_choose_over_seeds_ranks_on_mean_val_and_waits_for_every_seed(tmp_path):
     assert out.horizon.tolist() == [1] and out.adopt.tolist() == [True] and out.seeds.tolist() == [3]
     assert out.current_val.iloc[0] == pytest.approx(0.5) and out.candidate_test.iloc[0] == pytest.approx(0.3)
     assert out.candidate_test_sd.iloc[0] == pytest.approx(0.1)
+    # a setting whose config lacks the removed key is left out, not an error
+    (tmp_path / "X.yaml").write_text("by_horizon: {2: {s4: {patch_len: null}}}\n")
+    (tmp_path / "base.yaml").write_text("lookback: 10\nseed: 0\nhorizons: [1, 2]\ns4: {lr: 1.0}\n")
+    assert choose.compare(results, cand, tmp_path, seeds=[0, 1, 2]).empty
 
 
 def test_choose_filters_features_before_applying_a_key_that_only_one_feature_set_has(tmp_path):

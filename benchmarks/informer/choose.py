@@ -10,7 +10,8 @@ a ``by_horizon`` section of the dataset's YAML by hand; ``report`` then shows th
 
 One seed can rank two configs wrongly (two seeds of one S4 config differed by 12% test MSE on an ETT
 setting), so ``--seeds 0 1 2`` compares means over seeds, from rows written by ``run --set seed=S ...``
-for each config. A candidate may remove keys (``~s4.patch_len``): the per-step config of a patched one.
+for each config. A candidate may remove keys (``~s4.patch_len``): the per-step config of a patched one;
+settings whose config lacks such a key are left out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def compare(
     rows = []
     for (dataset, feature_set, horizon), runs in s4.groupby(KEY):
         cfg = configs.load(dataset, feature_set, config_dir, int(horizon))
+        if configs.removes_absent_key(cfg, assignments):  # e.g. a per-step candidate where the config is per step
+            continue
         configs_of = {"current": [], "candidate": assignments}
         hashes = {
             name: [configs.config_hash(configs.override(cfg, extra + seed), "s4") for seed in seed_sets]
@@ -76,8 +79,12 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="compare means over these seeds (rows from run --set seed=S ...)")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
+    p.add_argument("--out", type=Path, help="also write the table to this CSV file")
     args = p.parse_args(argv)
     table = compare(read_results(args.results), args.set, args.config_dir, args.features, args.seeds)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False)
     print(
         table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
         if len(table)

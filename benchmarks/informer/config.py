@@ -61,6 +61,20 @@ def override(cfg: dict, assignments: list[str]) -> dict:
     return cfg
 
 
+def removes_absent_key(cfg: dict, assignments: list[str]) -> bool:
+    """Whether an assignment of ``assignments`` removes (``~key``) a key that ``cfg`` does not have: the
+    candidate then cannot differ from ``cfg`` in the way it was meant to (e.g. a per-step candidate for
+    a setting that is per step already)."""
+    for item in assignments:
+        if item.startswith("~"):
+            node = cfg
+            for part in item[1:].split("."):
+                if not isinstance(node, dict) or part not in node:
+                    return True
+                node = node[part]
+    return False
+
+
 def _parse(value: str):
     """A YAML scalar, with ``5e-4`` read as a number (YAML 1.1 wants ``5.0e-4``)."""
     parsed = yaml.safe_load(value)
