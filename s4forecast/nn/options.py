@@ -37,7 +37,7 @@ class S4Options:
     ``mode`` nplr (S4) / diag (S4D) / dense (LSSL reference), ``init`` a HiPPO measure (or an S4D init for
     diag), ``discretization`` bilinear / zoh, ``rank`` of the low-rank term, ``dt_min``/``dt_max`` the
     log-uniform range of the initial Δ, ``backend`` the Cauchy backend, ``convolution`` how the kernel is
-    applied (``auto``: a Toeplitz product up to 32 positions, else FFT; ``fft``; ``direct``), ``activation`` and ``postact``
+    applied (``auto``: a Toeplitz product up to 64 positions, else FFT; ``fft``; ``direct``), ``activation`` and ``postact``
     (glu: Linear(H, 2H) + GLU; linear: Linear(H, H)) of each layer, ``dropout``, ``prenorm``, ``norm``.
     """
 
