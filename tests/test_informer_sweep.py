@@ -1,11 +1,13 @@
 """benchmarks.informer.sweep: one Optuna study per (setting, model), resumable, rows that trace to a study."""
 
+import datetime as dt
+
 import optuna
 import pandas as pd
 import pytest
 import yaml
 
-from benchmarks.informer import findings, hippo_ablation, report, sweep
+from benchmarks.informer import cost, findings, hippo_ablation, report, sweep
 from benchmarks.informer.run import read_results
 from tests.postgres import postgres_server, server_binaries
 
@@ -200,3 +202,21 @@ def test_a_variant_keeps_the_trials_discretization_within_its_mode():
     assert same_mode == {"lr": 0.01, "mode": "diag", "init_diag": "diag-lin", "discretization_diag": "bilinear"}
     other_mode = hippo_ablation.with_variant(trial, "nplr:legs", space)
     assert other_mode == {"lr": 0.01, "mode": "nplr", "init_nplr": "legs", "discretization_nplr": "bilinear"}
+
+
+def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, data_dir):
+    start = dt.datetime(2026, 1, 1)
+    for name, trials, minutes in [("ETTh1-S-24-a", 2, 15), ("ETTh1-S-24-b", 2, 45), ("ETTh2-S-168-a", 1, 60)]:
+        study = optuna.create_study(storage=f"sqlite:///{tmp_path / name[:7]}.db", study_name=name)
+        for n in range(trials):
+            end = start + dt.timedelta(minutes=minutes)
+            study.add_trial(optuna.trial.FrozenTrial(n, optuna.trial.TrialState.COMPLETE, 1.0, start, end, {}, {}, {}, {}, {}, n))
+    results = pd.DataFrame({"status": "ok", "study": ["ETTh1-S-24-a", "ETTh1-S-24-b"], "wall_time_s": [240.0, 0.0]})
+    text = "\n".join(cost.lines(tmp_path, results, n_trials=2, models=["a", "b"], data_dir=data_dir))
+    # a: 0.5 h of trials + 15 test runs of 240 s = 1.5 h; b: 1.5 h of trials. ETTh2-S has 1 of 2 trials: left out.
+    assert "| a       |       1.5 |" in text and "| b       |       1.5 |" in text and "ETTh2-S" not in text.split("Total")[0]
+    # 3 h for ETTh1-S's 8,640 train rows x 1 channel; the plan's rows (ETTh1/ETTh2 8,640, ETTm1 34,560, WTH
+    # 24,544, each S and M) and values (M: x 7 channels for ETT, x 12 for WTH), ECL absent
+    rows, values = 2 * (8640 + 8640 + 34560 + 24544), 8 * (8640 + 8640 + 34560) + 13 * 24544
+    assert "ETTh1-S 3.0 h" in text and "8 pairs with data; no data: ECL-S, ECL-M" in text
+    assert f"{3 * rows / 8640:.0f} to {3 * values / 8640:.0f} core-hours" in text

@@ -1,0 +1,95 @@
+"""What the sweeps cost, for RESULTS.md: the hours of each study's trials (Optuna's trial durations; one
+torch thread each, so an hour of a trial is about an hour of one core) and of its best trial's test runs
+(the results rows' wall time), and the whole plan (every dataset x features pair with data x every
+model: one study at the middle horizon, its best trial tested at 5 horizons x 3 seeds) projected from
+the pairs whose studies are all finished.
+
+The projection scales a measured pair's hours by the values a training epoch reads (train rows x
+channels): exact for channel-independent models (S4, NLinear's shared weights), an upper bound for
+models that read all channels of a window in one pass (TiDE, TSMixer, NHiTS), whose epochs grow
+with the train rows only; the lower bound scales by the train rows alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from s4forecast.data.informer import DATASETS, borders, read_frame
+
+PLAN_TEST_RUNS = 5 * 3  # horizons x seeds of a study's best trial
+
+
+def study_hours(studies_dir: Path) -> pd.DataFrame:
+    """One row per study in the SQLite files of ``studies_dir``: pair (dataset-features), model, finished
+    trials, hours of its trials."""
+    rows = []
+    for db in sorted(studies_dir.glob("*.db")):
+        url = f"sqlite:///{db}"
+        for summary in optuna.get_all_study_summaries(url):
+            trials = optuna.load_study(study_name=summary.study_name, storage=url).trials_dataframe(attrs=("state", "duration"))
+            dataset, features, _, model = summary.study_name.split("-")
+            finished = trials[trials.state.isin(["COMPLETE", "PRUNED"])]
+            rows.append(
+                {
+                    "study": summary.study_name,
+                    "pair": f"{dataset}-{features}",
+                    "model": model,
+                    "trials": len(finished),
+                    "study_h": trials.duration.dt.total_seconds().sum() / 3600,
+                }
+            )
+    return pd.DataFrame(rows, columns=["study", "pair", "model", "trials", "study_h"])
+
+
+def test_run_seconds(results: pd.DataFrame) -> pd.Series:
+    """Mean wall seconds of one test run (best trial re-trained, then every test window) per study."""
+    swept = results[(results.status == "ok") & results.study.notna()]
+    return swept.groupby("study").wall_time_s.mean().rename("test_run_s")
+
+
+def pair_size(pair: str, data_dir=None) -> tuple[int, int] | None:
+    """(train rows, channels) of a dataset-features pair; None when its data file is absent."""
+    dataset, features = pair.split("-")
+    spec = DATASETS[dataset]
+    try:
+        frame = read_frame(dataset, data_dir, download=False)
+    except FileNotFoundError:
+        return None
+    start, end = borders(spec.split, len(frame), lookback=0)["train"]
+    return end - start, 1 if features == "S" else frame.shape[1]
+
+
+def lines(studies_dir: Path, results: pd.DataFrame, n_trials: int, models: list[str], data_dir=None) -> list[str]:
+    """Markdown: hours per finished pair and model, and the plan's projected range of core-hours."""
+    studies = study_hours(studies_dir).join(test_run_seconds(results), on="study")
+    studies["plan_h"] = studies.study_h + studies.test_run_s.fillna(0) * PLAN_TEST_RUNS / 3600
+    finished = studies[studies.trials >= n_trials].groupby("pair").filter(lambda g: set(models) <= set(g.model))
+    if finished.empty:
+        return []
+    per_pair = finished.pivot_table(index="model", columns="pair", values="plan_h").reindex(models)
+    measured = per_pair.sum()  # hours of each finished pair, all models
+    sizes = {p: pair_size(p, data_dir) for p in (f"{d}-{f}" for d in DATASETS for f in ("S", "M"))}
+    planned = {p: s for p, s in sizes.items() if s is not None}
+    if not set(measured.index) <= set(planned):
+        return []
+    rows = pd.Series({p: r for p, (r, _) in planned.items()})
+    values = pd.Series({p: r * c for p, (r, c) in planned.items()})
+    lower = (measured / rows[measured.index]).mean() * rows.sum()
+    upper = (measured / values[measured.index]).mean() * values.sum()
+    absent = [p for p, s in sizes.items() if s is None]
+    return [
+        "## What the sweeps cost",
+        "",
+        f"Hours of one core per model for each pair whose {len(models)} studies have their {n_trials} trials: the",
+        f"study's trials plus {PLAN_TEST_RUNS} test runs (5 horizons x 3 seeds) at the mean wall time of the study's",
+        "test runs so far (`benchmarks/informer/cost.py`; trials ran beside other jobs on a 2-core machine).",
+        "",
+        per_pair.round(2).to_markdown(),
+        "",
+        f"Total: {', '.join(f'{p} {h:.1f} h' for p, h in measured.items())}. The whole plan ({len(planned)} pairs with "
+        f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {lower:.0f} to {upper:.0f} "
+        "core-hours (scaled by train rows alone, and by train rows x channels).",
+    ]
