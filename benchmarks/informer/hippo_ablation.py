@@ -23,7 +23,7 @@ import torch
 
 from benchmarks.informer import config as configs
 from benchmarks.informer.run import RESULTS, append, done, run_setting
-from benchmarks.informer.sweep import STUDIES, SWEEP_CONFIG, sample, storage_url, study_name, trial_config
+from benchmarks.informer.sweep import STUDIES, SWEEP_CONFIG, sample, storage_url, study_name, trial_base, trial_config
 from s4forecast.config_files import read_yaml
 from s4forecast.tune.space import CONDITIONAL
 
@@ -116,7 +116,7 @@ def main(argv=None) -> None:
         study.best_trial  # noqa: B018 -- raises ValueError when no trial is complete
     except (KeyError, ValueError):
         raise SystemExit(f"no study {name} with a complete trial in {url}: run benchmarks.informer.sweep first") from None
-    cfg = configs.load(args.dataset, args.features, args.config_dir, args.horizon)
+    cfg = trial_base(setting, args.config_dir)
     seeds = args.seeds or sweep["seeds"]
     ablate(setting, cfg, sweep, study, variant_list, seeds, args.results, args.data_dir, not args.no_progress)
 

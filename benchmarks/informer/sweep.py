@@ -58,6 +58,13 @@ def storage_url(dataset: str, features: str, url: str | None = None, root: Path 
     return url or f"sqlite:///{root / f'{dataset}-{features}.db'}"
 
 
+def trial_base(setting: tuple, config_dir: Path = configs.CONFIG_DIR) -> dict:
+    """The config every trial of a setting's studies starts from: the dataset x features config, without
+    the per-horizon choices of its ``by_horizon`` section (hand-chosen on val for the benchmark's rows, e.g.
+    ``subtract_last``): a study searches its space from the same base at every horizon and dataset."""
+    return configs.load(setting[0], setting[1], config_dir)
+
+
 def trial_config(cfg: dict, sweep: dict, model: str, params: dict) -> dict:
     """The setting's config with the sweep's trainer and a sampled configuration of ``model``
     (``lookback`` is shared by the setting; everything else goes to the model's section)."""
@@ -265,7 +272,7 @@ def main(argv=None) -> None:
     with_sweep_columns(args.results)
     args.studies_dir.mkdir(parents=True, exist_ok=True)
     for setting in settings(args, args.config_dir):
-        cfg = configs.load(setting[0], setting[1], args.config_dir, setting[2])
+        cfg = trial_base(setting, args.config_dir)
         url = storage_url(setting[0], setting[1], args.storage, args.studies_dir)
         for model in args.models or sweep["models"]:
             if need := missing_dependency(model):
