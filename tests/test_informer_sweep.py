@@ -216,7 +216,7 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
             end = start + dt.timedelta(minutes=minutes)
             study.add_trial(optuna.trial.FrozenTrial(n, optuna.trial.TrialState.COMPLETE, 1.0, start, end, {}, {}, {}, {}, {}, n))
     results = pd.DataFrame({"status": "ok", "study": ["ETTh1-S-24-a", "ETTh1-S-24-b"], "wall_time_s": [240.0, 0.0]})
-    text = "\n".join(cost.lines(tmp_path, results, n_trials=2, models=["a", "b"], data_dir=data_dir))
+    text = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0, 1, 2]}, data_dir))
     # a: 0.5 h of trials + 15 test runs of 240 s = 1.5 h; b: 1.5 h of trials. ETTh2-S has 1 of 2 trials: left out.
     assert "| a       |       1.5 |" in text and "| b       |       1.5 |" in text and "ETTh2-S" not in text.split("Total")[0]
     # 3 h for ETTh1-S's 8,640 train rows x 1 channel; the plan's rows (ETTh1/ETTh2 8,640, ETTm1 34,560, WTH
@@ -224,3 +224,5 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     rows, values = 2 * (8640 + 8640 + 34560 + 24544), 8 * (8640 + 8640 + 34560) + 13 * 24544
     assert "ETTh1-S 3.0 h" in text and "8 pairs with data; no data: ECL-S, ECL-M" in text
     assert f"{3 * rows / 8640:.0f} to {3 * values / 8640:.0f} core-hours" in text
+    without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
+    assert "No projection: the dataset files were not found" in without_data

@@ -19,7 +19,7 @@ import pandas as pd
 
 from s4forecast.data.informer import DATASETS, borders, read_frame
 
-PLAN_TEST_RUNS = 5 * 3  # horizons x seeds of a study's best trial
+HORIZONS_PER_PAIR = 5  # every dataset of the benchmark has five horizons
 
 
 def study_hours(studies_dir: Path) -> pd.DataFrame:
@@ -62,10 +62,13 @@ def pair_size(pair: str, data_dir=None) -> tuple[int, int] | None:
     return end - start, 1 if features == "S" else frame.shape[1]
 
 
-def lines(studies_dir: Path, results: pd.DataFrame, n_trials: int, models: list[str], data_dir=None) -> list[str]:
-    """Markdown: hours per finished pair and model, and the plan's projected range of core-hours."""
+def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) -> list[str]:
+    """Markdown: hours per finished pair and model, and the plan's projected range of core-hours, for the
+    sweep config ``sweep`` (its models, trials per study and seeds per test)."""
+    models, n_trials = sweep["models"], sweep["n_trials"]
+    test_runs = HORIZONS_PER_PAIR * len(sweep["seeds"])
     studies = study_hours(studies_dir).join(test_run_seconds(results), on="study")
-    studies["plan_h"] = studies.study_h + studies.test_run_s.fillna(0) * PLAN_TEST_RUNS / 3600
+    studies["plan_h"] = studies.study_h + studies.test_run_s.fillna(0) * test_runs / 3600
     finished = studies[studies.trials >= n_trials].groupby("pair").filter(lambda g: set(models) <= set(g.model))
     if finished.empty:
         return []
@@ -73,22 +76,26 @@ def lines(studies_dir: Path, results: pd.DataFrame, n_trials: int, models: list[
     measured = per_pair.sum()  # hours of each finished pair, all models
     sizes = {p: pair_size(p, data_dir) for p in (f"{d}-{f}" for d in DATASETS for f in ("S", "M"))}
     planned = {p: s for p, s in sizes.items() if s is not None}
+    head = [
+        "## What the sweeps cost",
+        "",
+        f"Hours of one core per model for each pair whose {len(models)} studies have their {n_trials} trials: the",
+        f"study's trials plus {test_runs} test runs ({HORIZONS_PER_PAIR} horizons x {len(sweep['seeds'])} seeds) at the mean",
+        "wall time of the study's test runs so far (`benchmarks/informer/cost.py`; trials ran beside other jobs on",
+        "a 2-core machine).",
+        "",
+        per_pair.round(2).to_markdown(),
+        "",
+    ]
     if not set(measured.index) <= set(planned):
-        return []
+        return [*head, "No projection: the dataset files were not found (`--data-dir` or `S4FORECAST_DATA_DIR`)."]
     rows = pd.Series({p: r for p, (r, _) in planned.items()})
     values = pd.Series({p: r * c for p, (r, c) in planned.items()})
     lower = (measured / rows[measured.index]).mean() * rows.sum()
     upper = (measured / values[measured.index]).mean() * values.sum()
     absent = [p for p, s in sizes.items() if s is None]
     return [
-        "## What the sweeps cost",
-        "",
-        f"Hours of one core per model for each pair whose {len(models)} studies have their {n_trials} trials: the",
-        f"study's trials plus {PLAN_TEST_RUNS} test runs (5 horizons x 3 seeds) at the mean wall time of the study's",
-        "test runs so far (`benchmarks/informer/cost.py`; trials ran beside other jobs on a 2-core machine).",
-        "",
-        per_pair.round(2).to_markdown(),
-        "",
+        *head,
         f"Total: {', '.join(f'{p} {h:.1f} h' for p, h in measured.items())}. The whole plan ({len(planned)} pairs with "
         f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {lower:.0f} to {upper:.0f} "
         "core-hours (scaled by train rows alone, and by train rows x channels).",

@@ -214,14 +214,13 @@ def main(argv=None) -> None:
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     p.add_argument("--studies-dir", type=Path, default=HERE / "studies", help="the sweep's SQLite studies and plots")
     p.add_argument("--ablation", type=Path, default=HERE / "results" / "hippo_ablation.csv")
-    p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG, help="the studies' trial count and models (cost section)")
+    p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG, help="the studies' models, trials and seeds (cost section)")
     p.add_argument("--data-dir", help="for the cost projection's dataset sizes (default: $S4FORECAST_DATA_DIR)")
     args = p.parse_args(argv)
     published = pd.read_csv(args.published)
     results = read_results(args.results)
     out = table(results, published, current_configs(published, args.config_dir))
-    sweep = read_yaml(args.sweep_config)
-    spent = cost.lines(args.studies_dir, results, sweep["n_trials"], sweep["models"], args.data_dir)
+    spent = cost.lines(args.studies_dir, results, read_yaml(args.sweep_config), args.data_dir)
     sections = [*swept(results, published), "", *spent, "", *findings.lines(args.studies_dir, args.ablation)]
     print(write(out, args.out, args.results.parent / "comparison.png", sections))
 
