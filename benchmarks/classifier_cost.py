@@ -61,6 +61,7 @@ def main(argv=None) -> None:
         rows.append(
             {
                 "config": run["config"],
+                "task overrides": ", ".join(f"{k}={v}" for k, v in run.get("task", {}).items()),
                 "s_per_step": step_s,
                 "batches_per_epoch": n_batches,
                 "train_s_per_epoch": step_s * n_batches,

@@ -8,6 +8,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, random_split
 
 from s4forecast.classification import cifar, listops, mnist, pathfinder, text
+from s4forecast.classification.batching import LengthBatches, item_lengths
 
 
 def pad_batch(batch):
@@ -88,14 +89,26 @@ def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
 
 
 class ClassificationData(pl.LightningDataModule):
+    """Train / val / test loaders of a task. The padded tasks (ListOps, Text) batch sequences of similar
+    length (:class:`~s4forecast.classification.batching.LengthBatches`, seeded from torch's generator), so
+    a batch is padded to little more than its own lengths; task key ``length_batches: false`` draws
+    random batches instead."""
+
     def __init__(self, task: dict, batch_size: int = 64, data_dir=None, num_workers: int = 0):
         super().__init__()
         self.task, self.batch_size, self.data_dir, self.num_workers = task, batch_size, data_dir, num_workers
         self.train, self.val, self.test, self.dims = build_datasets(task, data_dir)
         self.collate = pad_batch if task["name"] in ("listops", "imdb") else None
+        self.seed = int(torch.randint(2**31 - 1, ()))
 
     def _loader(self, ds, shuffle):
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate, num_workers=self.num_workers)
+        lengths = item_lengths(ds) if self.collate is pad_batch and self.task.get("length_batches", True) else None
+        if lengths is None:
+            return DataLoader(
+                ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate, num_workers=self.num_workers
+            )
+        batches = LengthBatches(lengths, self.batch_size, shuffle=shuffle, seed=self.seed)
+        return DataLoader(ds, batch_sampler=batches, collate_fn=self.collate, num_workers=self.num_workers)
 
     def train_dataloader(self):
         return self._loader(self.train, True)

@@ -105,6 +105,9 @@ class ListOps(Dataset):
     def __len__(self) -> int:
         return len(self.examples)
 
+    def lengths(self) -> list[int]:
+        return [len(tokens) for tokens, _ in self.examples]
+
     def __getitem__(self, i):
         tokens, label = self.examples[i]
         ids = torch.tensor([TOKEN_ID[t] for t in tokens], dtype=torch.long)

@@ -37,9 +37,12 @@ IMDB_FILES = (
 )
 
 
+def _bytes(text: str | bytes) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else text
+
+
 def encode(text: str | bytes, max_length: int) -> torch.Tensor:
-    raw = text.encode("utf-8") if isinstance(text, str) else text
-    return torch.frombuffer(bytearray(raw[:max_length]), dtype=torch.uint8).long() + 1
+    return torch.frombuffer(bytearray(_bytes(text)[:max_length]), dtype=torch.uint8).long() + 1
 
 
 def read_imdb_archive(data: bytes, split: str, limit: int | None = None) -> list[tuple[bytes, int]]:
@@ -99,6 +102,9 @@ class ByteSequences(Dataset):
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    def lengths(self) -> list[int]:
+        return [min(len(_bytes(text)), self.max_length) for text, _ in self.examples]
 
     def __getitem__(self, i):
         text, label = self.examples[i]
