@@ -83,3 +83,10 @@ def test_lightning_draws_a_new_order_each_epoch():
     )
     trainer.fit(model, datamodule=data)
     assert trainer.train_dataloader.batch_sampler.epoch == 2  # one pass per epoch, each in its own order
+
+
+def test_a_misspelt_task_key_is_named_not_ignored():
+    with pytest.raises(ValueError, match="task 'listops': unknown key.s. length_batch;"):
+        ClassificationData({"name": "listops", "n_train": 8, "n_val": 2, "n_test": 2, "length_batch": False})
+    with pytest.raises(ValueError, match="unknown task 'list-ops'"):
+        ClassificationData({"name": "list-ops"})

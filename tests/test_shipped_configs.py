@@ -8,6 +8,7 @@ import yaml
 
 from benchmarks.informer import config as informer_config
 from benchmarks.informer.models import build
+from s4forecast.classification.data import check_task
 from s4forecast.classification.model import S4Classifier
 from s4forecast.train import load_config
 
@@ -18,6 +19,7 @@ TEXT_TASKS = {"listops": 20, "imdb": 257, "aan": 257}  # vocabulary sizes are th
 @pytest.mark.parametrize("path", sorted((CONFIGS / "classify").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_classification_config_builds_its_classifier(path):
     cfg = load_config(path)  # the base chain, merged and key-checked
+    check_task(cfg["task"])
     task = cfg["task"]["name"]
     vocab = {"vocab_size": TEXT_TASKS[task]} if task in TEXT_TASKS else {}
     dual = {"dual": True} if task == "aan" else {}

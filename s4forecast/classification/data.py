@@ -17,8 +17,33 @@ def pad_batch(batch):
     return pad_sequence(list(xs), batch_first=True), torch.stack(ys), torch.stack(lengths)
 
 
+HELD_OUT = ("val_size", "train_subset")  # _hold_out's keys
+TASK_KEYS = {
+    "smnist": HELD_OUT,
+    "psmnist": (*HELD_OUT, "permutation_seed"),
+    "scifar": HELD_OUT,
+    "lra-image": HELD_OUT,
+    "listops": ("n_train", "n_val", "n_test", "min_length", "max_length", "generator_seed", "d_embed", "length_batches"),
+    "imdb": (*HELD_OUT, "max_length", "test_subset", "d_embed", "length_batches"),
+    "aan": ("max_length", "d_embed", "train_tsv", "val_tsv", "test_tsv"),
+    "pathfinder": (*HELD_OUT, "n_train", "n_test", "release_root", "test_size"),
+    "path-x": (*HELD_OUT, "n_train", "n_test", "release_root", "test_size"),
+}
+
+
+def check_task(task: dict) -> None:
+    """A task config names a known task and only the keys that task reads (a misspelt key would
+    otherwise be ignored silently)."""
+    name = task.get("name")
+    if name not in TASK_KEYS:
+        raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASK_KEYS)}")
+    if unknown := sorted(set(task) - {"name", *TASK_KEYS[name]}):
+        raise ValueError(f"task {name!r}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(TASK_KEYS[name])}")
+
+
 def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset, dict]:
     """(train, val, test, model dims) of a task config (see configs/classify/*.yaml)."""
+    check_task(task)
     name = task["name"]
     if name in ("smnist", "psmnist", "scifar", "lra-image"):
         if name in ("smnist", "psmnist"):
@@ -73,10 +98,7 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
             *splits,
             {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE, "dual": True},
         )
-    raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
-
-
-TASKS = ("smnist", "psmnist", "scifar", "lra-image", "listops", "imdb", "aan", "pathfinder", "path-x")
+    raise AssertionError(f"task {name!r} is in TASK_KEYS but has no loader")
 
 
 def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
