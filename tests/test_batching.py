@@ -35,9 +35,13 @@ def test_batches_pad_to_little_more_than_their_own_lengths():
     perm = np.random.default_rng(2).permutation(2000)
     random = padded_positions([perm[i : i + 32] for i in range(0, 2000, 32)], lengths)
     assert bucketed < 1.05 * lengths.sum() < 1.5 * lengths.sum() < random
-    ordered = list(LengthBatches(lengths, 32, shuffle=False))
-    flat = [i for b in ordered for i in b]
-    assert flat == list(np.argsort(lengths, kind="stable")) and ordered == list(LengthBatches(lengths, 32, shuffle=False))
+    evaluation = LengthBatches(lengths, 32, shuffle=False)
+    ordered = list(evaluation)
+    assert ordered == list(evaluation)  # the same every pass
+    by_length = np.argsort(lengths, kind="stable").tolist()
+    assert sorted(ordered) == sorted(by_length[i : i + 32] for i in range(0, 2000, 32))  # cut from the sorted items
+    first = [i for b in ordered[:10] for i in b]  # what limit_val_batches=10 reads: every length, not the shortest
+    assert lengths[first].mean() > np.percentile(lengths, 25) and lengths[first].max() > np.percentile(lengths, 75)
 
 
 def test_bad_sizes_are_named():

@@ -30,8 +30,9 @@ class LengthBatches(Sampler[list[int]]):
     With ``shuffle``, each pass shuffles the items, sorts them by length within pools of ``pool`` batches,
     cuts the pools into batches and shuffles the batches: every item once a pass, a new order each pass
     (the epoch counter advances with every pass; Lightning calls ``set_epoch`` on a loader's sampler, not
-    on its batch sampler), seeded by ``(seed, epoch)``. Without, one fixed order sorted by length
-    (evaluation: the metrics do not depend on the order).
+    on its batch sampler), seeded by ``(seed, epoch)``. Without (evaluation), the batches are cut from the
+    items sorted by length and come in one fixed seeded order, the same every pass: a loader limited to its
+    first batches (Lightning's ``limit_val_batches``) then reads a sample of every length, not the shortest.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
@@ -49,7 +50,8 @@ class LengthBatches(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            yield from (order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size))
+            batches = [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+            yield from (batches[i] for i in np.random.default_rng(self.seed).permutation(len(batches)))
             return
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
