@@ -180,6 +180,15 @@ def test_hippo_ablation_swaps_only_the_initialisation_of_the_best_trial(tmp_path
     assert len(read_results(ablation)) == 2
     with pytest.raises(SystemExit, match="unknown variant 'nplr:hermite'.*nplr:legs"):
         hippo_ablation.main([*args, "--variants", "nplr:hermite"])
+    # A one-key question of the same trial, after the sweep config's S4 space has grown: the study's
+    # recorded space still samples its trial (the new key has no value in it), and only that key changes.
+    grown = {**TINY, "spaces": {**TINY["spaces"], "s4": {**TINY["spaces"]["s4"], "subtract_last": [False, True]}}}
+    config.write_text(yaml.safe_dump(grown))
+    keys = tmp_path / "key_ablation.csv"
+    hippo_ablation.main([*args, "--results", str(keys), "--variants", "+s4.subtract_last=true"])  # the last --results
+    asked = read_results(keys).iloc[0]
+    assert asked.variant == "+s4.subtract_last=true" and "subtract_last=True" in asked.options and not asked.chosen
+    assert asked.lookback == mine.lookback and asked.config_hash != mine.config_hash
     with pytest.raises(SystemExit, match="no study ETTh1-S-48-s4"):
         hippo_ablation.main([*args[:5], "48", *args[6:]])
 

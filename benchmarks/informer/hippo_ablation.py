@@ -6,8 +6,9 @@ re-trained with each state-matrix initialisation swapped in, everything else unc
 
 Reads the study ``<dataset>-<features>-<horizon>-s4`` (benchmarks/informer/sweep.py), takes its best
 trial and, for each variant (``mode:init``; default every one of the sweep config's S4 space: the
-normal-plus-low-rank HiPPO measures legs / legt / lagt / fout, random NPLR, and the diagonal S4D inits),
-trains it once per seed on the setting and tests it. One row per (variant, seed) goes to
+normal-plus-low-rank HiPPO measures legs / legt / lagt / fout, random NPLR, and the diagonal S4D inits;
+or a config assignment, ``s4.time_features=false``, for any other one-key question), trains it once per
+seed on the setting and tests it. One row per (variant, seed) goes to
 benchmarks/informer/results/hippo_ablation.csv with the run's val loss, test MSE / MAE, ``study``,
 ``trial``, ``variant`` and ``seed``; a re-run skips the rows already there. ``report`` summarises them.
 """
@@ -23,7 +24,16 @@ import torch
 
 from benchmarks.informer import config as configs
 from benchmarks.informer.run import RESULTS, append, done, run_setting
-from benchmarks.informer.sweep import STUDIES, SWEEP_CONFIG, sample, storage_url, study_name, trial_base, trial_config
+from benchmarks.informer.sweep import (
+    STUDIES,
+    SWEEP_CONFIG,
+    as_searched,
+    sample,
+    storage_url,
+    study_name,
+    trial_base,
+    trial_config,
+)
 from s4forecast.config_files import read_yaml
 from s4forecast.tune.space import CONDITIONAL
 
@@ -60,16 +70,25 @@ def trial_variant(params: dict) -> str:
     return f"{params['mode']}:{params['init_' + params['mode']]}"
 
 
+def is_assignment(variant: str) -> bool:
+    """A variant that sets a config key (``s4.time_features=false``, ``+s4.subtract_last=true``) instead of
+    swapping the ``mode:init``."""
+    return "=" in variant
+
+
 def ablate(setting, cfg, sweep, study: optuna.Study, variant_list, seeds, results, data_dir=None, progress=True) -> None:
     best = study.best_trial
+    sweep = as_searched(sweep, study, "s4")  # the study's own space: the sweep config's may have changed since
     space = sweep["spaces"]["s4"]
     for variant in variant_list:
-        params = sample(optuna.trial.FixedTrial(with_variant(best.params, variant, space)), sweep, "s4")
+        raw = best.params if is_assignment(variant) else with_variant(best.params, variant, space)
+        params = sample(optuna.trial.FixedTrial(raw), sweep, "s4")
+        assignments = [variant] if is_assignment(variant) else []
         for seed in seeds:
             if done(results, {"study": study.study_name, "trial": best.number, "variant": variant, "seed": seed}):
                 log.info("skip %s seed %d (in %s)", variant, seed, results)
                 continue
-            run_cfg = configs.merge(trial_config(cfg, sweep, "s4", params), {"seed": seed})
+            run_cfg = configs.override(configs.merge(trial_config(cfg, sweep, "s4", params), {"seed": seed}), assignments)
             row = run_setting(*setting, "s4", run_cfg, data_dir, progress)
             append(
                 results,
@@ -90,7 +109,13 @@ def main(argv=None) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--features", required=True, choices=["S", "M"])
     p.add_argument("--horizon", required=True, type=int)
-    p.add_argument("--variants", nargs="+", default=None, help="mode:init, e.g. nplr:legs diag:diag-lin (default: all)")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="mode:init, e.g. nplr:legs diag:diag-lin (default: all), or a config assignment such as "
+        "s4.time_features=false or +s4.subtract_last=true (write those to their own --results file)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the sweep config's seeds")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the sweep's SQLite file)")
     p.add_argument("--studies-dir", default=STUDIES, type=Path)
@@ -104,10 +129,6 @@ def main(argv=None) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
     sweep = read_yaml(args.sweep_config)
-    space = sweep["spaces"]["s4"]
-    variant_list = args.variants or variants(space)
-    for variant in variant_list:
-        parse_variant(variant, space)
     setting = (args.dataset, args.features, args.horizon)
     name = study_name(*setting, "s4")
     url = storage_url(args.dataset, args.features, args.storage, args.studies_dir)
@@ -116,6 +137,11 @@ def main(argv=None) -> None:
         study.best_trial  # noqa: B018 -- raises ValueError when no trial is complete
     except (KeyError, ValueError):
         raise SystemExit(f"no study {name} with a complete trial in {url}: run benchmarks.informer.sweep first") from None
+    space = as_searched(sweep, study, "s4")["spaces"]["s4"]
+    variant_list = args.variants or variants(space)
+    for variant in variant_list:
+        if not is_assignment(variant):
+            parse_variant(variant, space)
     cfg = trial_base(setting, args.config_dir)
     seeds = args.seeds or sweep["seeds"]
     ablate(setting, cfg, sweep, study, variant_list, seeds, args.results, args.data_dir, not args.no_progress)

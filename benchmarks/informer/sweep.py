@@ -115,6 +115,13 @@ def searched(sweep: dict, model: str) -> dict:
     return {"space": sweep["spaces"][model], "trainer": sweep["trainer"]}
 
 
+def as_searched(sweep: dict, study: optuna.Study, model: str) -> dict:
+    """``sweep`` with ``model``'s space and the trainer that ``study`` recorded (its ``searched`` attribute),
+    so that its trials' parameters can be sampled again after the sweep config's space has changed."""
+    recorded = study.user_attrs.get("searched", searched(sweep, model))
+    return {**sweep, "spaces": {**sweep["spaces"], model: recorded["space"]}, "trainer": recorded["trainer"]}
+
+
 def check_space(study: optuna.Study, sweep: dict, model: str) -> None:
     """Record what the study searches; refuse to add trials to a study that searched something else
     (its trials would mix two spaces, and its best trial would not be the new space's)."""
