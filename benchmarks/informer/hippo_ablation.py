@@ -77,8 +77,8 @@ def is_assignment(variant: str) -> bool:
 
 
 def ablate(setting, cfg, sweep, study: optuna.Study, variant_list, seeds, results, data_dir=None, progress=True) -> None:
+    """``sweep`` carries the study's own space and trainer (:func:`~benchmarks.informer.sweep.as_searched`)."""
     best = study.best_trial
-    sweep = as_searched(sweep, study, "s4")  # the study's own space: the sweep config's may have changed since
     space = sweep["spaces"]["s4"]
     for variant in variant_list:
         raw = best.params if is_assignment(variant) else with_variant(best.params, variant, space)
@@ -137,7 +137,8 @@ def main(argv=None) -> None:
         study.best_trial  # noqa: B018 -- raises ValueError when no trial is complete
     except (KeyError, ValueError):
         raise SystemExit(f"no study {name} with a complete trial in {url}: run benchmarks.informer.sweep first") from None
-    space = as_searched(sweep, study, "s4")["spaces"]["s4"]
+    sweep = as_searched(sweep, study, "s4")  # the study's own space: the sweep config's may have changed since
+    space = sweep["spaces"]["s4"]
     variant_list = args.variants or variants(space)
     for variant in variant_list:
         if not is_assignment(variant):

@@ -66,7 +66,7 @@ def trial_base(setting: tuple, config_dir: Path = configs.CONFIG_DIR) -> dict:
 
 
 def trial_config(cfg: dict, sweep: dict, model: str, params: dict) -> dict:
-    """The setting's config with the sweep's trainer and a sampled configuration of ``model``
+    """``cfg`` (a :func:`trial_base`) with the sweep's trainer and a sampled configuration of ``model``
     (``lookback`` is shared by the setting; everything else goes to the model's section)."""
     params = dict(params)
     return configs.merge(cfg, {"lookback": params.pop("lookback"), "trainer": sweep["trainer"], model: params})
