@@ -57,7 +57,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(cfg["threads"])
     rows = []
     for run in cfg["runs"]:
-        step_s, n_batches = seconds_per_step(run, cfg["warmup"], cfg["steps"])
+        step_s, n_batches = seconds_per_step(run, cfg["warmup"], cfg["steps"], cfg.get("device", "cpu"))
         rows.append(
             {
                 "config": run["config"],

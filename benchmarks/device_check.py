@@ -26,6 +26,8 @@ import torch
 
 from benchmarks.common import ROOT, load_config, metadata, write_results
 
+CASE_PREFIX = "cauchy case: "  # marks a backend process's result lines among its other output
+
 
 def cauchy_case(case: dict) -> dict:
     """Milliseconds of one forward+backward of the S4 kernel's Woodbury Cauchy sums on the GPU."""
@@ -56,22 +58,43 @@ def cauchy_case(case: dict) -> dict:
     }
 
 
-def cauchy(spec: dict) -> None:
-    rows = []
+def backend_cases(spec: dict, backend: str) -> None:
+    """Every length of one backend, in this process; one JSON line per case on stdout."""
     for L in spec["lengths"]:
-        for backend in spec["backends"]:
-            case = {"H": spec["H"], "N": spec["N"], "L": L, "backend": backend, "repeats": spec["repeats"]}
-            try:
-                rows.append(cauchy_case(case))
-            except Exception as e:  # noqa: BLE001 - a backend that cannot run here is a row, not a crash
-                rows.append({**case, "error": f"{type(e).__name__}: {e}"[:200]})
-            print(rows[-1], flush=True)
-    write_results(
-        "device_cauchy",
-        pd.DataFrame(rows),
-        "Cauchy backends on the GPU, S4 kernel sums (r = 1), forward+backward",
-        "python -m benchmarks.device_check",
-    )
+        case = {"H": spec["H"], "N": spec["N"], "L": L, "backend": backend, "repeats": spec["repeats"]}
+        try:
+            row = cauchy_case(case)
+        except Exception as e:  # noqa: BLE001 - a backend that cannot run here is a row, not a crash
+            row = {**case, "error": f"{type(e).__name__}: {e}"[:200]}
+        print(CASE_PREFIX + json.dumps(row), flush=True)
+
+
+def cauchy(spec: dict, stem: str = "device_cauchy") -> None:
+    """Each backend in its own process: one that takes the interpreter down (a segfault in a JIT-built
+    extension) becomes error rows for its lengths instead of ending the step. Writes benchmarks/results/<stem>.*"""
+    rows = []
+    for backend in spec["backends"]:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.device_check", "--cauchy-spec", json.dumps(spec), "--cauchy-backend", backend],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        done = [json.loads(line[len(CASE_PREFIX) :]) for line in out.stdout.splitlines() if line.startswith(CASE_PREFIX)]
+        last = (out.stdout + out.stderr).strip().splitlines()[-1:] or [""]
+        lost = [
+            {"H": spec["H"], "N": spec["N"], "L": L, "backend": backend, "repeats": spec["repeats"],
+             "error": f"process died (exit {out.returncode}) after: {last[0]}"[:200]}
+            for L in spec["lengths"][len(done) :]
+        ]  # fmt: skip
+        rows += done + lost
+        print(*(done + lost), sep="\n", flush=True)
+        write_results(  # after every backend, so a step stopped at its time limit keeps what it measured
+            stem,
+            pd.DataFrame(rows),
+            "Cauchy backends on the GPU, S4 kernel sums (r = 1), forward+backward",
+            "python -m benchmarks.device_check",
+        )
 
 
 def step(name: str, spec: dict, config_path: str) -> dict:
@@ -109,18 +132,28 @@ def step(name: str, spec: dict, config_path: str) -> dict:
             env={**os.environ, "TRITON_INTERPRET": "0"},
         )
         status = "ok" if out.returncode == 0 else f"failed (exit {out.returncode})"
-        tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
-    except subprocess.TimeoutExpired:
-        status, tail = f"timed out after {spec['timeout_s']} s", []
+        lines = (out.stdout + out.stderr).strip().splitlines()
+    except subprocess.TimeoutExpired as e:
+        status = f"timed out after {spec['timeout_s']} s"
+        lines = "".join(_text(s) for s in (e.stdout, e.stderr)).strip().splitlines()
+    tail = lines[-3:]
+    if status != "ok":
+        print(f"--- {name}: {status}; its last 40 lines:", *lines[-40:], sep="\n", flush=True)
     row = {"step": name, "status": status, "seconds": round(time.perf_counter() - start, 1), "last lines": " / ".join(tail)[:300]}
     print(json.dumps(row), flush=True)
     return row
+
+
+def _text(stream: bytes | str | None) -> str:
+    return stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/device_check.yaml"))
     parser.add_argument("--only-cauchy", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cauchy-backend", help=argparse.SUPPRESS)
+    parser.add_argument("--cauchy-spec", type=json.loads, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print(
@@ -129,6 +162,9 @@ def main(argv=None) -> int:
         )
         return 1
     cfg = load_config(args.config)["steps"]
+    if args.cauchy_backend:
+        backend_cases(args.cauchy_spec, args.cauchy_backend)
+        return 0
     if args.only_cauchy:
         cauchy(cfg["cauchy"])
         return 0

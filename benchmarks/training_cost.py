@@ -18,6 +18,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -104,7 +105,7 @@ def timed(model, splits, group: dict, cfg: dict) -> dict:
     }
 
 
-def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
+def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> Iterator[dict]:
     trainer = {**TRAINER, "accelerator": cfg.get("accelerator", "cpu")}
     splits = load_informer(group["dataset"], group["features"], group["lookback"])
     setting = f"{group['dataset']}-{group['features']} {group['lookback']}->{group['horizon']}"
@@ -127,14 +128,12 @@ def rows_of_group(group: dict, cfg: dict, only: list[str] | None) -> list[dict]:
             return S4Model(**params)
 
         specs.append(("s4", config_name, make))
-    rows = []
     for name, config_name, make in specs:
         if only and name not in only and config_name not in only:
             continue
         row = {"setting": setting, "model": name, "config": config_name, **timed(make(), splits, group, cfg)}
         print(row, flush=True)
-        rows.append(row)
-    return rows
+        yield row
 
 
 def with_ratios(df: pd.DataFrame) -> pd.DataFrame:
@@ -158,11 +157,16 @@ def main(argv=None) -> None:
     if cfg.get("predict_repeats", 0) < 1:
         parser.error(f"{args.config}: `predict_repeats` must be >= 1; got {cfg.get('predict_repeats')}")
     torch.set_num_threads(cfg["threads"])
-    rows = [row for group in cfg["groups"] for row in rows_of_group(group, cfg, args.only)]
-    df = with_ratios(pd.DataFrame(rows))
+    rows = []
+    for row in (row for group in cfg["groups"] for row in rows_of_group(group, cfg, args.only)):
+        rows.append(row)  # written after every row, so a run stopped at its time limit keeps what it measured
+        save(rows, cfg, args)
+
+
+def save(rows: list[dict], cfg: dict, args: argparse.Namespace) -> None:
     write_results(
         args.stem,
-        df,
+        with_ratios(pd.DataFrame(rows)),
         f"Training and prediction cost, one process, {cfg['threads']} torch thread(s)",
         f"python -m benchmarks.training_cost --config {args.config}" + (f" --only {' '.join(args.only)}" if args.only else ""),
         notes=f"An epoch is {cfg['windows_per_epoch']} training windows (the median of epochs 2-{cfg['epochs']}); "
