@@ -87,13 +87,19 @@ def test_a_changed_space_needs_fresh_which_starts_the_study_anew(tmp_path, data_
     run(tmp_path, data_dir, *nlinear)
     old = {t.number: t.params for t in finished("ETTh1-S-24-nlinear", url)}
     monkeypatch.setitem(TINY["spaces"], "nlinear", {**TINY["spaces"]["nlinear"], "lookback": [336]})
-    with pytest.raises(SystemExit, match="--fresh"):
-        run(tmp_path, data_dir, *nlinear)
+    monkeypatch.setitem(TINY, "trainer", {**TINY["trainer"], "limit_train_batches": 2})
+    # finished: it stands as the record of what it searched, and re-tests its best trial as it was searched
+    run(tmp_path, data_dir, *nlinear, "--test-horizons", "48")
+    assert {t.number: t.params for t in finished("ETTh1-S-24-nlinear", url)} == old
+    rows = read_results(tmp_path / "results.csv")
+    assert list(rows.horizon) == [24, 48] and rows.config_hash.nunique() == 1  # the old trainer, the old best trial
+    with pytest.raises(SystemExit, match="--fresh"):  # but gets no trials of the new space
+        run(tmp_path, data_dir, *nlinear, "--n-trials", "3")
     run(tmp_path, data_dir, *nlinear, "--fresh")
     trials = finished("ETTh1-S-24-nlinear", url)
     assert len(trials) == 2 and {t.params["lookback"] for t in trials} == {336} != {p["lookback"] for p in old.values()}
     rows = read_results(tmp_path / "results.csv")
-    assert len(rows) == 1 and rows.lookback.iloc[0] == 336  # the old study's row went with it
+    assert len(rows) == 1 and rows.lookback.iloc[0] == 336  # the old study's rows went with it
 
 
 def test_seed_means_average_the_latest_study():
@@ -233,5 +239,9 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     rows, values = 2 * (8640 + 8640 + 34560 + 24544), 8 * (8640 + 8640 + 34560) + 13 * 24544
     assert "ETTh1-S 3.0 h" in text and "8 pairs with data; no data: ECL-S, ECL-M" in text
     assert f"{3 * rows / 8640:.0f} to {3 * values / 8640:.0f} core-hours" in text
+    # epochs capped at 250 batches of 32 = 8,000 windows: every pair's epoch reads 8,000 rows (x its channels)
+    capped = {"models": ["a", "b"], "n_trials": 2, "seeds": [0, 1, 2], "trainer": {"limit_train_batches": 250, "batch_size": 32}}
+    text = "\n".join(cost.lines(tmp_path, results, capped, data_dir))
+    assert f"{3 * 8:.0f} to {3 * (4 + 3 * 7 + 12):.0f} core-hours" in text and "at most 8,000, 250 batches" in text
     without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
     assert "No projection: the dataset files were not found" in without_data

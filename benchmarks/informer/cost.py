@@ -7,7 +7,8 @@ the pairs whose studies are all finished.
 The projection scales a measured pair's hours by the values a training epoch reads (train rows x
 channels): exact for channel-independent models (S4, NLinear's shared weights), an upper bound for
 models that read all channels of a window in one pass (TiDE, TSMixer, NHiTS), whose epochs grow
-with the train rows only; the lower bound scales by the train rows alone.
+with the train rows only; the lower bound scales by the train rows alone. Where the sweep's trainer caps
+an epoch (``limit_train_batches`` a number of batches), an epoch reads at most that many windows' rows.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
     ]
     if not set(measured.index) <= set(planned):
         return [*head, "No projection: the dataset files were not found (`--data-dir` or `S4FORECAST_DATA_DIR`)."]
-    rows = pd.Series({p: r for p, (r, _) in planned.items()})
-    values = pd.Series({p: r * c for p, (r, c) in planned.items()})
+    rows = pd.Series({p: epoch_rows(r, sweep.get("trainer", {})) for p, (r, _) in planned.items()})
+    values = pd.Series({p: epoch_rows(r, sweep.get("trainer", {})) * c for p, (r, c) in planned.items()})
     lower = (measured / rows[measured.index]).mean() * rows.sum()
     upper = (measured / values[measured.index]).mean() * values.sum()
     absent = [p for p, s in sizes.items() if s is None]
@@ -98,5 +99,17 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
         *head,
         f"Total: {', '.join(f'{p} {h:.1f} h' for p, h in measured.items())}. The whole plan ({len(planned)} pairs with "
         f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {lower:.0f} to {upper:.0f} "
-        "core-hours (scaled by train rows alone, and by train rows x channels).",
+        f"core-hours (scaled by the train rows an epoch reads{epoch_note(sweep.get('trainer', {}))}, alone and x channels).",
     ]
+
+
+def epoch_rows(train_rows: int, trainer: dict) -> int:
+    """Train rows one epoch reads: all of them, or the windows of ``limit_train_batches`` batches when that
+    is a number of batches (each window starts at another row, so windows and rows are about the same)."""
+    cap = trainer.get("limit_train_batches")
+    return min(train_rows, cap * trainer["batch_size"]) if isinstance(cap, int) else train_rows
+
+
+def epoch_note(trainer: dict) -> str:
+    cap = trainer.get("limit_train_batches")
+    return f": at most {cap * trainer['batch_size']:,}, {cap} batches" if isinstance(cap, int) else ""

@@ -122,16 +122,23 @@ def as_searched(sweep: dict, study: optuna.Study, model: str) -> dict:
     return {**sweep, "spaces": {**sweep["spaces"], model: recorded["space"]}, "trainer": recorded["trainer"]}
 
 
-def check_space(study: optuna.Study, sweep: dict, model: str) -> None:
+def check_space(study: optuna.Study, sweep: dict, model: str, adding: bool) -> None:
     """Record what the study searches; refuse to add trials to a study that searched something else
-    (its trials would mix two spaces, and its best trial would not be the new space's)."""
+    (its trials would mix two spaces, and its best trial would not be the new space's). A finished study
+    of another space stands as the record of what it searched (its best trial is re-trained with that)."""
     recorded, current = study.user_attrs.get("searched"), searched(sweep, model)
     if recorded is None:
         study.set_user_attr("searched", current)
-    elif recorded != current:
+    elif recorded != current and adding:
         raise SystemExit(
             f"study {study.study_name} searched another space or trainer than the sweep config's now "
             f"(was {recorded}, is {current}); re-run with --fresh to start it anew (deletes its trials and rows)"
+        )
+    elif recorded != current:
+        log.warning(
+            "study %s is finished under another space or trainer than the sweep config's now; its best trial is "
+            "re-trained as it was searched (--fresh searches the new one)",
+            study.study_name,
         )
 
 
@@ -150,8 +157,8 @@ def run_study(setting, model, cfg, sweep, url, n_trials, workers=1, data_dir=Non
     has ``n_trials``; trials the others are running then still finish, so up to ``workers - 1`` more)."""
     name = study_name(*setting, model)
     study = load_study(study_spec(name, sweep), url)  # created once before the workers race for it
-    check_space(study, sweep, model)
     missing = n_trials - len(study.get_trials(states=FINISHED))
+    check_space(study, sweep, model, adding=missing > 0)
     if missing > 0:
         log.info("study %s: %d of %d trials to run", name, missing, n_trials)
         args = (setting, model, cfg, sweep, url, n_trials)
@@ -294,9 +301,18 @@ def main(argv=None) -> None:
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)
                 continue
             seeds = args.seeds or sweep["seeds"]
+            searched_by_study = as_searched(sweep, study, model)  # its space and trainer, if the config's changed since
             for horizon in args.test_horizons or [setting[2]]:  # the study's own config, at each horizon
                 test_best(
-                    (*setting[:2], horizon), model, cfg, sweep, study, seeds, args.results, args.data_dir, not args.no_progress
+                    (*setting[:2], horizon),
+                    model,
+                    cfg,
+                    searched_by_study,
+                    study,
+                    seeds,
+                    args.results,
+                    args.data_dir,
+                    not args.no_progress,
                 )
 
 
