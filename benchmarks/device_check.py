@@ -3,7 +3,8 @@
     python -m benchmarks.device_check [--config configs/benchmarks/device_check.yaml]
 
 1. the GPU tests (tests/test_gpu.py: the compiled Triton Cauchy kernel),
-2. the Cauchy backends (triton / keops / torch) forward+backward at the paper's sizes,
+2. the Cauchy backends (triton / keops / torch) forward+backward at the paper's sizes, each backend in its
+   own process (a crash is an error row),
 3. benchmarks/training_cost.py at GPU sizes (configs/benchmarks/training_cost_gpu.yaml),
 4. S4Classifier steps per second on LRA ListOps (configs/benchmarks/classifier_cost_gpu.yaml).
 
