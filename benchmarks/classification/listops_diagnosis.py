@@ -58,6 +58,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs/benchmarks/listops_diagnosis.yaml"))
     parser.add_argument("--only", nargs="+", help="variant names to run")
+    parser.add_argument("--stem", default="listops_diagnosis", help="results file name under benchmarks/results/")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     rows = []
@@ -75,10 +76,10 @@ def main(argv=None) -> None:
         print(curve.to_string(index=False), flush=True)
     df = pd.concat(rows)[["variant", "epoch", "train_acc", "val_acc", "val_majority", "train_loss_epoch", "val_loss", "test_acc"]]
     write_results(
-        "listops_diagnosis",
+        args.stem,
         df,
-        "ListOps diagnosis: overfit, learning rate, pooling (short generated expressions)",
-        f"python -m benchmarks.classification.listops_diagnosis --config {args.config}",
+        f"ListOps diagnosis: {cfg.get('title', 'overfit, learning rate, pooling (short generated expressions)')}",
+        f"python -m benchmarks.classification.listops_diagnosis --config {args.config} --stem {args.stem}",
         notes="train_acc / val_acc per epoch (val every epoch, or as the variant's trainer says); val_majority "
         "is the share of the most frequent label in the val split; ln 10 = 2.30 is the loss of a uniform guess.\n",
     )
