@@ -230,6 +230,11 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
         for n in range(trials):
             end = start + dt.timedelta(minutes=minutes)
             study.add_trial(optuna.trial.FrozenTrial(n, optuna.trial.TrialState.COMPLETE, 1.0, start, end, {}, {}, {}, {}, {}, n))
+    running = optuna.create_study(storage=f"sqlite:///{tmp_path / 'ETTm1-S'}.db", study_name="ETTm1-S-96-a")
+    running.ask()  # a study whose only trial is still running (no duration yet), and one with no trials
+    optuna.create_study(storage=f"sqlite:///{tmp_path / 'ETTm1-S'}.db", study_name="ETTm1-S-96-b")
+    hours = cost.study_hours(tmp_path).set_index("study")
+    assert hours.loc["ETTm1-S-96-a", "trials"] == 0 and hours.loc["ETTm1-S-96-b", "study_h"] == 0
     results = pd.DataFrame({"status": "ok", "study": ["ETTh1-S-24-a", "ETTh1-S-24-b"], "wall_time_s": [240.0, 0.0]})
     text = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0, 1, 2]}, data_dir))
     # a: 0.5 h of trials + 15 test runs of 240 s = 1.5 h; b: 1.5 h of trials. ETTh2-S has 1 of 2 trials: left out.

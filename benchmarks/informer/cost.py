@@ -17,6 +17,7 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 from s4forecast.data.informer import DATASETS, borders, read_frame
 
@@ -30,16 +31,16 @@ def study_hours(studies_dir: Path) -> pd.DataFrame:
     for db in sorted(studies_dir.glob("*.db")):
         url = f"sqlite:///{db}"
         for summary in optuna.get_all_study_summaries(url):
-            trials = optuna.load_study(study_name=summary.study_name, storage=url).trials_dataframe(attrs=("state", "duration"))
+            trials = optuna.load_study(study_name=summary.study_name, storage=url).trials
             dataset, features, _, model = summary.study_name.split("-")
-            finished = trials[trials.state.isin(["COMPLETE", "PRUNED"])]
             rows.append(
                 {
                     "study": summary.study_name,
                     "pair": f"{dataset}-{features}",
                     "model": model,
-                    "trials": len(finished),
-                    "study_h": trials.duration.dt.total_seconds().sum() / 3600,
+                    "trials": sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+                    # a running trial has no duration yet; a new study, no trials
+                    "study_h": sum(t.duration.total_seconds() for t in trials if t.duration is not None) / 3600,
                 }
             )
     return pd.DataFrame(rows, columns=["study", "pair", "model", "trials", "study_h"])
