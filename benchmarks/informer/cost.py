@@ -91,8 +91,10 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
     ]
     if not set(measured.index) <= set(planned):
         return [*head, "No projection: the dataset files were not found (`--data-dir` or `S4FORECAST_DATA_DIR`)."]
-    rows = pd.Series({p: epoch_rows(r, sweep.get("trainer", {})) for p, (r, _) in planned.items()})
-    values = pd.Series({p: epoch_rows(r, sweep.get("trainer", {})) * c for p, (r, c) in planned.items()})
+    cap = epoch_cap(sweep.get("trainer", {}))
+    cap_note = f": at most {cap:,}, {sweep['trainer']['limit_train_batches']} batches" if cap else ""
+    rows = pd.Series({p: min(r, cap or r) for p, (r, _) in planned.items()})
+    values = rows * pd.Series({p: c for p, (_, c) in planned.items()})
     lower = (measured / rows[measured.index]).mean() * rows.sum()
     upper = (measured / values[measured.index]).mean() * values.sum()
     absent = [p for p, s in sizes.items() if s is None]
@@ -100,17 +102,13 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
         *head,
         f"Total: {', '.join(f'{p} {h:.1f} h' for p, h in measured.items())}. The whole plan ({len(planned)} pairs with "
         f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {lower:.0f} to {upper:.0f} "
-        f"core-hours (scaled by the train rows an epoch reads{epoch_note(sweep.get('trainer', {}))}, alone and x channels).",
+        f"core-hours (scaled by the train rows an epoch reads{cap_note}, alone and x channels).",
     ]
 
 
-def epoch_rows(train_rows: int, trainer: dict) -> int:
-    """Train rows one epoch reads: all of them, or the windows of ``limit_train_batches`` batches when that
-    is a number of batches (each window starts at another row, so windows and rows are about the same)."""
-    cap = trainer.get("limit_train_batches")
-    return min(train_rows, cap * trainer["batch_size"]) if isinstance(cap, int) else train_rows
-
-
-def epoch_note(trainer: dict) -> str:
-    cap = trainer.get("limit_train_batches")
-    return f": at most {cap * trainer['batch_size']:,}, {cap} batches" if isinstance(cap, int) else ""
+def epoch_cap(trainer: dict) -> int | None:
+    """Train rows one epoch reads at most: the windows of ``limit_train_batches`` batches when that is a
+    number of batches (each window starts at another row, so windows and rows are about the same), else
+    None (every row)."""
+    batches = trainer.get("limit_train_batches")
+    return batches * trainer["batch_size"] if isinstance(batches, int) else None

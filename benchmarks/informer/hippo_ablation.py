@@ -81,9 +81,9 @@ def ablate(setting, cfg, sweep, study: optuna.Study, variant_list, seeds, result
     best = study.best_trial
     space = sweep["spaces"]["s4"]
     for variant in variant_list:
-        raw = best.params if is_assignment(variant) else with_variant(best.params, variant, space)
-        params = sample(optuna.trial.FixedTrial(raw), sweep, "s4")
         assignments = [variant] if is_assignment(variant) else []
+        raw = best.params if assignments else with_variant(best.params, variant, space)
+        params = sample(optuna.trial.FixedTrial(raw), sweep, "s4")
         for seed in seeds:
             if done(results, {"study": study.study_name, "trial": best.number, "variant": variant, "seed": seed}):
                 log.info("skip %s seed %d (in %s)", variant, seed, results)
