@@ -80,6 +80,42 @@ def test_bidirectional_reads_the_future():
         m.setup_step()
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_encoder_with_lengths_gives_each_sequence_its_unpadded_output(bidirectional, norm):
+    """Right-padding with arbitrary values changes nothing on a sequence's own positions once the
+    encoder knows the lengths; the reference is each sequence run alone, unpadded."""
+    enc = S4Encoder(3, d_model=8, n_layers=2, d_state=8, l_max=30, bidirectional=bidirectional, norm=norm)
+    enc = enc.double().eval()
+    lengths = torch.tensor([30, 17, 5])
+    x = torch.randn(3, 30, 3, dtype=torch.float64)
+    y = enc(x, lengths=lengths)
+    for b, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(y[b, :n], enc(x[b : b + 1, :n])[0], rtol=1e-9, atol=1e-9)
+    if bidirectional:  # without the lengths the padding leaks backwards
+        assert (enc(x)[1, :17] - y[1, :17]).abs().max() > 1e-4
+    single = enc.blocks[0].layer  # the layer's own entry point
+    h = torch.randn(3, 30, 8, dtype=torch.float64)
+    torch.testing.assert_close(single(h, lengths=lengths)[1, :17], single(h[1:2, :17])[0], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "lengths, match",
+    [
+        ([3.0, 2.0], "integer"),
+        ([3, 2, 1], r"shape \(2,\)"),
+        ([0, 2], r"\[1, 4\]"),
+        ([5, 2], r"\[1, 4\]"),
+    ],
+)
+def test_encoder_rejects_lengths_that_do_not_fit(lengths, match):
+    enc = S4Encoder(3, d_model=8, n_layers=1, d_state=8, bidirectional=True)
+    with pytest.raises((TypeError, ValueError), match=match):
+        enc(torch.randn(2, 4, 3), lengths=torch.tensor(lengths))
+    with pytest.raises(TypeError, match="integer"):
+        enc(torch.randn(2, 4, 3), lengths=[4, 2])
+
+
 @pytest.mark.parametrize("L", [DIRECT_MAX_LEN - 4, DIRECT_MAX_LEN + 8])  # the direct and the FFT path of `conv`
 def test_convolution_has_no_circular_wrap(L):
     m = layer().eval()

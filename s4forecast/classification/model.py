@@ -24,7 +24,8 @@ SCHEDULES = (None, "cosine", "plateau")
 
 def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """(B, L, H) -> (B, H). ``length-mean`` averages the first ``lengths[b]`` positions only and
-    ``last`` takes position ``lengths[b] - 1``, so right-padding changes nothing (causal encoder)."""
+    ``last`` takes position ``lengths[b] - 1``, so right-padding changes nothing (with an encoder given the
+    lengths, bidirectional too)."""
     if how == "mean":
         return h.mean(1)
     if lengths is None:
@@ -71,8 +72,6 @@ class S4Classifier(pl.LightningModule):
             raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; valid: cosine, plateau or None")
-        if bidirectional and pooling != "mean":
-            raise ValueError("length-aware pooling needs a causal encoder: padding would leak into a bidirectional one")
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
         options = S4Options.pick(self.hparams)  # validated once, naming the option
@@ -98,7 +97,7 @@ class S4Classifier(pl.LightningModule):
     def _encode(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if self.embed is not None:
             x = self.embed(x)
-        return pool(self.encoder(x), self.hparams.pooling, lengths)
+        return pool(self.encoder(x, lengths=lengths), self.hparams.pooling, lengths)
 
     def _step(self, batch, stage: str):
         x, y, *rest = batch

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from s4forecast.nn.options import S4Options
-from s4forecast.nn.s4layer import S4Layer, check_rate, check_sequence
+from s4forecast.nn.s4layer import S4Layer, check_rate, check_sequence, length_mask
 
 
 class _BatchNormL(nn.BatchNorm1d):
@@ -27,11 +27,12 @@ class S4Block(nn.Module):
         self.norm = nn.LayerNorm(d_model) if norm == "layer" else _BatchNormL(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
-        """(B, L, H) -> (B, L, H); the input is not scanned for NaNs (S4Encoder checks its own input once)."""
+    def forward(self, x: torch.Tensor, rate: float = 1.0, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, H) -> (B, L, H); the input is not scanned for NaNs (S4Encoder checks its own input once).
+        ``mask`` (B, L): padded positions, kept out of the S4 layer's convolution."""
         if self.prenorm:
-            return x + self.dropout(self.layer.unchecked_forward(self.norm(x), rate))
-        return self.norm(x + self.dropout(self.layer.unchecked_forward(x, rate)))
+            return x + self.dropout(self.layer.unchecked_forward(self.norm(x), rate, mask))
+        return self.norm(x + self.dropout(self.layer.unchecked_forward(x, rate, mask)))
 
     def step(self, x: torch.Tensor, state):
         if self.prenorm:
@@ -68,12 +69,17 @@ class S4Encoder(nn.Module):
         )
         self.final_norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()
 
-    def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rate: float = 1.0, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, d_input) -> (B, L, d_model). ``lengths`` (B,) marks x as right-padded: every layer's
+        convolution reads only each sequence's first ``lengths[b]`` positions, so with bidirectional
+        layers too the outputs there are the unpadded sequence's (batch norm's statistics excepted,
+        which include padded positions in training)."""
         check_sequence(x, self.d_input, self.encoder.weight.dtype)
         check_rate(rate)
+        mask = length_mask(lengths, x)
         x = self.encoder(x)
         for block in self.blocks:
-            x = block(x, rate)
+            x = block(x, rate, mask)
         return self.final_norm(x)
 
     def setup_step(self, rate: float = 1.0) -> None:

@@ -37,6 +37,26 @@ def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "inp
         raise ValueError(f"{name} contains NaN or Inf values")
 
 
+def length_mask(lengths: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+    """(B,) valid lengths of the right-padded x (B, L, H) -> (B, L) mask, 1 on the first ``lengths[b]``
+    positions; None for None. Raises a clear error for lengths that do not fit x."""
+    if lengths is None:
+        return None
+    if (
+        not isinstance(lengths, torch.Tensor)
+        or lengths.is_floating_point()
+        or lengths.is_complex()
+        or lengths.dtype == torch.bool
+    ):
+        raise TypeError(f"lengths must be an integer torch.Tensor of shape ({x.shape[0]},); got {lengths!r:.80}")
+    if lengths.shape != (x.shape[0],):
+        raise ValueError(f"lengths must have shape ({x.shape[0]},), one per sequence; got {tuple(lengths.shape)}")
+    outside = (lengths < 1) | (lengths > x.shape[1])
+    if outside.any():
+        raise ValueError(f"lengths must lie in [1, {x.shape[1]}] (the padded length); got {lengths[outside].tolist()[:10]}")
+    return (torch.arange(x.shape[1], device=x.device)[None] < lengths.to(x.device)[:, None]).to(x.dtype)
+
+
 def check_rate(rate: float) -> None:
     """``rate`` multiplies Δ: it must be a positive finite number (0, a negative or an infinite rate
     gives a degenerate or NaN kernel)."""
@@ -113,19 +133,25 @@ class S4Layer(nn.Module):
         """(A (H, N, N) complex, B (H, N), C (H, N), dt (H,)) of the forward SSM; see SSM.ssm_matrices."""
         return tuple(t.resolve_conj() for t in self.ssm[0].ssm_matrices())  # plain tensors: .numpy() works
 
-    def forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rate: float = 1.0, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, H) -> (B, L, H). ``lengths`` (B,) marks x as right-padded: the convolution reads only
+        each sequence's first ``lengths[b]`` positions, so a bidirectional layer's output there is the
+        unpadded sequence's (a causal one never reads ahead, with or without it)."""
         check_sequence(x, self.d_model, self.D.dtype)
         check_rate(rate)
-        return self.unchecked_forward(x, rate)
+        return self.unchecked_forward(x, rate, length_mask(lengths, x))
 
-    def unchecked_forward(self, x: torch.Tensor, rate: float = 1.0) -> torch.Tensor:
-        """``forward`` without the input scan, for callers that checked their input once (S4Encoder).
+    def unchecked_forward(self, x: torch.Tensor, rate: float = 1.0, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` without the input scan, for callers that checked their input once (S4Encoder);
+        ``mask`` (B, L) zeroes padded positions before the convolution (see :func:`length_mask`).
 
         The kernel and the FFT convolution run in at least float32 (FFTs have no bfloat16 kernels),
         and the result goes back to the input's dtype, so under bfloat16 autocast only the output
         matmuls run in bfloat16.
         """
         u = x.transpose(1, 2).to(torch.promote_types(x.dtype, torch.float32))  # (B, H, L)
+        if mask is not None:  # the convolution is linear: zeros past the end add nothing to any sum
+            u = u * mask[:, None].to(u.dtype)
         k = self.conv_kernel(u.shape[-1], rate).to(u.dtype)
         y = conv(u, k, self.convolution) + u * self.D[:, None]
         # (B, L, H) contiguous: elementwise backward passes (GELU's above all) are several times slower on the transposed view
