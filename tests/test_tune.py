@@ -15,7 +15,7 @@ import yaml
 from s4forecast import S4Layer, S4Model
 from s4forecast.tune import space as search_space
 from s4forecast.tune.pruning import OptunaPruning
-from s4forecast.tune.sweep import make_storage, report, run_sweep, storage_url
+from s4forecast.tune.sweep import load_study, make_storage, report, run_sweep, storage_url
 from tests.postgres import postgres_server, server_binaries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +85,21 @@ def test_sweep_writes_study_and_resumes(tmp_path, monkeypatch):
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert best["sweep"]["objective"] == pytest.approx(study.best_value)
     S4Model(best["lookback"], best["horizon"], **best["model"])  # a valid, ready configuration
+
+
+def _draws(url: str, runs: list[int]) -> list[tuple]:
+    """The values a seeded TPE study draws over several runs (resumptions) of n trials each."""
+    cfg = {"study_name": "resume", "sampler": {"name": "TPESampler", "seed": 0, "n_startup_trials": 10}}
+    for n in runs:
+        study = load_study(cfg, url)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_categorical("c", [0, 1, 2]), n_trials=n)
+    return [tuple(t.params.values()) for t in study.trials]
+
+
+def test_a_resumed_study_draws_new_start_up_trials_reproducibly(tmp_path):
+    resumed = _draws(f"sqlite:///{tmp_path}/a.db", [3, 3, 3])
+    assert len(set(resumed)) == 9  # a restarted stream re-ran the first 3 start-up trials at each resumption
+    assert _draws(f"sqlite:///{tmp_path}/b.db", [3, 3, 3]) == resumed  # same seed, same runs: same trials
 
 
 def test_pruning_stops_a_trial_that_is_worse_than_the_others():
