@@ -1,0 +1,89 @@
+"""Several classification runs at once, one process each, on one machine (a lent GPU):
+
+    python -m benchmarks.classification.device_runs [--config configs/benchmarks/device_lra.yaml]
+
+Each run is ``python -m s4forecast.train classify --config C`` (checkpoints and logs under the config's
+``output_dir``, a log per run beside them); small models leave a GPU mostly idle, so running them side
+by side costs little more wall time than the slowest alone. A run that outlives ``timeout_s`` is stopped
+and reported so. Writes benchmarks/results/<stem>.{csv,md}: per run its status, test accuracy, size,
+epochs, wall time and validation accuracy per epoch (the S4 classifier's result.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.common import ROOT, load_config, write_results
+from s4forecast.train import load_config as load_run_config
+
+
+def launch(config: str, output_dir: Path, threads: int) -> tuple[str, subprocess.Popen, Path]:
+    """Start one classify run in the background; (its name, its process, its log file)."""
+    name = load_run_config(ROOT / config)["name"]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    log = output_dir / f"{name}.log"
+    command = [sys.executable, "-m", "s4forecast.train", "classify", "--config", config, "--quiet"]
+    command += ["--output-dir", str(output_dir), "--threads", str(threads)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    return name, process, log
+
+
+def row(config: str, name: str, status: str, output_dir: Path) -> dict:
+    """One results row from a run's result.json (what it reached) or, failing that, its status alone."""
+    result = output_dir / name / "result.json"
+    summary = json.loads(result.read_text()) if status == "ok" and result.exists() else {}
+    curve = summary.get("val_acc_per_epoch", [])
+    return {
+        "config": config,
+        "status": status,
+        "test_acc": summary.get("test_acc"),
+        "params": summary.get("params"),
+        "epochs": summary.get("epochs"),
+        "wall_time_s": summary.get("wall_time_s"),
+        "val_acc_per_epoch": " ".join(f"{v:.4f}" for v in curve),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/benchmarks/device_lra.yaml")
+    parser.add_argument("--stem", default="device_lra", help="results file name under benchmarks/results/")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    output_dir = ROOT / cfg["output_dir"]
+    runs = [(config, *launch(config, output_dir, cfg["threads"])) for config in cfg["runs"]]
+    deadline = time.monotonic() + cfg["timeout_s"]
+    statuses = {}
+    for _, name, process, log in runs:
+        try:
+            code = process.wait(timeout=max(deadline - time.monotonic(), 1))
+            statuses[name] = "ok" if code == 0 else f"failed (exit {code})"
+        except subprocess.TimeoutExpired:
+            process.kill()
+            statuses[name] = f"timed out after {cfg['timeout_s']} s"
+        if statuses[name] != "ok":
+            print(f"--- {name}: {statuses[name]}; the end of {log}:", *log.read_text().splitlines()[-30:], sep="\n")
+    table = pd.DataFrame([row(config, name, statuses[name], output_dir) for config, name, _, _ in runs])
+    command = f"python -m benchmarks.classification.device_runs --config {args.config}"
+    write_results(
+        args.stem,
+        table,
+        "Classification runs side by side on one machine",
+        command,
+        notes=f"{cfg['threads']} torch CPU threads a run; test accuracy from each run's best val epoch.\n",
+        floatfmt=".4f",
+    )
+    return 0 if all(s == "ok" for s in statuses.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
