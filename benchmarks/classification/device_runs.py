@@ -5,8 +5,8 @@
 Each run is ``python -m s4forecast.train classify --config C`` (checkpoints and logs under the config's
 ``output_dir``, a log per run beside them); small models leave a GPU mostly idle, so running them side
 by side costs little more wall time than the slowest alone. A run that outlives ``timeout_s`` is stopped
-and reported so. Writes benchmarks/results/<stem>.{csv,md}: per run its status, test accuracy, size,
-epochs, wall time and validation accuracy per epoch (the S4 classifier's result.json).
+and reported so, with the val accuracy it had logged. Writes benchmarks/results/<stem>.{csv,md}: per
+run its status, test accuracy, size, epochs, wall time and val accuracy per epoch.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pandas as pd
 
 from benchmarks.common import ROOT, load_config, write_results
 from s4forecast.train import load_config as load_run_config
+from s4forecast.train import val_curve
 
 
 def launch(config: str, output_dir: Path, threads: int) -> tuple[str, subprocess.Popen, Path]:
@@ -38,10 +39,10 @@ def launch(config: str, output_dir: Path, threads: int) -> tuple[str, subprocess
 
 
 def row(config: str, name: str, status: str, output_dir: Path) -> dict:
-    """One results row from a run's result.json (what it reached) or, failing that, its status alone."""
+    """One results row: a finished run's result.json; of a stopped one, the val accuracy it logged."""
     result = output_dir / name / "result.json"
     summary = json.loads(result.read_text()) if status == "ok" and result.exists() else {}
-    curve = summary.get("val_acc_per_epoch", [])
+    curve = val_curve(output_dir / name)
     return {
         "config": config,
         "status": status,
@@ -73,6 +74,7 @@ def main(argv=None) -> int:
         if statuses[name] != "ok":
             print(f"--- {name}: {statuses[name]}; the end of {log}:", *log.read_text().splitlines()[-30:], sep="\n")
     table = pd.DataFrame([row(config, name, statuses[name], output_dir) for config, name, _, _ in runs])
+    table = table.astype({"params": "Int64", "epochs": "Int64"})  # whole numbers, also beside a stopped run
     command = f"python -m benchmarks.classification.device_runs --config {args.config}"
     write_results(
         args.stem,
