@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ os.environ.setdefault("S4FORECAST_COMPILE", "0")
 # Triton decides at decoration time whether kernels run compiled (GPU) or interpreted (CPU): the
 # suite verifies the GPU Cauchy kernel with the interpreter. Set TRITON_INTERPRET=0 on a GPU machine.
 os.environ.setdefault("TRITON_INTERPRET", "1")
+# Generated ListOps / Pathfinder data is cached on disk (s4forecast/classification/generated.py): the suite
+# gets a fresh cache of its own, so it neither reads a developer's entries nor leaves files in their home.
+os.environ["S4FORECAST_CACHE_DIR"] = tempfile.mkdtemp(prefix="s4forecast-test-cache-")
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -7,7 +7,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, random_split
 
-from s4forecast.classification import cifar, listops, mnist, pathfinder, text
+from s4forecast.classification import cifar, generated, listops, mnist, pathfinder, text
 from s4forecast.classification.batching import LengthBatches, item_lengths
 
 
@@ -64,7 +64,7 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
     if name == "listops":
         lengths = dict(min_length=task.get("min_length", 500), max_length=task.get("max_length", 2000))
         sizes = {s: task[f"n_{s}"] for s in ("train", "val", "test")}
-        splits = listops.generate_splits(sizes, seed=task.get("generator_seed", 0), **lengths)
+        splits = generated.listops_splits(sizes, seed=task.get("generator_seed", 0), **lengths)
         return *(listops.ListOps(splits[s]) for s in sizes), {
             "d_input": task.get("d_embed", 64),
             "n_classes": 10,
@@ -79,7 +79,7 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
             n_test = task.get("test_size", len(data) // 10)
             train, test = random_split(data, [len(data) - n_test, n_test], generator=torch.Generator().manual_seed(1))
         else:
-            splits = [pathfinder.generate(task[f"n_{s}"], size=size, seed=i) for i, s in enumerate(("train", "test"))]
+            splits = [generated.pathfinder_images(task[f"n_{s}"], size=size, seed=i) for i, s in enumerate(("train", "test"))]
             train, test = (mnist.SequentialImages(x.reshape(len(x), -1, 1), y) for x, y in splits)
         return (*_hold_out(train, task), test, {"d_input": 1, "n_classes": 2, "l_max": size * size})
     if name == "imdb":
