@@ -102,9 +102,14 @@ def run_isolated(module: str, args: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def results_dir() -> Path:
+    """benchmarks/results/: where every benchmark writes its tables."""
+    return ROOT / "benchmarks" / "results"
+
+
 def write_results(stem: str, df, title: str, command: str, notes: str = "", floatfmt: str = ".3g") -> None:
     """benchmarks/results/<stem>.csv and <stem>.md (title, run metadata, table, notes); print the table."""
-    out = ROOT / "benchmarks" / "results"
+    out = results_dir()
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / f"{stem}.csv", index=False)
     meta = "".join(f"- {k}: {v}\n" for k, v in metadata(command).items())

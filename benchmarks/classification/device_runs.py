@@ -6,7 +6,9 @@ Each run is ``python -m s4forecast.train classify --config C`` (checkpoints and 
 ``output_dir``, a log per run beside them); small models leave a GPU mostly idle, so running them side
 by side costs little more wall time than the slowest alone. A run that outlives ``timeout_s`` is stopped
 and reported so, with the val accuracy it had logged. Writes benchmarks/results/<stem>.{csv,md}: per
-run its status, test accuracy, size, epochs, wall time and val accuracy per epoch.
+run its status, test accuracy, size, epochs, wall time and val accuracy per epoch, and
+<stem>_epochs.csv: per run and epoch its train and val accuracy and loss. ``--collect DIR`` copies those
+and the runs' logs (one file) to DIR, e.g. a device call's $OUT.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import ROOT, load_config, write_results
+from benchmarks.classification.listops_diagnosis import epoch_curve
+from benchmarks.common import ROOT, load_config, results_dir, write_results
 from s4forecast.train import load_config as load_run_config
 from s4forecast.train import val_curve
 
@@ -54,10 +58,30 @@ def row(config: str, name: str, status: str, output_dir: Path) -> dict:
     }
 
 
+def epochs(runs: list, output_dir: Path) -> pd.DataFrame:
+    """Per run and epoch, train / val accuracy and loss from each run's logs (empty for a run that logged none)."""
+    curves = [
+        epoch_curve(output_dir / name).assign(config=config)
+        for config, name, _, _ in runs
+        if any((output_dir / name).glob("lightning_logs/version_*/metrics.csv"))
+    ]
+    return pd.concat(curves) if curves else pd.DataFrame(columns=["config", "epoch"])
+
+
+def collect(stem: str, runs: list, into: Path) -> None:
+    """The results files and one file of every run's log, flat in ``into``."""
+    into.mkdir(parents=True, exist_ok=True)
+    for suffix in (".csv", ".md", "_epochs.csv"):
+        shutil.copy(results_dir() / f"{stem}{suffix}", into)
+    logs = "".join(f"===== {log.name}\n{log.read_text()}\n" for _, _, _, log in runs)
+    (into / f"{stem}_logs.txt").write_text(logs)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/benchmarks/device_lra.yaml")
     parser.add_argument("--stem", default="device_lra", help="results file name under benchmarks/results/")
+    parser.add_argument("--collect", type=Path, help="copy the results and the runs' logs to this folder")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     output_dir = ROOT / cfg["output_dir"]
@@ -84,6 +108,9 @@ def main(argv=None) -> int:
         notes=f"{cfg['threads']} torch CPU threads a run; test accuracy from each run's best val epoch.\n",
         floatfmt=".4f",
     )
+    epochs(runs, output_dir).to_csv(results_dir() / f"{args.stem}_epochs.csv", index=False)
+    if args.collect:
+        collect(args.stem, runs, args.collect)
     return 0 if all(s == "ok" for s in statuses.values()) else 1
 
 
