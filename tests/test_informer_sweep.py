@@ -102,6 +102,45 @@ def test_a_changed_space_needs_fresh_which_starts_the_study_anew(tmp_path, data_
     assert len(rows) == 1 and rows.lookback.iloc[0] == 336  # the old study's rows went with it
 
 
+def test_each_study_runs_its_models_setting_config_as_one_more_trial(tmp_path, data_dir, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    monkeypatch.setitem(TINY, "n_trials", 1)
+    run(tmp_path, data_dir, "--storage", url, "--seeds", "0")  # finished before setting trials existed
+    monkeypatch.setitem(TINY, "setting_trial", True)
+    run(tmp_path, data_dir, "--storage", url, "--seeds", "0")
+    for model in ("s4", "nlinear"):
+        trials = finished(f"ETTh1-S-24-{model}", url)
+        assert len(trials) == 2 and [bool(t.user_attrs.get(sweep.SETTING_TRIAL)) for t in trials] == [False, True]
+        first = sweep.setting_params(("ETTh1", "S", 24), TINY, model)
+        assert first and {k: trials[1].params[k] for k in first} == first
+    # ETTh1-S-24's hand choices that TINY's space holds (patches of 16 with their Δ range); the rest sampled
+    s4 = sweep.setting_params(("ETTh1", "S", 24), TINY, "s4")
+    assert s4 == {"mode": "nplr", "init_nplr": "legs", "discretization_nplr": "bilinear", "dt_min": 0.01, "dt_span": 100.0, "patch_len": 16}
+    assert sweep.setting_params(("ETTh1", "S", 24), TINY, "nlinear") == {"lr": 0.005}  # lookback 336 is not in [96, 192]
+    table = findings.setting_trial_lines(tmp_path)  # studies.db: what RESULTS.md reports of the setting trials
+    assert [line.split(" | ")[0] for line in table if line.startswith("| ETTh1")] == ["| ETTh1-S-24-nlinear", "| ETTh1-S-24-s4"]
+    run(tmp_path, data_dir, "--storage", url, "--seeds", "0", "--n-trials", "2")  # sampled trials still count to n_trials
+    assert [bool(t.user_attrs.get(sweep.SETTING_TRIAL)) for t in finished("ETTh1-S-24-nlinear", url)] == [False, True, False]
+    run(tmp_path, data_dir, "--storage", url, "--seeds", "0", "--n-trials", "2")  # resumes: nothing left
+    assert len(finished("ETTh1-S-24-nlinear", url)) == 3
+
+
+@pytest.mark.parametrize("horizon", [24, 96])
+def test_the_setting_trial_of_the_real_sweep_is_the_benchmark_tables_s4_config(horizon):
+    """Built the sweep's way (trial base + sampled parameters) from :func:`setting_params`, S4's config is
+    the one ``run`` gives the benchmark table at ETTm1-S (per step at 96; patched, lookback 720 at 24)."""
+    sweep_cfg = sweep.read_yaml(sweep.SWEEP_CONFIG)
+    setting = ("ETTm1", "S", horizon)
+    params = sweep.sample(optuna.trial.FixedTrial(sweep.setting_params(setting, sweep_cfg, "s4")), sweep_cfg, "s4")
+    trial = sweep.trial_config(sweep.trial_base(setting), sweep_cfg, "s4", params)
+    table = sweep.configs.load("ETTm1", "S", horizon=horizon)
+    assert trial["lookback"] == table["lookback"]
+    resolved = sweep.resolved("s4", table["s4"])
+    assert {k: trial["s4"][k] for k in table["s4"]} == table["s4"]
+    assert trial["s4"]["dt_min"] == resolved["dt_min"] and trial["s4"]["dt_max"] == pytest.approx(resolved["dt_max"])
+    assert trial["s4"]["patch_len"] == resolved["patch_len"] == (1 if horizon == 96 else 16)
+
+
 def test_seed_means_average_the_latest_study():
     rows = pd.DataFrame(
         {

@@ -56,6 +56,16 @@ def test_space_never_yields_an_invalid_layer_and_is_numerically_robust():
     assert len(seen) >= 8  # the sampler explores the conditional branches
 
 
+def test_a_space_holds_a_value_of_its_own_type_and_range():
+    assert search_space.holds([False, True], True) and not search_space.holds([1, 8, 16], True)
+    assert not search_space.holds([16, 32], 16.0) and search_space.holds(["legs"], "legs")
+    assert search_space.holds({"low": 1, "high": 3}, 2) and not search_space.holds({"low": 1, "high": 3}, 2.5)
+    assert search_space.holds({"low": 1e-4, "high": 1e-2, "log": True}, 1e-2)
+    assert not search_space.holds({"low": 1e-4, "high": 1e-2}, 0.02) and not search_space.holds({"low": 0.0, "high": 1.0}, None)
+    names = search_space.parameters({"mode": ["nplr", "diag"], "init": {"nplr": ["legs"], "diag": ["diag-lin"]}, "d_state": [8]})
+    assert names == {"mode": ["nplr", "diag"], "init_nplr": ["legs"], "init_diag": ["diag-lin"], "d_state": [8]}
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [

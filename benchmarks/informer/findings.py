@@ -1,6 +1,7 @@
-"""What the S4 sweeps found, for RESULTS.md: per S4 study the best trial's HiPPO variant and the fANOVA
-parameter importances (benchmarks/informer/sweep.py writes them), and the HiPPO ablation
-(benchmarks/informer/hippo_ablation.py): each variant's val loss and test MSE, averaged over seeds."""
+"""What the sweeps found, for RESULTS.md: per S4 study the best trial's HiPPO variant and the fANOVA
+parameter importances (benchmarks/informer/sweep.py writes them), the HiPPO ablation
+(benchmarks/informer/hippo_ablation.py): each variant's val loss and test MSE, averaged over seeds, and
+for every model's study whether the search beat the model's own config for the setting on val."""
 
 from __future__ import annotations
 
@@ -11,19 +12,54 @@ import pandas as pd
 
 from benchmarks.informer.hippo_ablation import trial_variant
 from benchmarks.informer.run import read_results
+from benchmarks.informer.sweep import FINISHED, SETTING_TRIAL
 
 TOP_IMPORTANCES = 4
 
 
-def s4_studies(studies_dir: Path) -> list[optuna.Study]:
-    """Every S4 study with a complete trial in the SQLite files of ``studies_dir``, by name."""
+def studies(studies_dir: Path, suffix: str = "") -> list[optuna.Study]:
+    """Every study named ``*<suffix>`` with a complete trial in the SQLite files of ``studies_dir``, by name."""
     found = []
     for db in sorted(studies_dir.glob("*.db")):
         url = f"sqlite:///{db}"
         for summary in optuna.get_all_study_summaries(url):
-            if summary.study_name.endswith("-s4") and summary.best_trial is not None:
+            if summary.study_name.endswith(suffix) and summary.best_trial is not None:
                 found.append(optuna.load_study(study_name=summary.study_name, storage=url))
     return sorted(found, key=lambda s: s.study_name)
+
+
+def s4_studies(studies_dir: Path) -> list[optuna.Study]:
+    return studies(studies_dir, "-s4")
+
+
+def setting_trial_lines(studies_dir: Path) -> list[str]:
+    """Markdown table: per study with a finished setting-config trial (``sweep.SETTING_TRIAL``), its val loss
+    against the best sampled trial's, and which one the study picked (the lower)."""
+    rows = []
+    for study in studies(studies_dir):
+        trials = study.get_trials(states=FINISHED)
+        own = [t for t in trials if t.user_attrs.get(SETTING_TRIAL)]
+        sampled = [_val_loss(t) for t in trials if not t.user_attrs.get(SETTING_TRIAL)]
+        if not own or not sampled:
+            continue
+        mark = " (pruned)" * (own[0].state != optuna.trial.TrialState.COMPLETE)
+        best = study.best_trial
+        picked = "its own config" if best.user_attrs.get(SETTING_TRIAL) else f"sampled #{best.number}"
+        rows.append(f"| {study.study_name} | {_val_loss(own[0]):.4f}{mark} | {min(sampled):.4f} | {picked} |")
+    if not rows:
+        return []
+    return [
+        "### Did the search beat each model's own config? (val loss)",
+        "",
+        "Each study's setting-config trial (`setting_trial` in `configs/informer/sweep.yaml`: S4's hand-chosen",
+        "config of the table above, a peer's config there or its library's defaults, within its space) against",
+        "its best sampled trial. The val loss of a pruned trial is its last reported epoch's.",
+        "",
+        "| study | own config | best sampled | picked |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def study_lines(studies_dir: Path) -> list[str]:
@@ -92,6 +128,13 @@ def ablation_lines(path: Path) -> list[str]:
     return lines
 
 
+def _val_loss(trial: optuna.trial.FrozenTrial) -> float:
+    """A finished trial's val loss: its value, or a pruned trial's last reported one."""
+    if trial.value is not None:
+        return trial.value
+    return trial.intermediate_values[max(trial.intermediate_values)] if trial.intermediate_values else float("nan")
+
+
 def lines(studies_dir: Path, ablation: Path) -> list[str]:
-    found = study_lines(studies_dir) + ablation_lines(ablation)
-    return ["## What the S4 sweeps found", "", *found] if found else []
+    found = study_lines(studies_dir) + ablation_lines(ablation) + setting_trial_lines(studies_dir)
+    return ["## What the sweeps found", "", *found] if found else []

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 import torch
 from darts.models import DLinearModel, NHiTSModel, NLinearModel, TiDEModel, TSMixerModel
+from darts.models.forecasting.pl_forecasting_module import PLForecastingModule
 from pytorch_lightning.callbacks import EarlyStopping
 
 # Darts drives Lightning through the `pytorch_lightning` namespace: callbacks must come from there.
 from s4forecast import S4Model
+from s4forecast.forecasting.s4_model import DT_RANGE_PER_PATCH, DT_RANGE_PER_STEP
 
 DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEModel, "tsmixer": TSMixerModel, "nhits": NHiTSModel}
 # neuralforecast's models through Darts' NeuralForecastModel; their architecture arguments pass through as they are
@@ -62,6 +65,36 @@ def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = T
     if name not in DARTS_MODELS:
         raise ValueError(f"unknown model {name!r}; valid: s4, {', '.join([*DARTS_MODELS, *NEURALFORECAST_MODELS])}")
     return DARTS_MODELS[name](**common, **m, optimizer_kwargs=optimizer)
+
+
+def resolved(name: str, section: dict) -> dict:
+    """Every keyword ``build`` gives model ``name`` for a config section: the section's values over the
+    defaults ``build`` falls back on (per-step S4 with its Δ range, ``patch_len`` 1; the optimizer's lr,
+    torch's 1e-3) and the model class's keyword defaults (a Darts model's with its module's, such as
+    ``use_reversible_instance_norm``; a neuralforecast model's ``learning_rate`` as ``lr``). A peer with
+    no section in configs/informer is built at its library's defaults."""
+    if name == "s4":
+        patch_len = section.get("patch_len", 1)
+        dt_min, dt_max = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
+        defaults = _darts_defaults(S4Model) | {"patch_len": 1, "dt_min": dt_min, "dt_max": dt_max, "lr": 1e-3}
+    elif name in NEURALFORECAST_MODELS:
+        import neuralforecast.models
+
+        defaults = _keyword_defaults(getattr(neuralforecast.models, NEURALFORECAST_MODELS[name]).__init__)
+        defaults["lr"] = defaults.pop("learning_rate")
+    elif name in DARTS_MODELS:
+        defaults = _darts_defaults(DARTS_MODELS[name]) | {"lr": 1e-3}
+    else:
+        raise ValueError(f"unknown model {name!r}; valid: s4, {', '.join([*DARTS_MODELS, *NEURALFORECAST_MODELS])}")
+    return defaults | section
+
+
+def _darts_defaults(cls) -> dict:
+    return _keyword_defaults(PLForecastingModule.__init__) | _keyword_defaults(cls.__init__)
+
+
+def _keyword_defaults(init) -> dict:
+    return {k: p.default for k, p in inspect.signature(init).parameters.items() if p.default is not inspect.Parameter.empty}
 
 
 def missing_dependency(name: str) -> str | None:

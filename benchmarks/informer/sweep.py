@@ -11,7 +11,10 @@ in RDB storage that persists (default: the SQLite file benchmarks/informer/studi
 any Optuna URL, e.g. PostgreSQL, for several workers or machines). Every model is swept by the same
 machinery: the sampler and pruner of configs/informer/sweep.yaml (TPE, Hyperband on epochs), the same
 number of trials, its own space, each trial trained to its own convergence (full epochs, early stopping
-on val) and scored by its best val loss. A re-run resumes: a study only gets its missing trials, and a
+on val) and scored by its best val loss. Each study also runs one trial at its model's own config for
+the setting (``setting_trial`` of the sweep config: S4's hand-chosen config of the benchmark table, a
+peer's config there or its library's defaults), so a study's best is never worse on val than the config
+it replaces, every model alike. A re-run resumes: a study only gets its missing trials, and a
 (study, trial, seed) already in results.csv is not re-run. The best trial is then re-trained once per
 seed and tested; each row records ``study``, ``trial`` and ``seed``. Each study's optimisation history and
 parameter importances (fANOVA) go to benchmarks/informer/studies/<study>/.
@@ -35,7 +38,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from benchmarks.informer import config as configs
-from benchmarks.informer.models import missing_dependency
+from benchmarks.informer.models import missing_dependency, resolved
 from benchmarks.informer.run import ALL_DATASETS, RESULTS, append, fit, read_results, run_setting, setting_arguments
 from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
@@ -47,6 +50,7 @@ SWEEP_CONFIG = configs.CONFIG_DIR / "sweep.yaml"
 STUDIES = Path(__file__).resolve().parent / "studies"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 SWEEP_COLUMNS = ("study", "trial", "seed")
+SETTING_TRIAL = "setting_config"  # user attribute of the trial at the model's own config for the setting
 log = logging.getLogger("benchmarks.informer.sweep")
 
 
@@ -70,6 +74,27 @@ def trial_config(cfg: dict, sweep: dict, model: str, params: dict) -> dict:
     (``lookback`` is shared by the setting; everything else goes to the model's section)."""
     params = dict(params)
     return configs.merge(cfg, {"lookback": params.pop("lookback"), "trainer": sweep["trainer"], model: params})
+
+
+def setting_params(setting: tuple, sweep: dict, model: str, config_dir: Path = configs.CONFIG_DIR) -> dict:
+    """The trial parameters of ``model``'s own config for the setting (configs/informer with the horizon's
+    choices, as the benchmark table runs it; a peer without a section there at its library's defaults),
+    those its space holds; the sampler draws the others. S4's ``init``, ``discretization`` and Δ range
+    become the parameters :func:`sample` draws (``init_<mode>``, ``dt_span``)."""
+    cfg = configs.load(*setting[:2], config_dir, setting[2])
+    values = {**resolved(model, cfg.get(model, {})), "lookback": cfg["lookback"]}
+    if model == "s4":
+        mode = values["mode"]
+        values |= {f"init_{mode}": values["init"], f"discretization_{mode}": values["discretization"]}
+        values["dt_span"] = values["dt_max"] / values["dt_min"]
+    space = search_space.parameters(sweep["spaces"][model])
+    return {name: values[name] for name, entry in space.items() if name in values and search_space.holds(entry, values[name])}
+
+
+def setting_trial_pending(study: optuna.Study) -> bool:
+    """Whether the study's setting-config trial has yet to finish (never enqueued, waiting or running)."""
+    states = {t.state for t in study.get_trials(deepcopy=False) if t.user_attrs.get(SETTING_TRIAL)}
+    return not states & set(FINISHED)
 
 
 def sample(trial: optuna.Trial, sweep: dict, model: str) -> dict:
@@ -152,16 +177,24 @@ def discard(name: str, url: str, results: Path) -> None:
         log.info("dropped %d rows of study %s from %s", int((df.study == name).sum()), name, results)
 
 
-def run_study(setting, model, cfg, sweep, url, n_trials, workers=1, data_dir=None, progress=True) -> optuna.Study:
-    """Bring the study to ``n_trials`` finished trials, over ``workers`` processes (each stops once the study
-    has ``n_trials``; trials the others are running then still finish, so up to ``workers - 1`` more)."""
+def run_study(
+    setting, model, cfg, sweep, url, n_trials, workers=1, data_dir=None, progress=True, first: dict | None = None
+) -> optuna.Study:
+    """Bring the study to ``n_trials`` finished sampled trials, plus (given ``first``, the parameters of
+    :func:`setting_params`) one trial enqueued at them, which Optuna runs before any other; over ``workers``
+    processes (each stops once the study has its trials; trials the others are running then still finish,
+    so up to ``workers - 1`` more)."""
     name = study_name(*setting, model)
     study = load_study(study_spec(name, sweep), url)  # created once before the workers race for it
-    missing = n_trials - len(study.get_trials(states=FINISHED))
-    check_space(study, sweep, model, adding=missing > 0)
-    if missing > 0:
-        log.info("study %s: %d of %d trials to run", name, missing, n_trials)
-        args = (setting, model, cfg, sweep, url, n_trials)
+    finished = study.get_trials(states=FINISHED)
+    missing = max(n_trials - sum(not t.user_attrs.get(SETTING_TRIAL) for t in finished), 0)
+    first_pending = first is not None and setting_trial_pending(study)
+    check_space(study, sweep, model, adding=missing + first_pending > 0)
+    if first_pending and not any(t.user_attrs.get(SETTING_TRIAL) for t in study.get_trials(states=(TrialState.WAITING,))):
+        study.enqueue_trial(first, user_attrs={SETTING_TRIAL: True})
+    if missing + first_pending > 0:
+        log.info("study %s: %d sampled trials of %d to run%s", name, missing, n_trials, " and its setting-config trial" * first_pending)
+        args = (setting, model, cfg, sweep, url, len(finished) + missing + first_pending)
         if workers == 1:
             _worker(*args, 0, data_dir, progress)
         else:
@@ -295,7 +328,8 @@ def main(argv=None) -> None:
             n_trials = args.n_trials or sweep["n_trials"]
             if args.fresh:
                 discard(study_name(*setting, model), url, args.results)
-            study = run_study(setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress)
+            first = setting_params(setting, sweep, model, args.config_dir) if sweep.get("setting_trial") else None
+            study = run_study(setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress, first)
             plot_study(study, args.studies_dir)
             if not study.get_trials(states=(TrialState.COMPLETE,)):
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)

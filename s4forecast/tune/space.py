@@ -64,6 +64,27 @@ def sample_plain(trial: optuna.Trial, space: dict) -> dict:
     return {name: _suggest(trial, name, entry) for name, entry in space.items()}
 
 
+def parameters(space: dict) -> dict:
+    """Each trial parameter a space samples, by the name :func:`sample` gives it, with its entry (the
+    conditional entries once per mode: ``init_nplr``, ``init_diag``, ...)."""
+    out = {}
+    for name, entry in space.items():
+        out |= {f"{name}_{mode}": choices for mode, choices in entry.items()} if name in CONDITIONAL else {name: entry}
+    return out
+
+
+def holds(entry, value) -> bool:
+    """Whether ``value`` is one of the entry's choices (of the same type: ``True`` is not ``1``) or lies in
+    its range (an integer for an integer range)."""
+    if isinstance(entry, list):
+        return any(type(value) is type(choice) and value == choice for choice in entry)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(entry["low"], int) and isinstance(entry["high"], int) and not isinstance(value, int):
+        return False
+    return entry["low"] <= value <= entry["high"]
+
+
 def sample(trial: optuna.Trial, space: dict) -> dict:
     """One configuration: S4Model keyword arguments plus ``lr`` and ``lookback``."""
     params = {}
