@@ -115,7 +115,14 @@ def test_each_study_runs_its_models_setting_config_as_one_more_trial(tmp_path, d
         assert first and {k: trials[1].params[k] for k in first} == first
     # ETTh1-S-24's hand choices that TINY's space holds (patches of 16 with their Δ range); the rest sampled
     s4 = sweep.setting_params(("ETTh1", "S", 24), TINY, "s4")
-    assert s4 == {"mode": "nplr", "init_nplr": "legs", "discretization_nplr": "bilinear", "dt_min": 0.01, "dt_span": 100.0, "patch_len": 16}
+    assert s4 == {
+        "mode": "nplr",
+        "init_nplr": "legs",
+        "discretization_nplr": "bilinear",
+        "dt_min": 0.01,
+        "dt_span": 100.0,
+        "patch_len": 16,
+    }
     assert sweep.setting_params(("ETTh1", "S", 24), TINY, "nlinear") == {"lr": 0.005}  # lookback 336 is not in [96, 192]
     table = findings.setting_trial_lines(tmp_path)  # studies.db: what RESULTS.md reports of the setting trials
     assert [line.split(" | ")[0] for line in table if line.startswith("| ETTh1")] == ["| ETTh1-S-24-nlinear", "| ETTh1-S-24-s4"]

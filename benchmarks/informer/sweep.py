@@ -193,7 +193,9 @@ def run_study(
     if first_pending and not any(t.user_attrs.get(SETTING_TRIAL) for t in study.get_trials(states=(TrialState.WAITING,))):
         study.enqueue_trial(first, user_attrs={SETTING_TRIAL: True})
     if missing + first_pending > 0:
-        log.info("study %s: %d sampled trials of %d to run%s", name, missing, n_trials, " and its setting-config trial" * first_pending)
+        log.info(
+            "study %s: %d sampled trials of %d to run%s", name, missing, n_trials, " and its setting-config trial" * first_pending
+        )
         args = (setting, model, cfg, sweep, url, len(finished) + missing + first_pending)
         if workers == 1:
             _worker(*args, 0, data_dir, progress)
