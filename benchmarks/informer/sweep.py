@@ -91,12 +91,6 @@ def setting_params(setting: tuple, sweep: dict, model: str, config_dir: Path = c
     return {name: values[name] for name, entry in space.items() if name in values and search_space.holds(entry, values[name])}
 
 
-def setting_trial_pending(study: optuna.Study) -> bool:
-    """Whether the study's setting-config trial has yet to finish (never enqueued, waiting or running)."""
-    states = {t.state for t in study.get_trials(deepcopy=False) if t.user_attrs.get(SETTING_TRIAL)}
-    return not states & set(FINISHED)
-
-
 def sample(trial: optuna.Trial, sweep: dict, model: str) -> dict:
     space = sweep["spaces"][model]
     return search_space.sample(trial, space) if model == "s4" else search_space.sample_plain(trial, space)
@@ -188,9 +182,10 @@ def run_study(
     study = load_study(study_spec(name, sweep), url)  # created once before the workers race for it
     finished = study.get_trials(states=FINISHED)
     missing = max(n_trials - sum(not t.user_attrs.get(SETTING_TRIAL) for t in finished), 0)
-    first_pending = first is not None and setting_trial_pending(study)
+    setting_states = {t.state for t in study.get_trials(deepcopy=False) if t.user_attrs.get(SETTING_TRIAL)}
+    first_pending = first is not None and not setting_states & set(FINISHED)
     check_space(study, sweep, model, adding=missing + first_pending > 0)
-    if first_pending and not any(t.user_attrs.get(SETTING_TRIAL) for t in study.get_trials(states=(TrialState.WAITING,))):
+    if first_pending and not setting_states & {TrialState.WAITING, TrialState.RUNNING}:  # enqueued once
         study.enqueue_trial(first, user_attrs={SETTING_TRIAL: True})
     if missing + first_pending > 0:
         log.info(
