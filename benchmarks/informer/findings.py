@@ -39,13 +39,13 @@ def setting_trial_lines(studies_dir: Path) -> list[str]:
     for study in studies(studies_dir):
         trials = study.get_trials(states=FINISHED)
         own = [t for t in trials if t.user_attrs.get(SETTING_TRIAL)]
-        sampled = [_val_loss(t) for t in trials if not t.user_attrs.get(SETTING_TRIAL)]
+        sampled = [t.value for t in trials if not t.user_attrs.get(SETTING_TRIAL)]
         if not own or not sampled:
             continue
         mark = " (pruned)" * (own[0].state != optuna.trial.TrialState.COMPLETE)
         best = study.best_trial
         picked = "its own config" if best.user_attrs.get(SETTING_TRIAL) else f"sampled #{best.number}"
-        rows.append(f"| {study.study_name} | {_val_loss(own[0]):.4f}{mark} | {min(sampled):.4f} | {picked} |")
+        rows.append(f"| {study.study_name} | {own[0].value:.4f}{mark} | {min(sampled):.4f} | {picked} |")
     if not rows:
         return []
     return [
@@ -53,7 +53,7 @@ def setting_trial_lines(studies_dir: Path) -> list[str]:
         "",
         "Each study's setting-config trial (`setting_trial` in `configs/informer/sweep.yaml`: S4's hand-chosen",
         "config of the table above, a peer's config there or its library's defaults, within its space) against",
-        "its best sampled trial. The val loss of a pruned trial is its last reported epoch's.",
+        "its best sampled trial. A pruned trial's value is its last reported epoch's val loss (Optuna's).",
         "",
         "| study | own config | best sampled | picked |",
         "|---|---|---|---|",
@@ -126,13 +126,6 @@ def ablation_lines(path: Path) -> list[str]:
             lines.append(f"| {name} | {r.val:.4f} | {r.mse:.4f} ± {sd:.4f} | {r.mae:.4f} | {int(r.seeds)} | {r.mse / own:.3f} |")
         lines.append("")
     return lines
-
-
-def _val_loss(trial: optuna.trial.FrozenTrial) -> float:
-    """A finished trial's val loss: its value, or a pruned trial's last reported one."""
-    if trial.value is not None:
-        return trial.value
-    return trial.intermediate_values[max(trial.intermediate_values)] if trial.intermediate_values else float("nan")
 
 
 def lines(studies_dir: Path, ablation: Path) -> list[str]:
