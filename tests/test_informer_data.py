@@ -116,28 +116,22 @@ def tiny_config_dir(tmp_path, batches: int, model: str, **model_overrides):
     return cfg_dir
 
 
+def etth1_s_24_args(model: str, results, data_dir, config_dir=None) -> list[str]:
+    """`run`'s command line for one model at ETTh1-S-24, without a progress bar."""
+    config = ["--config-dir", str(config_dir)] if config_dir else []
+    return [
+        *("--dataset", "ETTh1", "--features", "S", "--horizon", "24", "--model", model),
+        *("--results", str(results), "--data-dir", str(data_dir), "--no-progress"),
+        *config,
+    ]
+
+
 def test_runner_end_to_end_writes_a_row(data_dir, tmp_path):
     from benchmarks.informer import run
 
     cfg_dir = tiny_config_dir(tmp_path, 3, "s4", d_model=8, n_layers=1, d_state=8)
     results = tmp_path / "results.csv"
-    args = [
-        "--dataset",
-        "ETTh1",
-        "--features",
-        "S",
-        "--horizon",
-        "24",
-        "--model",
-        "s4",
-        "--results",
-        str(results),
-        "--config-dir",
-        str(cfg_dir),
-        "--data-dir",
-        str(data_dir),
-        "--no-progress",
-    ]
+    args = etth1_s_24_args("s4", results, data_dir, cfg_dir)
     run.main(args)
     df = pd.read_csv(results)
     assert len(df) == 1
@@ -264,25 +258,7 @@ def test_runner_informer_rerun_writes_a_row(data_dir, tmp_path):
 
     cfg_dir = tiny_config_dir(tmp_path, 2, "informer", hidden_size=8, n_head=2, encoder_layers=1)
     results = tmp_path / "results.csv"
-    run.main(
-        [
-            "--dataset",
-            "ETTh1",
-            "--features",
-            "S",
-            "--horizon",
-            "24",
-            "--model",
-            "informer",
-            "--results",
-            str(results),
-            "--config-dir",
-            str(cfg_dir),
-            "--data-dir",
-            str(data_dir),
-            "--no-progress",
-        ]
-    )
+    run.main(etth1_s_24_args("informer", results, data_dir, cfg_dir))
     row = pd.read_csv(results).iloc[0]
     assert (row.model, row.status, row.test_windows) == ("informer", "ok", 2880 - 24 + 1)
     assert 0 < row.mse < 5 and row.params > 0
@@ -296,23 +272,7 @@ def test_runner_skips_a_model_whose_package_is_missing(monkeypatch, data_dir, tm
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "neuralforecast" else find_spec(name, *a))
     results = tmp_path / "results.csv"
-    run.main(
-        [
-            "--dataset",
-            "ETTh1",
-            "--features",
-            "S",
-            "--horizon",
-            "24",
-            "--model",
-            "informer",
-            "--results",
-            str(results),
-            "--data-dir",
-            str(data_dir),
-            "--no-progress",
-        ]
-    )
+    run.main(etth1_s_24_args("informer", results, data_dir))
     assert not results.exists()
     assert "pip install 's4forecast[informer]'" in caplog.text
 
