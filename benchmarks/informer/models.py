@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from darts.models import DLinearModel, NHiTSModel, NLinearModel, TiDEModel, TSMixerModel
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule
+from darts.models.forecasting.torch_forecasting_model import PastCovariatesTorchModel
 from pytorch_lightning.callbacks import EarlyStopping
 
 # Darts drives Lightning through the `pytorch_lightning` namespace: callbacks must come from there.
@@ -18,7 +19,7 @@ from s4forecast.forecasting.s4_model import DT_RANGE_PER_PATCH, DT_RANGE_PER_STE
 DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEModel, "tsmixer": TSMixerModel, "nhits": NHiTSModel}
 # neuralforecast's models through Darts' NeuralForecastModel; their architecture arguments pass through as they are
 NEURALFORECAST_MODELS = {"informer": "Informer", "patchtst": "PatchTST", "itransformer": "iTransformer"}
-TIME_FEATURES = {"datetime_attribute": {"future": ["hour", "dayofweek", "day", "month"]}, "transformer": None}
+CALENDAR = ["hour", "dayofweek", "day", "month"]  # the time features (``time_features: true``)
 
 
 def trainer_kwargs(cfg: dict, progress: bool, callbacks: tuple = ()) -> dict:
@@ -56,21 +57,39 @@ def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = T
         # configs without patch_len ran per-step S4 (rows before S4Model's patched default): keep it so
         m.setdefault("patch_len", 1)
         if m.pop("time_features"):
-            common["add_encoders"] = {**TIME_FEATURES, "transformer": _scaler()}
+            common["add_encoders"] = time_feature_encoders(S4Model)
         return S4Model(**common, **m, optimizer_cls=torch.optim.AdamW, optimizer_kwargs=optimizer)
     if name in NEURALFORECAST_MODELS:
         from darts.models import NeuralForecastModel
 
+        if m.pop("time_features", False):
+            raise ValueError(
+                f"{name}: time_features needs covariates, which neuralforecast's {NEURALFORECAST_MODELS[name]} does not take here"
+            )
         return NeuralForecastModel(**common, model=NEURALFORECAST_MODELS[name], model_kwargs=m, optimizer_kwargs=optimizer)
     if name not in DARTS_MODELS:
         raise ValueError(f"unknown model {name!r}; valid: s4, {', '.join([*DARTS_MODELS, *NEURALFORECAST_MODELS])}")
+    if m.pop("time_features", False):
+        if m.get("shared_weights"):
+            raise ValueError(
+                f"{name}: time_features needs shared_weights: false (Darts takes covariates only without shared weights)"
+            )
+        common["add_encoders"] = time_feature_encoders(DARTS_MODELS[name])
     return DARTS_MODELS[name](**common, **m, optimizer_kwargs=optimizer)
+
+
+def time_feature_encoders(model_class) -> dict:
+    """Darts encoders of the calendar (hour, day of week, day, month; scaled on the training series):
+    future covariates for a model that takes them, past ones (the lookback's calendar) for a model that
+    takes only those (NHiTS)."""
+    side = "past" if issubclass(model_class, PastCovariatesTorchModel) else "future"
+    return {"datetime_attribute": {side: CALENDAR}, "transformer": _scaler()}
 
 
 def resolved(name: str, section: dict) -> dict:
     """Every keyword ``build`` gives model ``name`` for a config section: the section's values over the
     defaults ``build`` falls back on (per-step S4 with its Δ range, ``patch_len`` 1; the optimizer's lr,
-    torch's 1e-3) and the model class's keyword defaults (a Darts model's with its module's, such as
+XX's keyword defaults (a Darts model's with its module's, such as
     ``use_reversible_instance_norm``; a neuralforecast model's ``learning_rate`` as ``lr``). A peer with
     no section in configs/informer is built at its library's defaults."""
     if name == "s4":
@@ -83,7 +102,7 @@ def resolved(name: str, section: dict) -> dict:
         defaults = _keyword_defaults(getattr(neuralforecast.models, NEURALFORECAST_MODELS[name]).__init__)
         defaults["lr"] = defaults.pop("learning_rate")
     elif name in DARTS_MODELS:
-        defaults = _darts_defaults(DARTS_MODELS[name]) | {"lr": 1e-3}
+        defaults = _darts_defaults(DARTS_MODELS[name]) | {"lr": 1e-3, "time_features": False}
     else:
         raise ValueError(f"unknown model {name!r}; valid: s4, {', '.join([*DARTS_MODELS, *NEURALFORECAST_MODELS])}")
     return defaults | section
