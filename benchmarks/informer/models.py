@@ -89,7 +89,7 @@ def time_feature_encoders(model_class) -> dict:
 def resolved(name: str, section: dict) -> dict:
     """Every keyword ``build`` gives model ``name`` for a config section: the section's values over the
     defaults ``build`` falls back on (per-step S4 with its Δ range, ``patch_len`` 1; the optimizer's lr,
-XX's keyword defaults (a Darts model's with its module's, such as
+    torch's 1e-3; no time features) and the model class's keyword defaults (a Darts model's with its module's, such as
     ``use_reversible_instance_norm``; a neuralforecast model's ``learning_rate`` as ``lr``). A peer with
     no section in configs/informer is built at its library's defaults."""
     if name == "s4":
