@@ -102,6 +102,20 @@ def test_a_changed_space_needs_fresh_which_starts_the_study_anew(tmp_path, data_
     assert len(rows) == 1 and rows.lookback.iloc[0] == 336  # the old study's rows went with it
 
 
+def test_fresh_drops_the_studys_rows_and_writes_every_other_row_back_unchanged(tmp_path):
+    results = tmp_path / "results.csv"
+    lines = [
+        "dataset,horizon,model,mse,status,study,trial,seed",
+        "WTH,168,nlinear,0.22700000000000001,ok,WTH-S-168-nlinear,8,0",
+        "ETTh1,24,s4,0.0275,ok,,,",
+        "WTH,168,s4,0.2224,ok,WTH-S-168-s4,11,0",
+        "WTH,336,nlinear,0.3,ok,WTH-S-168-nlinear,8,1",
+    ]
+    results.write_text("\n".join(lines) + "\n")
+    sweep.discard("WTH-S-168-nlinear", f"sqlite:///{tmp_path / 'studies.db'}", results)
+    assert results.read_text().splitlines() == [lines[0], lines[2], lines[3]]
+
+
 def test_each_study_runs_its_models_setting_config_as_one_more_trial(tmp_path, data_dir, monkeypatch):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     monkeypatch.setitem(TINY, "n_trials", 1)

@@ -166,7 +166,12 @@ def discard(name: str, url: str, results: Path) -> None:
     if name in optuna.get_all_study_names(make_storage(url)):
         optuna.delete_study(study_name=name, storage=make_storage(url))
         log.info("deleted study %s", name)
-    if results.exists() and "study" in (df := read_results(results)).columns and (df.study == name).any():
+    # every cell as the text it is, so that the rows kept are written back unchanged (no 168 -> 168.0)
+    if (
+        results.exists()
+        and "study" in (df := pd.read_csv(results, dtype=str, keep_default_na=False)).columns
+        and (df.study == name).any()
+    ):
         df[df.study != name].to_csv(results, index=False)
         log.info("dropped %d rows of study %s from %s", int((df.study == name).sum()), name, results)
 
