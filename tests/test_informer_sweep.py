@@ -200,8 +200,8 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     row = {"dataset": "ETTh1", "features": "S", "horizon": 24, "status": "ok", "trial": 0, "date": "2026-01-01"}
     rows = pd.DataFrame(
         [
-            {**row, "model": "s4", "study": "s", "seed": 0, "mse": 0.030, "mae": 0.1},
-            {**row, "model": "s4", "study": "s", "seed": 1, "mse": 0.032, "mae": 0.1},
+            {**row, "model": "s4", "study": "s", "seed": 0, "mse": 0.030, "mae": 0.1, "options": "time_features=True"},
+            {**row, "model": "s4", "study": "s", "seed": 1, "mse": 0.032, "mae": 0.1, "options": "time_features=True"},
             {**row, "model": "tide", "study": "t", "seed": 0, "mse": 0.035, "mae": 0.1},
             {**row, "model": "nlinear", "study": "n", "seed": 0, "mse": 0.033, "mae": 0.1},
             *[
@@ -216,7 +216,7 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1"], "features": ["S", "S"], "horizon": [24, 48]})
     text = "\n".join(report.swept(rows, published))
     assert "beats the best tuned peer on 1 of 1" in text
-    assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939" in text
+    assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939 | yes / no |" in text
     assert "Pending (1 of 2" in text and "ETTh1-S-48 (no dlinear, itransformer, nhits, patchtst, tide, tsmixer)" in text
 
 

@@ -82,7 +82,10 @@ def seed_means(results: pd.DataFrame) -> pd.DataFrame:
     run = [*KEY, "model", "study", "trial"]  # one study may serve several horizons (sweep --test-horizons)
     latest = swept.sort_values("date").groupby([*KEY, "model"]).tail(1)[run]
     g = swept.merge(latest, on=run).groupby(run)
-    return g.agg(mse=("mse", "mean"), mae=("mae", "mean"), mse_std=("mse", "std"), seeds=("seed", "nunique")).reset_index()
+    means = g.agg(mse=("mse", "mean"), mae=("mae", "mean"), mse_std=("mse", "std"), seeds=("seed", "nunique"))
+    if "options" in swept.columns:  # a study's seeds share its best trial's options
+        means["time_features"] = g.options.first().fillna("").str.contains("time_features=True")
+    return means.reset_index()
 
 
 def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
@@ -102,23 +105,31 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
         ratios.append(s4.mse / peer.mse)
         done.append(
             f"| {'-'.join(map(str, key))} | {s4.mse:.4f} ± {0 if pd.isna(s4.mse_std) else s4.mse_std:.4f} | {s4.mae:.4f} | "
-            f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | {s4.study} #{int(s4.trial)} |"
+            f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | "
+            f"{_calendar(s4)} / {_calendar(peer)} | {s4.study} #{int(s4.trial)} |"
         )
     if done:
         lines += [f"S4 beats the best tuned peer on {sum(r < 1 for r in ratios)} of {len(done)} swept settings.", ""]
         lines += [
-            "| setting | S4 MSE (mean ± sd over seeds) | S4 MAE | best peer | peer MSE | peer MAE | ratio | S4 study, trial |"
+            "| setting | S4 MSE (mean ± sd over seeds) | S4 MAE | best peer | peer MSE | peer MAE | ratio "
+            "| time features (S4 / peer) | S4 study, trial |"
         ]
-        lines += ["|---|---|---|---|---|---|---|---|", *done, ""]
+        lines += ["|---|---|---|---|---|---|---|---|---|", *done, ""]
         lines += [
             "A study named for another horizon is that study's best trial re-trained at this one, for every",
             "model alike (`sweep --test-horizons`: one study per dataset x features, refined per horizon).",
+            "Time features: whether the tested trial feeds the calendar (hour, weekday, day, month) as",
+            "covariates; peers' spaces offer them since session 19 (studies before then searched without).",
             "",
         ]
     lines.append(
         f"Pending ({len(pending)} of {len(published)} settings have no swept S4 and peer rows yet): {', '.join(pending) or 'none'}"
     )
     return lines
+
+
+def _calendar(row: pd.Series) -> str:
+    return "yes" if bool(row.get("time_features", False)) else "no"
 
 
 def write(out: pd.DataFrame, path: Path, plot: Path, swept_lines: list[str] = ()) -> str:
