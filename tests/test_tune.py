@@ -97,12 +97,18 @@ def test_sweep_writes_study_and_resumes(tmp_path, monkeypatch):
     S4Model(best["lookback"], best["horizon"], **best["model"])  # a valid, ready configuration
 
 
+SEEDED = {"study_name": "resume", "sampler": {"name": "TPESampler", "seed": 0, "n_startup_trials": 10}}
+
+
+def _objective(trial):
+    return trial.suggest_float("x", 0, 1) + trial.suggest_categorical("c", [0, 1, 2])
+
+
 def _draws(url: str, runs: list[int]) -> list[tuple]:
     """The values a seeded TPE study draws over several runs (resumptions) of n trials each."""
-    cfg = {"study_name": "resume", "sampler": {"name": "TPESampler", "seed": 0, "n_startup_trials": 10}}
     for n in runs:
-        study = load_study(cfg, url)
-        study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_categorical("c", [0, 1, 2]), n_trials=n)
+        study = load_study(SEEDED, url)
+        study.optimize(_objective, n_trials=n)
     return [tuple(t.params.values()) for t in study.trials]
 
 
@@ -110,6 +116,17 @@ def test_a_resumed_study_draws_new_start_up_trials_reproducibly(tmp_path):
     resumed = _draws(f"sqlite:///{tmp_path}/a.db", [3, 3, 3])
     assert len(set(resumed)) == 9  # a restarted stream re-ran the first 3 start-up trials at each resumption
     assert _draws(f"sqlite:///{tmp_path}/b.db", [3, 3, 3]) == resumed  # same seed, same runs: same trials
+    assert _draws(f"sqlite:///{tmp_path}/c.db", [9]) == resumed  # however the runs were split
+
+
+def test_two_commands_that_load_a_study_at_once_draw_different_trials(tmp_path):
+    url = f"sqlite:///{tmp_path}/shared.db"
+    first, second = load_study(SEEDED, url), load_study(SEEDED, url)  # two processes, same count of trials
+    for _ in range(3):
+        first.optimize(_objective, n_trials=1)
+        second.optimize(_objective, n_trials=1)
+    draws = [tuple(t.params.values()) for t in first.trials]
+    assert len(draws) == 6 and len(set(draws)) == 6  # seeded at load, the second repeated the first's stream
 
 
 def test_pruning_stops_a_trial_that_is_worse_than_the_others():

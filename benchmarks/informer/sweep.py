@@ -121,7 +121,7 @@ def study_spec(name: str, sweep: dict) -> dict:
 def _worker(setting, model, cfg, sweep, url, n_trials, worker, data_dir, progress) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
-    study = load_study(study_spec(study_name(*setting, model), sweep), url, worker)
+    study = load_study(study_spec(study_name(*setting, model), sweep), url)
     study.optimize(
         objective(setting, model, cfg, sweep, data_dir),
         callbacks=[MaxTrialsCallback(n_trials, states=FINISHED)],

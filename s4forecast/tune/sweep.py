@@ -86,18 +86,53 @@ def _component(module, spec: dict | None, **extra):
     return getattr(module, spec.pop("name"))(**spec, **extra) if spec else None
 
 
-def sampler_spec(cfg: dict, worker: int, n_before: int) -> dict:
-    """The config's sampler, its ``seed`` (if any) turned into one stream per (seed, worker, trials the
-    study had before this run): each worker and each resumption draws new values, reproducibly. A
-    plain ``seed + worker`` restarted the stream on every resumption, so a resumed study re-ran its
-    first random start-up trials (the ETTm1-S-96 S4 and TSMixer studies repeated 4 each)."""
-    spec = dict(cfg.get("sampler", {"name": "TPESampler"}))
-    if "seed" in spec:
-        spec["seed"] = int(np.random.SeedSequence([spec["seed"], worker, n_before]).generate_state(1)[0])
-    return spec
+class PerTrialSeed(optuna.samplers.BaseSampler):
+    """A seeded sampler whose random draws for trial ``n`` come from the stream ``(seed, n)``.
+
+    Trial numbers are unique within a study, so every process that adds trials to it (``--workers``, a
+    resumed run, a second command or machine on the same storage) draws new values, and a study's trials
+    are the same however its runs were split. Seeding at load time instead (``seed + worker``, or
+    ``(seed, worker, trials so far)``) gave two commands that loaded the study at the same count the same
+    stream: the WTH-S-168 TSMixer study repeated two trials so. Wraps the configured sampler; its random
+    states (TPE's and its start-up random sampler's) are reseeded before each trial."""
+
+    def __init__(self, sampler: optuna.samplers.BaseSampler, seed: int):
+        self._sampler, self._seed = sampler, seed
+        self._states = [s._rng for s in (sampler, getattr(sampler, "_random_sampler", None)) if hasattr(s, "_rng")]
+        if not self._states:
+            raise TypeError(f"{type(sampler).__name__} has no random state to seed per trial")
+
+    def before_trial(self, study, trial) -> None:
+        streams = np.random.SeedSequence([self._seed, trial.number]).generate_state(len(self._states))
+        for state, stream in zip(self._states, streams):
+            state.rng.seed(int(stream))
+        self._sampler.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._sampler.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._sampler.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._sampler.reseed_rng()
 
 
-def load_study(cfg: dict, url: str, worker: int = 0) -> optuna.Study:
+def make_sampler(spec: dict | None) -> optuna.samplers.BaseSampler | None:
+    """The config's sampler (``None``: Optuna's default); with a ``seed``, seeded per trial (:class:`PerTrialSeed`)."""
+    spec = dict(spec or {"name": "TPESampler"})
+    seed = spec.pop("seed", None)
+    sampler = _component(optuna.samplers, spec)
+    return sampler if seed is None else PerTrialSeed(sampler, seed)
+
+
+def load_study(cfg: dict, url: str) -> optuna.Study:
     study = optuna.create_study(
         study_name=cfg["study_name"],
         storage=make_storage(url),
@@ -105,15 +140,14 @@ def load_study(cfg: dict, url: str, worker: int = 0) -> optuna.Study:
         load_if_exists=True,
         pruner=_component(optuna.pruners, cfg.get("pruner")),
     )
-    n_before = len(study.get_trials(deepcopy=False))
-    study.sampler = _component(optuna.samplers, sampler_spec(cfg, worker, n_before))
+    study.sampler = make_sampler(cfg.get("sampler"))
     study.set_user_attr("config", cfg)
     return study
 
 
 def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir, progress: bool = True) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = load_study(cfg, url, worker)
+    study = load_study(cfg, url)
     study.optimize(
         OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir), n_trials=n_trials, show_progress_bar=progress and worker == 0
     )
