@@ -98,6 +98,8 @@ class PerTrialSeed(optuna.samplers.BaseSampler):
 
     def __init__(self, sampler: optuna.samplers.BaseSampler, seed: int):
         self._sampler, self._seed = sampler, seed
+        # Optuna's samplers keep their random state private (``_rng``, TPE's ``_random_sampler``); the
+        # tests of per-trial draws fail if that changes
         self._states = [s._rng for s in (sampler, getattr(sampler, "_random_sampler", None)) if hasattr(s, "_rng")]
         if not self._states:
             raise TypeError(f"{type(sampler).__name__} has no random state to seed per trial")
@@ -124,8 +126,8 @@ class PerTrialSeed(optuna.samplers.BaseSampler):
         self._sampler.reseed_rng()
 
 
-def make_sampler(spec: dict | None) -> optuna.samplers.BaseSampler | None:
-    """The config's sampler (``None``: Optuna's default); with a ``seed``, seeded per trial (:class:`PerTrialSeed`)."""
+def make_sampler(spec: dict | None) -> optuna.samplers.BaseSampler:
+    """The config's sampler (none given: TPE); with a ``seed``, seeded per trial (:class:`PerTrialSeed`)."""
     spec = dict(spec or {"name": "TPESampler"})
     seed = spec.pop("seed", None)
     sampler = _component(optuna.samplers, spec)
