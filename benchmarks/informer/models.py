@@ -53,23 +53,24 @@ def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = T
         work_dir=str(work_dir),
     )
     optimizer = {"lr": m.pop("lr"), "weight_decay": m.pop("weight_decay", 0.0)}
+    calendar = m.pop("time_features", False)
     if name == "s4":
         # configs without patch_len ran per-step S4 (rows before S4Model's patched default): keep it so
         m.setdefault("patch_len", 1)
-        if m.pop("time_features"):
+        if calendar:
             common["add_encoders"] = time_feature_encoders(S4Model)
         return S4Model(**common, **m, optimizer_cls=torch.optim.AdamW, optimizer_kwargs=optimizer)
     if name in NEURALFORECAST_MODELS:
         from darts.models import NeuralForecastModel
 
-        if m.pop("time_features", False):
+        if calendar:
             raise ValueError(
                 f"{name}: time_features needs covariates, which neuralforecast's {NEURALFORECAST_MODELS[name]} does not take here"
             )
         return NeuralForecastModel(**common, model=NEURALFORECAST_MODELS[name], model_kwargs=m, optimizer_kwargs=optimizer)
     if name not in DARTS_MODELS:
         raise ValueError(f"unknown model {name!r}; valid: s4, {', '.join([*DARTS_MODELS, *NEURALFORECAST_MODELS])}")
-    if m.pop("time_features", False):
+    if calendar:
         if m.get("shared_weights"):
             raise ValueError(
                 f"{name}: time_features needs shared_weights: false (Darts takes covariates only without shared weights)"
