@@ -2,10 +2,12 @@
 
 import datetime as dt
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats as scipy_stats
 
 from benchmarks.informer import cost, findings, hippo_ablation, report, sweep
 from benchmarks.informer.run import read_results
@@ -216,8 +218,26 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1"], "features": ["S", "S"], "horizon": [24, 48]})
     text = "\n".join(report.swept(rows, published))
     assert "beats the best tuned peer on 1 of 1" in text
-    assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939 | yes / no |" in text
+    assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939 | nan | yes / no |" in text
     assert "Pending (1 of 2" in text and "ETTh1-S-48 (no dlinear, itransformer, nhits, patchtst, tide, tsmixer)" in text
+    assert "S4 ahead on 0, the best peer ahead on 0" in text  # one peer seed: no test of spread
+
+    more_seeds = pd.DataFrame(
+        [{**row, "model": "s4", "study": "s", "seed": 2, "mse": 0.031, "mae": 0.1}]
+        + [{**row, "model": "nlinear", "study": "n", "seed": s, "mse": m, "mae": 0.1} for s, m in [(1, 0.034), (2, 0.0335)]]
+    )
+    text = "\n".join(report.swept(pd.concat([rows, more_seeds]), published))  # S4 0.030-0.032 vs NLinear 0.033-0.034
+    p = report.welch_p((0.030, 0.032, 0.031), (0.033, 0.034, 0.0335))
+    assert p < 0.05 and f"| {p:.3f} |" in text and "S4 ahead on 1, the best peer ahead on 0" in text
+
+
+def test_welch_p_matches_the_textbook_formula():
+    a, b = np.array([0.030, 0.032, 0.031]), np.array([0.033, 0.036, 0.034, 0.035])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / np.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))  # Welch-Satterthwaite
+    assert report.welch_p(tuple(a), tuple(b)) == pytest.approx(2 * scipy_stats.t.sf(abs(t), dof), rel=1e-10)
+    assert np.isnan(report.welch_p((0.03,), tuple(b)))  # one seed has no spread to test
 
 
 def test_hippo_ablation_swaps_only_the_initialisation_of_the_best_trial(tmp_path, data_dir):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt  # with no display, matplotlib picks its Agg backend itself
 import pandas as pd
+from scipy import stats
 
 from benchmarks.informer import config as configs
 from benchmarks.informer import cost, findings
@@ -82,7 +83,9 @@ def seed_means(results: pd.DataFrame) -> pd.DataFrame:
     run = [*KEY, "model", "study", "trial"]  # one study may serve several horizons (sweep --test-horizons)
     latest = swept.sort_values("date").groupby([*KEY, "model"]).tail(1)[run]
     g = swept.merge(latest, on=run).groupby(run)
-    means = g.agg(mse=("mse", "mean"), mae=("mae", "mean"), mse_std=("mse", "std"), seeds=("seed", "nunique"))
+    means = g.agg(
+        mse=("mse", "mean"), mae=("mae", "mean"), mse_std=("mse", "std"), seeds=("seed", "nunique"), mse_runs=("mse", tuple)
+    )
     if "options" in swept.columns:  # a study's seeds share its best trial's options
         means["time_features"] = g.options.first().fillna("").str.contains("time_features=True")
     return means.reset_index()
@@ -93,7 +96,7 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
     the settings still pending."""
     lines = ["## Swept: S4 vs the best peer tuned the same way (`python -m benchmarks.informer.sweep`)", ""]
     means = seed_means(results) if "study" in results.columns else pd.DataFrame(columns=[*KEY, "model"])
-    done, ratios, pending = [], [], []
+    done, ratios, p_values, pending = [], [], [], []
     for key in published[KEY].itertuples(index=False):
         rows = means[(means[KEY] == pd.Series(dict(zip(KEY, key)))).all(axis=1)] if len(means) else means
         s4, peers = rows[rows.model == "s4"], rows[rows.model.isin(PEERS)]
@@ -103,29 +106,47 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
             continue
         s4, peer = s4.iloc[0], peers.loc[peers.mse.idxmin()]
         ratios.append(s4.mse / peer.mse)
+        p_values.append(welch_p(s4.mse_runs, peer.mse_runs))
         done.append(
             f"| {'-'.join(map(str, key))} | {s4.mse:.4f} ± {0 if pd.isna(s4.mse_std) else s4.mse_std:.4f} | {s4.mae:.4f} | "
             f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | "
-            f"{_calendar(s4)} / {_calendar(peer)} | {s4.study} #{int(s4.trial)} |"
+            f"{p_values[-1]:.3f} | {_calendar(s4)} / {_calendar(peer)} | {s4.study} #{int(s4.trial)} |"
         )
     if done:
-        lines += [f"S4 beats the best tuned peer on {sum(r < 1 for r in ratios)} of {len(done)} swept settings.", ""]
+        clear = [r for r, p in zip(ratios, p_values) if p < 0.05]
+        lines += [
+            f"S4 beats the best tuned peer on {sum(r < 1 for r in ratios)} of {len(done)} swept settings. "
+            f"Beyond the seeds' spread (Welch's t-test over seeds, p < 0.05): S4 ahead on {sum(r < 1 for r in clear)}, "
+            f"the best peer ahead on {sum(r > 1 for r in clear)}.",
+            "",
+        ]
         lines += [
             "| setting | S4 MSE (mean ± sd over seeds) | S4 MAE | best peer | peer MSE | peer MAE | ratio "
-            "| time features (S4 / peer) | S4 study, trial |"
+            "| Welch p | time features (S4 / peer) | S4 study, trial |"
         ]
-        lines += ["|---|---|---|---|---|---|---|---|---|", *done, ""]
+        lines += ["|---|---|---|---|---|---|---|---|---|---|", *done, ""]
         lines += [
             "A study named for another horizon is that study's best trial re-trained at this one, for every",
             "model alike (`sweep --test-horizons`: one study per dataset x features, refined per horizon).",
             "Time features: whether the tested trial feeds the calendar (hour, weekday, day, month) as",
             "covariates; peers' spaces offer them since session 19 (studies before then searched without).",
+            "Welch p: the two-sided p-value of Welch's t-test between S4's and the best peer's test MSEs over their",
+            "seeds (nan with fewer than two seeds a side or no spread); the best peer is picked on test MSE among",
+            "seven, so a small p still flatters the peer somewhat.",
             "",
         ]
     lines.append(
         f"Pending ({len(pending)} of {len(published)} settings have no swept S4 and peer rows yet): {', '.join(pending) or 'none'}"
     )
     return lines
+
+
+def welch_p(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Two-sided p-value of Welch's t-test (unequal variances) between two models' per-seed test MSEs;
+    nan when either side has fewer than two seeds or neither has any spread."""
+    if min(len(a), len(b)) < 2:
+        return float("nan")
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def _calendar(row: pd.Series) -> str:
