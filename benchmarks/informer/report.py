@@ -106,11 +106,11 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
             continue
         s4, peer = s4.iloc[0], peers.loc[peers.mse.idxmin()]
         ratios.append(s4.mse / peer.mse)
-        p_values.append(welch_p(s4.mse_runs, peer.mse_runs))
+        p_values.append(p := welch_p(s4.mse_runs, peer.mse_runs))
         done.append(
             f"| {'-'.join(map(str, key))} | {s4.mse:.4f} ± {0 if pd.isna(s4.mse_std) else s4.mse_std:.4f} | {s4.mae:.4f} | "
             f"{peer.model} | {peer.mse:.4f} | {peer.mae:.4f} | {s4.mse / peer.mse:.3f} | "
-            f"{p_values[-1]:.3f} | {_calendar(s4)} / {_calendar(peer)} | {s4.study} #{int(s4.trial)} |"
+            f"{p:.3f} | {_calendar(s4)} / {_calendar(peer)} | {s4.study} #{int(s4.trial)} |"
         )
     if done:
         clear = [r for r, p in zip(ratios, p_values) if p < 0.05]
