@@ -202,12 +202,30 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     row = {"dataset": "ETTh1", "features": "S", "horizon": 24, "status": "ok", "trial": 0, "date": "2026-01-01"}
     rows = pd.DataFrame(
         [
-            {**row, "model": "s4", "study": "s", "seed": 0, "mse": 0.030, "mae": 0.1, "options": "time_features=True"},
-            {**row, "model": "s4", "study": "s", "seed": 1, "mse": 0.032, "mae": 0.1, "options": "time_features=True"},
-            {**row, "model": "tide", "study": "t", "seed": 0, "mse": 0.035, "mae": 0.1},
-            {**row, "model": "nlinear", "study": "n", "seed": 0, "mse": 0.033, "mae": 0.1},
+            {
+                **row,
+                "model": "s4",
+                "study": "s",
+                "seed": 0,
+                "mse": 0.030,
+                "mae": 0.1,
+                "val_loss": 0.06,
+                "options": "time_features=True",
+            },
+            {
+                **row,
+                "model": "s4",
+                "study": "s",
+                "seed": 1,
+                "mse": 0.032,
+                "mae": 0.1,
+                "val_loss": 0.08,
+                "options": "time_features=True",
+            },
+            {**row, "model": "tide", "study": "t", "seed": 0, "mse": 0.035, "mae": 0.1, "val_loss": 0.05},  # val's pick
+            {**row, "model": "nlinear", "study": "n", "seed": 0, "mse": 0.033, "mae": 0.1, "val_loss": 0.09},  # test's
             *[
-                {**row, "model": m, "study": m, "seed": 0, "mse": 0.04, "mae": 0.1}
+                {**row, "model": m, "study": m, "seed": 0, "mse": 0.04, "mae": 0.1, "val_loss": 0.1}
                 for m in report.PEERS
                 if m not in ("tide", "nlinear")
             ],
@@ -218,17 +236,27 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1"], "features": ["S", "S"], "horizon": [24, 48]})
     text = "\n".join(report.swept(rows, published))
     assert "beats the best tuned peer on 1 of 1" in text
-    assert "| ETTh1-S-24 | 0.0310" in text and "| nlinear | 0.0330" in text and "0.939 | nan | yes / no |" in text
+    assert (
+        "| ETTh1-S-24 | 0.0310" in text
+        and "| nlinear | 0.0330" in text
+        and "0.939 | nan | tide 0.0350 (0.886, nan) | yes / no |" in text
+    )  # val picks TiDE
     assert "Pending (1 of 2" in text and "ETTh1-S-48 (no dlinear, itransformer, nhits, patchtst, tide, tsmixer)" in text
     assert "S4 ahead on 0, the best peer ahead on 0" in text  # one peer seed: no test of spread
+    assert "S4 ahead on 1 of 1; beyond the seeds' spread, S4 ahead on 0, that peer on 0" in text
+    assert "Val itself ranks S4 above every peer at 0 of 1" in text  # S4's mean val 0.07 > TiDE's 0.05
 
     more_seeds = pd.DataFrame(
         [{**row, "model": "s4", "study": "s", "seed": 2, "mse": 0.031, "mae": 0.1}]
-        + [{**row, "model": "nlinear", "study": "n", "seed": s, "mse": m, "mae": 0.1} for s, m in [(1, 0.034), (2, 0.0335)]]
+        + [
+            {**row, "model": "nlinear", "study": "n", "seed": s, "mse": m, "mae": 0.1, "val_loss": 0.01}
+            for s, m in [(1, 0.034), (2, 0.0335)]
+        ]
     )
     text = "\n".join(report.swept(pd.concat([rows, more_seeds]), published))  # S4 0.030-0.032 vs NLinear 0.033-0.034
     p = report.welch_p((0.030, 0.032, 0.031), (0.033, 0.034, 0.0335))
     assert p < 0.05 and f"| {p:.3f} |" in text and "S4 ahead on 1, the best peer ahead on 0" in text
+    assert f"| nlinear 0.0335 ({0.031 / 0.0335:.3f}, {p:.3f}) |" in text  # NLinear's mean val 0.0367 now lowest
 
 
 def test_welch_p_matches_the_textbook_formula():
