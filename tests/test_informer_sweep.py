@@ -358,3 +358,21 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     assert f"{3 * 8:.0f} to {3 * (4 + 3 * 7 + 12):.0f} core-hours" in text and "at most 8,000, 250 batches" in text
     without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
     assert "No projection: the dataset files were not found" in without_data
+    assert "Across the ablated studies" not in text  # one study: nothing to summarise across
+
+
+def test_ablation_summary_across_studies_gives_geometric_means_and_vals_picks(tmp_path):
+    row = {"status": "ok", "trial": 1, "seed": 0, "val_loss": 0.1, "mae": 0.3}
+    runs = [  # study a: random is 2x legs (its own); study b: random (its own) is 2x legs, which val picks
+        {**row, "study": "a-s4", "variant": "nplr:random", "mse": 0.4, "chosen": False},
+        {**row, "study": "a-s4", "variant": "nplr:legs", "mse": 0.2, "chosen": True, "val_loss": 0.05},
+        {**row, "study": "b-s4", "variant": "nplr:random", "mse": 0.8, "chosen": True},
+        {**row, "study": "b-s4", "variant": "nplr:legs", "mse": 0.4, "chosen": False, "val_loss": 0.05},
+    ]
+    path = tmp_path / "hippo_ablation.csv"
+    pd.DataFrame(runs).to_csv(path, index=False)
+    text = "\n".join(findings.ablation_lines(path))
+    assert "| variant | a-s4 | b-s4 | geometric mean | best on test in |" in text
+    assert "| nplr:random | 2.000 | 1.000 | 1.414 | 0 of 2 |" in text  # sqrt(2 x 1), first as in the file
+    assert "| nplr:legs | 1.000 | 0.500 | 0.707 | 2 of 2 |" in text
+    assert "Val's pick per study (its ratio): a-s4 nplr:legs (1.000); b-s4 nplr:legs (0.500)." in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 
@@ -100,6 +101,7 @@ def ablation_lines(path: Path) -> list[str]:
         "trial; one training run per seed). Ratio: test MSE / the study's own variant's.",
         "",
     ]
+    ratios, val_picks = {}, {}  # study -> {variant: test MSE / the study's own variant's}; study -> val's pick
     for (study, trial), runs in rows.groupby(["study", "trial"], sort=True):
         if runs.variant.nunique() < 2:  # one variant is a re-run, not an ablation
             continue
@@ -125,6 +127,30 @@ def ablation_lines(path: Path) -> list[str]:
             sd = 0.0 if pd.isna(r.mse_std) else r.mse_std
             lines.append(f"| {name} | {r.val:.4f} | {r.mse:.4f} ± {sd:.4f} | {r.mae:.4f} | {int(r.seeds)} | {r.mse / own:.3f} |")
         lines.append("")
+        ratios[study], val_picks[study] = table.mse / own, by_val
+    if len(ratios) < 2:
+        return lines
+    order = list(dict.fromkeys(v for r in ratios.values() for v in r.index))  # the space's order, not alphabetical
+    return lines + ablation_summary(pd.DataFrame(ratios).reindex(order), val_picks)
+
+
+def ablation_summary(ratios: pd.DataFrame, val_picks: dict[str, str]) -> list[str]:
+    """Markdown: every variant's test-MSE ratio (to the study's own variant) across the ablated studies
+    (``ratios``: variant x study), their geometric mean, and what val's pick in each study came to."""
+    studies = list(ratios.columns)
+    best = ratios.idxmin()
+    geo = np.exp(np.log(ratios).mean(axis=1))
+    lines = [
+        "Across the ablated studies (test MSE / the study's own variant; mean over seeds):",
+        "",
+        f"| variant | {' | '.join(studies)} | geometric mean | best on test in |",
+        "|---|" + "---|" * (len(studies) + 2),
+    ]
+    for variant, r in ratios.iterrows():
+        cells = " | ".join("" if pd.isna(v) else f"{v:.3f}" for v in r)
+        lines.append(f"| {variant} | {cells} | {geo[variant]:.3f} | {int((best == variant).sum())} of {len(studies)} |")
+    picked = [f"{study} {val_picks[study]} ({ratios.at[val_picks[study], study]:.3f})" for study in studies]
+    lines += ["", f"Val's pick per study (its ratio): {'; '.join(picked)}.", ""]
     return lines
 
 
