@@ -122,19 +122,19 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
             f"{p:.3f} | {picked_cell} | {_calendar(s4)} / {_calendar(peer)} | {s4.study} #{int(s4.trial)} |"
         )
     if done:
-        clear = [r for r, p in zip(ratios, p_values) if p < 0.05]
+        ahead, behind = beyond_spread(ratios, p_values)
         lines += [
             f"S4 beats the best tuned peer on {sum(r < 1 for r in ratios)} of {len(done)} swept settings. "
-            f"Beyond the seeds' spread (Welch's t-test over seeds, p < 0.05): S4 ahead on {sum(r < 1 for r in clear)}, "
-            f"the best peer ahead on {sum(r > 1 for r in clear)}.",
+            f"Beyond the seeds' spread (Welch's t-test over seeds, p < 0.05): S4 ahead on {ahead}, "
+            f"the best peer ahead on {behind}.",
             "",
         ]
         if picked_ratios:
-            clear = [r for r, p in zip(picked_ratios, picked_p) if p < 0.05]
+            ahead, behind = beyond_spread(picked_ratios, picked_p)
             lines += [
                 f"Against the peer that val picks (lowest mean val loss over its seeds at the setting; no test "
                 f"number chooses it): S4 ahead on {sum(r < 1 for r in picked_ratios)} of {len(picked_ratios)}; "
-                f"beyond the seeds' spread, S4 ahead on {sum(r < 1 for r in clear)}, that peer on {sum(r > 1 for r in clear)}. "
+                f"beyond the seeds' spread, S4 ahead on {ahead}, that peer on {behind}. "
                 f"Val itself ranks S4 above every peer at {s4_picked} of {len(picked_ratios)}.",
                 "",
             ]
@@ -159,6 +159,12 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
         f"Pending ({len(pending)} of {len(published)} settings have no swept S4 and peer rows yet): {', '.join(pending) or 'none'}"
     )
     return lines
+
+
+def beyond_spread(ratios: list[float], p_values: list[float], alpha: float = 0.05) -> tuple[int, int]:
+    """(S4 ahead, S4 behind) among the settings whose Welch p is below ``alpha``; ratio = S4 / peer MSE."""
+    clear = [r for r, p in zip(ratios, p_values) if p < alpha]
+    return sum(r < 1 for r in clear), sum(r > 1 for r in clear)
 
 
 def val_pick(peers: pd.DataFrame) -> pd.Series | None:
