@@ -316,6 +316,7 @@ def test_ablation_summary_needs_two_variants(tmp_path):
     pd.DataFrame([{**row, "variant": "nplr:legs"}, other]).to_csv(path, index=False)
     text = "\n".join(findings.ablation_lines(path))
     assert "x-s4, trial 3 (val picks nplr:random; test MSE best: nplr:legs)" in text and "| 1.500 |" in text
+    assert "Across the ablated studies" not in text  # one study: nothing to summarise across
 
 
 def test_a_variant_keeps_the_trials_discretization_within_its_mode():
@@ -358,7 +359,6 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     assert f"{3 * 8:.0f} to {3 * (4 + 3 * 7 + 12):.0f} core-hours" in text and "at most 8,000, 250 batches" in text
     without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
     assert "No projection: the dataset files were not found" in without_data
-    assert "Across the ablated studies" not in text  # one study: nothing to summarise across
 
 
 def test_ablation_summary_across_studies_gives_geometric_means_and_vals_picks(tmp_path):
