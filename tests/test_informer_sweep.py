@@ -9,7 +9,8 @@ import pytest
 import yaml
 from scipy import stats as scipy_stats
 
-from benchmarks.informer import cost, findings, hippo_ablation, report, sweep
+from benchmarks.informer import config as configs
+from benchmarks.informer import cost, epoch_cap, findings, hippo_ablation, report, sweep
 from benchmarks.informer.run import read_results
 from tests.postgres import postgres_server, server_binaries
 
@@ -102,6 +103,34 @@ def test_a_changed_space_needs_fresh_which_starts_the_study_anew(tmp_path, data_
     assert len(trials) == 2 and {t.params["lookback"] for t in trials} == {336} != {p["lookback"] for p in old.values()}
     rows = read_results(tmp_path / "results.csv")
     assert len(rows) == 1 and rows.lookback.iloc[0] == 336  # the old study's rows went with it
+
+
+def test_a_feature_sets_section_of_the_sweep_config_goes_over_the_rest():
+    m_section = {"trainer": {"train_sequences": 96}, "spaces": {"s4": {"channel_independent": [True, False]}}}
+    with_m = {**TINY, "by_features": {"M": m_section}}
+    assert configs.for_features(with_m, "S") == TINY
+    m = configs.for_features(with_m, "M")
+    assert m["trainer"] == {**TINY["trainer"], "train_sequences": 96} and m["spaces"]["nlinear"] == TINY["spaces"]["nlinear"]
+    assert m["spaces"]["s4"] == {**TINY["spaces"]["s4"], "channel_independent": [True, False]}
+
+
+def test_the_epoch_cap_comparison_changes_the_trainer_alone():
+    capped = epoch_cap.trainers(sweep.read_yaml(sweep.SWEEP_CONFIG), "M")
+    assert {k: v for k, v in capped["batches"].items() if k != "trainer"} == {
+        k: v for k, v in capped["sequences"].items() if k != "trainer"
+    }
+    assert "train_sequences" not in capped["batches"]["trainer"] and capped["sequences"]["trainer"]["train_sequences"] == 8000
+
+
+def test_the_univariate_studies_searched_what_the_sweep_config_gives_s_settings_now():
+    """The multivariate section must not touch what the finished, capped univariate studies searched: a
+    change there would refuse their resumption (and mean their rows came from another config)."""
+    real = configs.for_features(sweep.read_yaml(sweep.SWEEP_CONFIG), "S")
+    for pair in ("ETTm1-S", "WTH-S"):
+        url = sweep.storage_url(*pair.split("-"))
+        for summary in optuna.get_all_study_summaries(url):
+            model = summary.study_name.rsplit("-", 1)[1]
+            assert summary.user_attrs["searched"] == sweep.searched(real, model), summary.study_name
 
 
 def test_fresh_drops_the_studys_rows_and_writes_every_other_row_back_unchanged(tmp_path):
@@ -356,7 +385,11 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     # epochs capped at 250 batches of 32 = 8,000 windows: every pair's epoch reads 8,000 rows (x its channels)
     capped = {"models": ["a", "b"], "n_trials": 2, "seeds": [0, 1, 2], "trainer": {"limit_train_batches": 250, "batch_size": 32}}
     text = "\n".join(cost.lines(tmp_path, results, capped, data_dir))
-    assert f"{3 * 8:.0f} to {3 * (4 + 3 * 7 + 12):.0f} core-hours" in text and "at most 8,000, 250 batches" in text
+    assert f"{3 * 8:.0f} to {3 * (4 + 3 * 7 + 12):.0f} core-hours" in text and "S at most 8,000, 250 batches" in text
+    # M epochs of 8,000 sequences (a channel-independent model reads 8,000 / channels windows): no channel factor
+    by_sequences = {**capped, "by_features": {"M": {"trainer": {"train_sequences": 8000}}}}
+    text = "\n".join(cost.lines(tmp_path, results, by_sequences, data_dir))
+    assert f"{3 * 8:.0f} to {3 * 8:.0f} core-hours" in text and "M at most 8,000 sequences" in text
     without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
     assert "No projection: the dataset files were not found" in without_data
 

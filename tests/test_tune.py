@@ -66,6 +66,25 @@ def test_a_space_holds_a_value_of_its_own_type_and_range():
     assert names == {"mode": ["nplr", "diag"], "init_nplr": ["legs"], "init_diag": ["diag-lin"], "d_state": [8]}
 
 
+def test_a_when_entry_is_sampled_only_in_trials_that_meet_its_condition():
+    # listed before the parameter it depends on, as a merged config may put it
+    space = {
+        "time_features": {"choices": [False, True], "when": {"shared_weights": False}},
+        "dropout": {"low": 0.0, "high": 0.3, "when": {"shared_weights": False}},
+        "shared_weights": [True, False],
+    }
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=4, multivariate=True, group=True))
+    drawn = []
+    for _ in range(12):
+        trial = study.ask()
+        drawn.append(search_space.sample_plain(trial, space))
+        study.tell(trial, float(len(drawn) % 3))
+    for params in drawn:
+        assert ("time_features" in params) == ("dropout" in params) == (params["shared_weights"] is False), params
+    assert {p["shared_weights"] for p in drawn} == {True, False}
+    assert search_space.holds(space["time_features"], True) and not search_space.holds(space["time_features"], 1)
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [

@@ -18,6 +18,13 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def for_features(sweep: dict, features: str) -> dict:
+    """The sweep config of feature set ``features``: its ``by_features[features]`` section (e.g. the
+    multivariate trainer's epochs of sequences) deep-merged over the rest."""
+    rest = {key: value for key, value in sweep.items() if key != "by_features"}
+    return merge(rest, sweep.get("by_features", {}).get(features, {}))
+
+
 def load(dataset: str, features: str, config_dir: Path = CONFIG_DIR, horizon: int | None = None) -> dict:
     """base.yaml, then ``<dataset>.yaml``, then its ``by_features[features]`` section, then (given a horizon)
     the ``by_horizon[horizon]`` section, each deep-merged over the last. ``by_horizon`` may sit at the

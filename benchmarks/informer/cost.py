@@ -8,7 +8,9 @@ The projection scales a measured pair's hours by the values a training epoch rea
 channels): exact for channel-independent models (S4, NLinear's shared weights), an upper bound for
 models that read all channels of a window in one pass (TiDE, TSMixer, NHiTS), whose epochs grow
 with the train rows only; the lower bound scales by the train rows alone. Where the sweep's trainer caps
-an epoch (``limit_train_batches`` a number of batches), an epoch reads at most that many windows' rows.
+an epoch (``limit_train_batches`` a number of batches), an epoch reads at most that many windows' rows;
+where a feature set's trainer sets ``train_sequences`` (configs/informer/sweep.yaml, ``by_features``), at
+most that many sequences, a window's channels counted once (channel-independent models read fewer windows).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from benchmarks.informer import config as configs
 from s4forecast.data.informer import DATASETS, borders, read_frame
 
 HORIZONS_PER_PAIR = 5  # every dataset of the benchmark has five horizons
@@ -91,10 +94,13 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
     ]
     if not set(measured.index) <= set(planned):
         return [*head, "No projection: the dataset files were not found (`--data-dir` or `S4FORECAST_DATA_DIR`)."]
-    cap = epoch_cap(sweep.get("trainer", {}))
-    cap_note = f": at most {cap:,}, {sweep['trainer']['limit_train_batches']} batches" if cap else ""
-    rows = pd.Series({p: min(r, cap or r) for p, (r, _) in planned.items()})
-    values = rows * pd.Series({p: c for p, (_, c) in planned.items()})
+    trainers = {features: configs.for_features(sweep, features).get("trainer", {}) for features in ("S", "M")}
+    caps = {features: epoch_cap(trainer) for features, trainer in trainers.items()}
+    cap_note = "".join(f"; {features} at most {cap:,}{cap_unit(trainers[features])}" for features, cap in caps.items() if cap)
+    rows = pd.Series({p: min(r, caps[p[-1]] or r) for p, (r, _) in planned.items()})
+    # an epoch of train_sequences reads that many sequences, whatever a window's channels
+    channels = pd.Series({p: 1 if trainers[p[-1]].get("train_sequences") else c for p, (_, c) in planned.items()})
+    values = rows * channels
     lower = (measured / rows[measured.index]).mean() * rows.sum()
     upper = (measured / values[measured.index]).mean() * values.sum()
     absent = [p for p, s in sizes.items() if s is None]
@@ -107,8 +113,15 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
 
 
 def epoch_cap(trainer: dict) -> int | None:
-    """Train rows one epoch reads at most: the windows of ``limit_train_batches`` batches when that is a
+    """Train rows one epoch reads at most: its ``train_sequences`` when it sets them (a window or one channel
+    of it each, models.with_epoch_cap), else the windows of ``limit_train_batches`` batches when that is a
     number of batches (each window starts at another row, so windows and rows are about the same), else
     None (every row)."""
     batches = trainer.get("limit_train_batches")
+    if trainer.get("train_sequences"):
+        return trainer["train_sequences"]
     return batches * trainer["batch_size"] if isinstance(batches, int) else None
+
+
+def cap_unit(trainer: dict) -> str:
+    return " sequences" if trainer.get("train_sequences") else f", {trainer['limit_train_batches']} batches"

@@ -128,8 +128,8 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
-    sweep = read_yaml(args.sweep_config)
     setting = (args.dataset, args.features, args.horizon)
+    sweep = configs.for_features(read_yaml(args.sweep_config), args.features)
     name = study_name(*setting, "s4")
     url = storage_url(args.dataset, args.features, args.storage, args.studies_dir)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 from pathlib import Path
 
 import torch
@@ -20,6 +21,34 @@ DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEMo
 # neuralforecast's models through Darts' NeuralForecastModel; their architecture arguments pass through as they are
 NEURALFORECAST_MODELS = {"informer": "Informer", "patchtst": "PatchTST", "itransformer": "iTransformer"}
 CALENDAR = ["hour", "dayofweek", "day", "month"]  # the time features (``time_features: true``)
+
+
+def folds_channels(name: str, section: dict) -> bool:
+    """Whether model ``name`` (configured by ``section``) reads each channel of a multivariate window as a
+    sequence of its own: S4 with ``channel_independent``, and neuralforecast's univariate models (PatchTST,
+    Informer), whose channels Darts folds into the batch. NLinear, DLinear, TiDE, TSMixer, NHiTS and
+    iTransformer read a window's channels together."""
+    if name == "s4":
+        return bool(section.get("channel_independent", False))
+    if name in NEURALFORECAST_MODELS:
+        import neuralforecast.models
+
+        return not getattr(neuralforecast.models, NEURALFORECAST_MODELS[name]).MULTIVARIATE
+    return False
+
+
+def with_epoch_cap(cfg: dict, name: str, n_channels: int) -> dict:
+    """``cfg`` with its epochs capped at the trainer's ``train_sequences`` (when it sets them): the number of
+    training batches whose sequences add up to that, a sequence being one channel of a window for a model that
+    :func:`folds_channels` and the whole window for the others, so that an epoch costs every model about the
+    same whatever the number of channels (benchmarks/informer/README.md, the budget)."""
+    sequences = cfg["trainer"].get("train_sequences")
+    if not sequences:
+        return cfg
+    section = cfg.get(name, {})
+    per_window = n_channels if folds_channels(name, section) else 1
+    batch_size = section.get("batch_size", cfg["trainer"]["batch_size"])
+    return {**cfg, "trainer": {**cfg["trainer"], "limit_train_batches": math.ceil(sequences / (batch_size * per_window))}}
 
 
 def trainer_kwargs(cfg: dict, progress: bool, callbacks: tuple = ()) -> dict:

@@ -24,7 +24,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from benchmarks.common import git_commit
 from benchmarks.informer import config as configs
-from benchmarks.informer.models import build, missing_dependency, n_parameters
+from benchmarks.informer.models import build, missing_dependency, n_parameters, with_epoch_cap
 from s4forecast.data.informer import load_informer, read_frame
 from s4forecast.forecasting.evaluation import scores, test_windows
 
@@ -50,7 +50,7 @@ def done(results: Path, key: dict) -> bool:
 
 def fit(model_name: str, cfg: dict, horizon: int, splits, work_dir: Path, progress: bool = True, callbacks: tuple = ()):
     """Train on train with early stopping on val, best-val weights restored: (model, early stopping, seconds)."""
-    model = build(model_name, cfg, horizon, work_dir, progress, callbacks)
+    model = build(model_name, with_epoch_cap(cfg, model_name, splits.train.n_components), horizon, work_dir, progress, callbacks)
     start = time.perf_counter()
     early_stopping = next(c for c in model.trainer_params["callbacks"] if isinstance(c, EarlyStopping))
     model.fit(splits.train, val_series=splits.val, load_best=True)

@@ -314,13 +314,14 @@ def main(argv=None) -> None:
         p.error("give --dataset (with optional --features/--horizon) or --all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    sweep = read_yaml(args.sweep_config)
-    for model in args.models or sweep["models"]:
-        if model not in sweep["spaces"]:
-            p.error(f"{args.sweep_config} has no space for model {model!r}; spaces: {', '.join(sweep['spaces'])}")
+    sweep_config = read_yaml(args.sweep_config)
+    for model in args.models or sweep_config["models"]:
+        if model not in sweep_config["spaces"]:
+            p.error(f"{args.sweep_config} has no space for model {model!r}; spaces: {', '.join(sweep_config['spaces'])}")
     with_sweep_columns(args.results)
     args.studies_dir.mkdir(parents=True, exist_ok=True)
     for setting in settings(args, args.config_dir):
+        sweep = configs.for_features(sweep_config, setting[1])
         cfg = trial_base(setting, args.config_dir)
         url = storage_url(setting[0], setting[1], args.storage, args.studies_dir)
         for model in args.models or sweep["models"]:

@@ -4,7 +4,10 @@ Each entry is one of:
 
 * a list: categorical choices, e.g. ``d_state: [16, 32, 64]``;
 * ``{low, high, log?}``: a float (or an int when both bounds are ints);
-* ``{<mode>: [...], ...}``: choices that depend on the sampled ``mode`` (``init``, ``discretization``).
+* ``{<mode>: [...], ...}``: choices that depend on the sampled ``mode`` (``init``, ``discretization``);
+* ``{choices: [...], when: {<param>: <value>, ...}}`` (or a range with ``when``): a parameter sampled only
+  in trials whose other parameters have those values, left to the model's default in the rest (a peer's
+  ``time_features``, which Darts' linear models take only without ``shared_weights``).
 
 Constraints are encoded, never discovered by crashing trials: ``d_state`` choices must be even,
 ``dt_max = dt_min * dt_span`` with ``dt_span > 1`` (so dt_min < dt_max), init and discretization
@@ -54,14 +57,25 @@ def _choices(entry):
 def _suggest(trial: optuna.Trial, name: str, entry):
     if isinstance(entry, list):
         return trial.suggest_categorical(name, entry)
+    if "choices" in entry:
+        return trial.suggest_categorical(name, entry["choices"])
     if isinstance(entry["low"], int) and isinstance(entry["high"], int):
         return trial.suggest_int(name, entry["low"], entry["high"], log=entry.get("log", False))
     return trial.suggest_float(name, float(entry["low"]), float(entry["high"]), log=entry.get("log", False))
 
 
 def sample_plain(trial: optuna.Trial, space: dict) -> dict:
-    """One configuration of a space without S4's conditional entries (any model's keyword arguments)."""
-    return {name: _suggest(trial, name, entry) for name, entry in space.items()}
+    """One configuration of a space without S4's conditional entries (any model's keyword arguments): the
+    entries without ``when`` first, then each ``when`` entry whose conditions the sampled values meet."""
+    params = {name: _suggest(trial, name, entry) for name, entry in space.items() if not _is_conditional(entry)}
+    for name, entry in space.items():
+        if _is_conditional(entry) and all(params.get(k) == v for k, v in entry["when"].items()):
+            params[name] = _suggest(trial, name, entry)
+    return params
+
+
+def _is_conditional(entry) -> bool:
+    return isinstance(entry, dict) and "when" in entry
 
 
 def parameters(space: dict) -> dict:
@@ -76,6 +90,8 @@ def parameters(space: dict) -> dict:
 def holds(entry, value) -> bool:
     """Whether ``value`` is one of the entry's choices (of the same type: ``True`` is not ``1``) or lies in
     its range (an integer for an integer range)."""
+    if isinstance(entry, dict) and "choices" in entry:
+        return holds(entry["choices"], value)
     if isinstance(entry, list):
         return any(type(value) is type(choice) and value == choice for choice in entry)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
