@@ -31,6 +31,7 @@ from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
 
 EPOCH_CAP = RESULTS.parent / "epoch_cap.csv"
+CAPS = ("batches", "sequences")
 log = logging.getLogger("benchmarks.informer.epoch_cap")
 
 
@@ -48,13 +49,14 @@ def measured(results: Path) -> set[tuple]:
     return set(zip(df.dataset, df.features, df.horizon, df.model, df.cap, df.seed, strict=True))
 
 
-def compare(setting, models, sweep, seeds, results: Path, config_dir=configs.CONFIG_DIR, data_dir=None, progress=True):
+def compare(setting, models, sweep, seeds, results: Path, caps=CAPS, config_dir=configs.CONFIG_DIR, data_dir=None, progress=True):
     base = trial_base(setting, config_dir)
     done = measured(results)
     capped = trainers(sweep, setting[1])
     for model in models:
         params = setting_params(setting, capped["sequences"], model, config_dir)
-        for cap, cap_sweep in capped.items():
+        for cap in caps:
+            cap_sweep = capped[cap]
             cfg = trial_config(base, cap_sweep, model, sample_fixed(params, cap_sweep, model))
             splits = load_informer(setting[0], setting[1], cfg["lookback"], data_dir)
             batches = with_epoch_cap(cfg, model, splits.train.n_components)["trainer"]["limit_train_batches"]
@@ -86,6 +88,7 @@ def main(argv=None) -> None:
     p.add_argument("--horizon", type=int, required=True)
     p.add_argument("--model", dest="models", nargs="+", required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--caps", nargs="+", choices=CAPS, default=CAPS, help="the trainers to run (default: both)")
     p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG)
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     p.add_argument("--results", type=Path, default=EPOCH_CAP)
@@ -101,6 +104,7 @@ def main(argv=None) -> None:
         read_yaml(args.sweep_config),
         args.seeds,
         args.results,
+        args.caps,
         args.config_dir,
         args.data_dir,
         not args.no_progress,
