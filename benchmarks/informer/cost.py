@@ -117,9 +117,9 @@ def epoch_cap(trainer: dict) -> int | None:
     of it each, models.with_epoch_cap), else the windows of ``limit_train_batches`` batches when that is a
     number of batches (each window starts at another row, so windows and rows are about the same), else
     None (every row)."""
-    batches = trainer.get("limit_train_batches")
     if trainer.get("train_sequences"):
         return trainer["train_sequences"]
+    batches = trainer.get("limit_train_batches")
     return batches * trainer["batch_size"] if isinstance(batches, int) else None
 
 
