@@ -262,14 +262,23 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
             {**row, "horizon": 48, "model": "nlinear", "study": "n", "seed": 0, "mse": 0.06, "mae": 0.1},
         ]
     )
-    published = pd.DataFrame({"dataset": ["ETTh1", "ETTh1"], "features": ["S", "S"], "horizon": [24, 48]})
+    published = pd.DataFrame(
+        {
+            "dataset": ["ETTh1", "ETTh1"],
+            "features": ["S", "S"],
+            "horizon": [24, 48],
+            "s4_mse": [0.029, 0.079],  # the swept S4's 0.031 is behind the paper's S4 at 24
+            "informer_mse": [0.098, 0.158],
+        }
+    )
     text = "\n".join(report.swept(rows, published))
     assert "beats the best tuned peer on 1 of 1" in text
     assert (
         "| ETTh1-S-24 | 0.0310" in text
         and "| nlinear | 0.0330" in text
-        and "0.939 | nan | tide 0.0350 (0.886, nan) | yes / no |" in text
+        and "0.939 | nan | tide 0.0350 (0.886, nan) | 0.029 / 0.098 | yes / no |" in text
     )  # val picks TiDE
+    assert "beats the published S4 on 0 of 1 and the published Informer on 1 of 1" in text
     assert "Pending (1 of 2" in text and "ETTh1-S-48 (no dlinear, itransformer, nhits, patchtst, tide, tsmixer)" in text
     assert "S4 ahead on 0, the best peer ahead on 0" in text  # one peer seed: no test of spread
     assert "S4 ahead on 1 of 1; beyond the seeds' spread, S4 ahead on 0, that peer on 0" in text
