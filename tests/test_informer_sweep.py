@@ -398,7 +398,7 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     # M epochs of 8,000 sequences (a channel-independent model reads 8,000 / channels windows): no channel factor
     by_sequences = {**capped, "by_features": {"M": {"trainer": {"train_sequences": 8000}}}}
     text = "\n".join(cost.lines(tmp_path, results, by_sequences, data_dir))
-    assert f"{3 * 8:.0f} to {3 * 8:.0f} core-hours" in text and "M at most 8,000 sequences" in text
+    assert f"from them: {3 * 8:.0f} core-hours" in text and "M at most 8,000 sequences" in text
     without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
     assert "No projection: the dataset files were not found" in without_data
 

@@ -104,10 +104,11 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
     lower = (measured / rows[measured.index]).mean() * rows.sum()
     upper = (measured / values[measured.index]).mean() * values.sum()
     absent = [p for p, s in sizes.items() if s is None]
+    span = f"{lower:.0f}" if f"{lower:.0f}" == f"{upper:.0f}" else f"{lower:.0f} to {upper:.0f}"
     return [
         *head,
         f"Total: {', '.join(f'{p} {h:.1f} h' for p, h in measured.items())}. The whole plan ({len(planned)} pairs with "
-        f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {lower:.0f} to {upper:.0f} "
+        f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {span} "
         f"core-hours (scaled by the train rows an epoch reads{cap_note}, alone and x channels).",
     ]
 
