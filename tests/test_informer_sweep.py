@@ -1,6 +1,8 @@
 """benchmarks.informer.sweep: one Optuna study per (setting, model), resumable, rows that trace to a study."""
 
 import datetime as dt
+import io
+import math
 
 import numpy as np
 import optuna
@@ -283,6 +285,7 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     assert "S4 ahead on 0, the best peer ahead on 0" in text  # one peer seed: no test of spread
     assert "S4 ahead on 1 of 1; beyond the seeds' spread, S4 ahead on 0, that peer on 0" in text
     assert "Val itself ranks S4 above every peer at 0 of 1" in text  # S4's mean val 0.07 > TiDE's 0.05
+    assert "Each model over the 1 complete settings" in text  # ETTh1-S-48 has no full set of peers
 
     more_seeds = pd.DataFrame(
         [{**row, "model": "s4", "study": "s", "seed": 2, "mse": 0.031, "mae": 0.1}]
@@ -295,6 +298,26 @@ def test_report_compares_swept_s4_with_the_best_swept_peer_and_lists_the_pending
     p = report.welch_p((0.030, 0.032, 0.031), (0.033, 0.034, 0.0335))
     assert p < 0.05 and f"| {p:.3f} |" in text and "S4 ahead on 1, the best peer ahead on 0" in text
     assert f"| nlinear 0.0335 ({0.031 / 0.0335:.3f}, {p:.3f}) |" in text  # NLinear's mean val 0.0367 now lowest
+
+
+def test_model_ranks_rank_each_setting_and_average_over_settings():
+    means = pd.DataFrame(
+        {
+            "dataset": "ETTh1",
+            "features": "S",
+            "horizon": [24, 24, 24, 48, 48, 48],
+            "model": ["s4", "nlinear", "tide"] * 2,
+            "mse": [0.02, 0.04, 0.04, 0.09, 0.03, 0.06],  # 24: S4 best, a tie behind it; 48: NLinear, TiDE, S4
+        }
+    )
+    text = "\n".join(report.model_ranks(means))
+    table = pd.read_csv(io.StringIO(text.split("\n\n")[1].replace(" ", "")), sep="|").dropna(axis=1, how="all")
+    table = table.iloc[1:].set_index("model").astype(float)  # after the markdown rule row
+    assert "over the 2 complete settings" in text and "1 = best of 3" in text
+    assert table.index.tolist() == ["nlinear", "s4", "tide"]  # mean ranks 1.5, then 2.0 and 2.0 (S4's MSE ratio lower)
+    assert table.loc["nlinear"].tolist() == pytest.approx([1.5, 1, math.sqrt(2 * 1)], abs=1e-3)  # tied at 24: rank 2
+    assert table.loc["s4"].tolist() == pytest.approx([2.0, 1, math.sqrt(1 * 3)], abs=1e-3)
+    assert table.loc["tide"].tolist() == pytest.approx([2.0, 0, math.sqrt(2 * 2)], abs=1e-3)
 
 
 def test_welch_p_matches_the_textbook_formula():

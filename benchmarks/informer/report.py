@@ -99,7 +99,7 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
     MSE (``published``'s ``s4_mse`` / ``informer_mse``, where it has them), and the settings still pending."""
     lines = ["## Swept: S4 vs the best peer tuned the same way (`python -m benchmarks.informer.sweep`)", ""]
     means = seed_means(results) if "study" in results.columns else pd.DataFrame(columns=[*KEY, "model"])
-    done, ratios, p_values, pending = [], [], [], []
+    done, ratios, p_values, pending, complete = [], [], [], [], []
     picked_ratios, picked_p, s4_picked = [], [], 0
     beats_published = {"s4_mse": [], "informer_mse": []}  # per swept setting: S4's mean MSE below the paper's
     for _, setting in published.iterrows():
@@ -110,6 +110,7 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
             missing = sorted(set(PEERS) - set(peers.model)) if not s4.empty else []
             pending.append("-".join(map(str, key)) + (f" (no {', '.join(missing)})" if missing and len(peers) else ""))
             continue
+        complete.append(rows)
         s4, peer = s4.iloc[0], peers.loc[peers.mse.idxmin()]
         ratios.append(s4.mse / peer.mse)
         p_values.append(p := welch_p(s4.mse_runs, peer.mse_runs))
@@ -157,6 +158,7 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *done,
             "",
+            *model_ranks(pd.concat(complete)),
         ]
         lines += [
             "A study named for another horizon is that study's best trial re-trained at this one, for every",
@@ -174,6 +176,28 @@ def swept(results: pd.DataFrame, published: pd.DataFrame) -> list[str]:
         f"Pending ({len(pending)} of {len(published)} settings have no swept S4 and peer rows yet): {', '.join(pending) or 'none'}"
     )
     return lines
+
+
+def model_ranks(means: pd.DataFrame) -> list[str]:
+    """Markdown: every model's standing over the complete swept settings (rows of :func:`seed_means`, S4 and
+    every peer at each): its mean rank on test MSE (1 = best of the eight), the settings it is best at, and
+    the geometric mean of its MSE over the setting's best (1.000 = best everywhere), best model first."""
+    by_setting = means.groupby(KEY).mse
+    ranked = means.assign(rank=by_setting.rank(method="min"), excess=means.mse / by_setting.transform("min"))
+    table = ranked.groupby("model").agg(
+        mean_rank=("rank", "mean"),
+        best_at=("rank", lambda r: int((r == 1).sum())),
+        mse_over_best=("excess", stats.gmean),
+    )
+    table = table.sort_values(["mean_rank", "mse_over_best"]).rename_axis("model").reset_index()
+    settings = len(by_setting)
+    return [
+        f"Each model over the {settings} complete settings: mean rank on test MSE (1 = best of {means.model.nunique()}), "
+        "settings where it is best, and its MSE over the setting's best (geometric mean):",
+        "",
+        table.to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
 
 
 def beyond_spread(ratios: list[float], p_values: list[float], alpha: float = 0.05) -> tuple[int, int]:
