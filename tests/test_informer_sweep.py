@@ -393,13 +393,22 @@ def test_a_variant_keeps_the_trials_discretization_within_its_mode():
     assert other_mode == {"lr": 0.01, "mode": "nplr", "init_nplr": "legs", "discretization_nplr": "bilinear"}
 
 
-def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, data_dir):
+def _finished_studies(studies_dir, trial_minutes: list[tuple[str, int, int]]) -> None:
+    """Studies (name, trials, minutes each) of complete trials in the pair's SQLite file, as sweep writes them."""
     start = dt.datetime(2026, 1, 1)
-    for name, trials, minutes in [("ETTh1-S-24-a", 2, 15), ("ETTh1-S-24-b", 2, 45), ("ETTh2-S-168-a", 1, 60)]:
-        study = optuna.create_study(storage=f"sqlite:///{tmp_path / name[:7]}.db", study_name=name)
+    for name, trials, minutes in trial_minutes:
+        study = optuna.create_study(storage=f"sqlite:///{studies_dir / name[:7]}.db", study_name=name)
         for n in range(trials):
             end = start + dt.timedelta(minutes=minutes)
-            study.add_trial(optuna.trial.FrozenTrial(n, optuna.trial.TrialState.COMPLETE, 1.0, start, end, {}, {}, {}, {}, {}, n))
+            study.add_trial(optuna.trial.FrozenTrial(n, optuna.trial.TrialState.COMPLETE, 1.0, start, end, *[{}] * 5, n))
+
+
+def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, data_dir):
+    start = dt.datetime(2026, 1, 1)
+    _finished_studies(tmp_path, [("ETTh1-S-24-a", 2, 15), ("ETTh1-S-24-b", 2, 45), ("ETTh2-S-168-a", 1, 60)])
+    killed = dt.timedelta(hours=9)  # a worker killed mid-trial: failed when the next run starts, hours later
+    study = optuna.load_study(storage=f"sqlite:///{tmp_path / 'ETTh1-S'}.db", study_name="ETTh1-S-24-a")
+    study.add_trial(optuna.trial.FrozenTrial(2, optuna.trial.TrialState.FAIL, None, start, start + killed, *[{}] * 5, 2))
     running = optuna.create_study(storage=f"sqlite:///{tmp_path / 'ETTm1-S'}.db", study_name="ETTm1-S-96-a")
     running.ask()  # a study whose only trial is still running (no duration yet), and one with no trials
     optuna.create_study(storage=f"sqlite:///{tmp_path / 'ETTm1-S'}.db", study_name="ETTm1-S-96-b")
@@ -424,6 +433,23 @@ def test_cost_adds_up_the_finished_pairs_and_scales_them_to_the_plan(tmp_path, d
     assert f"from them: {3 * 8:.0f} core-hours" in text and "M at most 8,000 sequences" in text
     without_data = "\n".join(cost.lines(tmp_path, results, {"models": ["a", "b"], "n_trials": 2, "seeds": [0]}, tmp_path))
     assert "No projection: the dataset files were not found" in without_data
+
+
+def test_cost_projects_each_features_pairs_from_the_measured_pairs_of_the_same_features(tmp_path, data_dir):
+    _finished_studies(tmp_path, [(f"ETTh1-S-24-{m}", 2, 45) for m in "ab"] + [(f"ETTh2-S-168-{m}", 2, 15) for m in "ab"])
+    _finished_studies(tmp_path, [(f"ETTh1-M-168-{m}", 2, 120) for m in "ab"])  # S pairs 3 h and 1 h, M 8 h
+    results = pd.DataFrame({"status": [], "study": [], "wall_time_s": pd.Series(dtype=float)})  # no test runs yet
+    every_epoch_alike = {  # every pair's epoch reads 8,000 rows or sequences: one cost per features
+        "models": ["a", "b"],
+        "n_trials": 2,
+        "seeds": [0],
+        "trainer": {"limit_train_batches": 250, "batch_size": 32},
+        "by_features": {"M": {"trainer": {"train_sequences": 8000}}},
+    }
+    text = "\n".join(cost.lines(tmp_path, results, every_epoch_alike, data_dir))
+    # S: 3 + 1 measured, ETTm1-S and WTH-S at the S mean of 2 h; M: 8 measured, three more at 8 h (a mean
+    # over all three measured pairs would give 8 x 4 = 32)
+    assert "ETTh1-M 8.0 h, ETTh1-S 3.0 h, ETTh2-S 1.0 h" in text and "from them: 40 core-hours" in text
 
 
 def test_ablation_summary_across_studies_gives_geometric_means_and_vals_picks(tmp_path):

@@ -4,8 +4,8 @@ torch thread each, so an hour of a trial is about an hour of one core) and of it
 model: one study at the middle horizon, its best trial tested at 5 horizons x 3 seeds) projected from
 the pairs whose studies are all finished.
 
-The projection scales a measured pair's hours by the values a training epoch reads (train rows x
-channels): exact for channel-independent models (S4, NLinear's shared weights), an upper bound for
+The projection scales the measured pairs' hours (S from S, M from M) by the values a training epoch reads
+(train rows x channels): exact for channel-independent models (S4, NLinear's shared weights), an upper bound for
 models that read all channels of a window in one pass (TiDE, TSMixer, NHiTS), whose epochs grow
 with the train rows only; the lower bound scales by the train rows alone. Where the sweep's trainer caps
 an epoch (``limit_train_batches`` a number of batches), an epoch reads at most that many windows' rows;
@@ -29,7 +29,12 @@ HORIZONS_PER_PAIR = 5  # every dataset of the benchmark has five horizons
 
 def study_hours(studies_dir: Path) -> pd.DataFrame:
     """One row per study in the SQLite files of ``studies_dir``: pair (dataset-features), model, finished
-    trials, hours of its trials."""
+    trials, hours of its finished (complete or pruned) trials.
+
+    Failed trials are left out of the hours: each one here is a worker killed mid-trial (a session's end),
+    which Optuna's heartbeat marks failed only when the next run of the study starts, so its duration
+    spans the time no worker ran (1.4 h for a DLinear trial that had run 2.5 min); its parameters are
+    retried as a new trial, which a clean run of the study would run once."""
     rows = []
     for db in sorted(studies_dir.glob("*.db")):
         url = f"sqlite:///{db}"
@@ -41,9 +46,8 @@ def study_hours(studies_dir: Path) -> pd.DataFrame:
                     "study": summary.study_name,
                     "pair": f"{dataset}-{features}",
                     "model": model,
-                    "trials": sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
-                    # a running trial has no duration yet; a new study, no trials
-                    "study_h": sum(t.duration.total_seconds() for t in trials if t.duration is not None) / 3600,
+                    "trials": len(finished := [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]),
+                    "study_h": sum(t.duration.total_seconds() for t in finished) / 3600,
                 }
             )
     return pd.DataFrame(rows, columns=["study", "pair", "model", "trials", "study_h"])
@@ -101,8 +105,7 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
     # an epoch of train_sequences reads that many sequences, whatever a window's channels
     channels = pd.Series({p: 1 if trainers[p[-1]].get("train_sequences") else c for p, (_, c) in planned.items()})
     values = rows * channels
-    lower = (measured / rows[measured.index]).mean() * rows.sum()
-    upper = (measured / values[measured.index]).mean() * values.sum()
+    lower, upper = projected(measured, rows), projected(measured, values)
     absent = [p for p, s in sizes.items() if s is None]
     span = f"{lower:.0f}" if f"{lower:.0f}" == f"{upper:.0f}" else f"{lower:.0f} to {upper:.0f}"
     return [
@@ -111,6 +114,18 @@ def lines(studies_dir: Path, results: pd.DataFrame, sweep: dict, data_dir=None) 
         f"data{'; no data: ' + ', '.join(absent) if absent else ''}) projected from them: {span} "
         f"core-hours (scaled by the train rows an epoch reads{cap_note}, alone and x channels).",
     ]
+
+
+def projected(measured: pd.Series, scale: pd.Series) -> float:
+    """Core-hours of every pair of ``scale`` (its values an epoch reads, per pair): a measured pair at its
+    ``measured`` hours, any other at its scale times the hours per value of the measured pairs of its own
+    features (S or M; an M epoch of several channels costs more per sequence), or of all measured pairs
+    while none of its features is."""
+    per_value = measured / scale[measured.index]
+    rest = scale.drop(measured.index)
+    own = [per_value[per_value.index.str[-1] == pair[-1]] for pair in rest.index]
+    rates = [rate.mean() if len(rate) else per_value.mean() for rate in own]
+    return measured.sum() + (rest * rates).sum()
 
 
 def epoch_cap(trainer: dict) -> int | None:
