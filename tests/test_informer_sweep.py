@@ -320,6 +320,28 @@ def test_model_ranks_rank_each_setting_and_average_over_settings():
     assert table.loc["tide"].tolist() == pytest.approx([2.0, 0, math.sqrt(2 * 2)], abs=1e-3)
 
 
+def test_refinement_compares_the_refined_study_with_the_setting_s_own_config_on_val_and_test():
+    cfg = {"lookback": 336, "s4": {"d_model": 64}}
+    current = configs.config_hash(cfg, "s4")
+    s4_configs = {("ETTh1", "S", 24): cfg, ("ETTh1", "S", 48): cfg}
+    setting = {"dataset": "ETTh1", "features": "S", "status": "ok", "model": "s4", "mae": 0.1, "date": "2026-12-05"}
+    hand = {**setting, "study": None, "trial": None, "seed": 0, "config_hash": current}
+    swept = {**setting, "study": "ETTh1-S-24-s4", "trial": 6, "config_hash": "0123abcdef"}
+    rows = pd.DataFrame(
+        [
+            {**hand, "horizon": 24.0, "val_loss": 0.050, "mse": 0.030},
+            {**hand, "horizon": 24.0, "val_loss": 0.040, "mse": 0.010, "config_hash": "oldconfig1"},  # not run now
+            {**hand, "horizon": 48.0, "val_loss": 0.070, "mse": 0.040},
+            *[{**swept, "horizon": 24.0, "seed": s, "val_loss": v, "mse": 0.031} for s, v in [(0, 0.046), (1, 0.048)]],
+            {**swept, "horizon": 48.0, "seed": 0, "val_loss": 0.075, "mse": 0.038},
+        ]
+    )
+    text = "\n".join(report.refinement(rows, s4_configs))
+    assert "val loss at 1 of 2 settings where both have one, and the lower test MSE at 1 of 2." in text
+    assert "| ETTh1-S-24 | 0.0470 | 0.0500 | 0.940 | 0.0310 | 0.0300 | 1.033 |" in text  # the old config left out
+    assert "| ETTh1-S-48 | 0.0750 | 0.0700 | 1.071 | 0.0380 | 0.0400 | 0.950 |" in text
+
+
 def test_welch_p_matches_the_textbook_formula():
     a, b = np.array([0.030, 0.032, 0.031]), np.array([0.033, 0.036, 0.034, 0.035])
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
