@@ -91,8 +91,11 @@ def seed_means(results: pd.DataFrame) -> pd.DataFrame:
     )
     if "val_loss" in swept.columns:  # what a selection on val sees (all models' val losses are on one scale)
         means["val_loss"] = g.val_loss.mean()
+    if "wall_time_s" in swept.columns:
+        means["wall_time_s"] = g.wall_time_s.mean()
     if "options" in swept.columns:  # a study's seeds share its best trial's options
-        means["time_features"] = g.options.first().fillna("").str.contains("time_features=True")
+        means["options"] = g.options.first().fillna("")
+        means["time_features"] = means.options.str.contains("time_features=True")
     return means.reset_index()
 
 
@@ -356,6 +359,7 @@ def main(argv=None) -> None:
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     p.add_argument("--studies-dir", type=Path, default=HERE / "studies", help="the sweep's SQLite studies and plots")
     p.add_argument("--ablation", type=Path, default=HERE / "results" / "hippo_ablation.csv")
+    p.add_argument("--accuracy-kept", type=Path, default=HERE / "results" / "accuracy_kept.csv", help="accuracy_kept.py's table")
     p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG, help="the studies' models, trials and seeds (cost section)")
     p.add_argument("--data-dir", help="for the cost projection's dataset sizes (default: $S4FORECAST_DATA_DIR)")
     args = p.parse_args(argv)
@@ -364,7 +368,7 @@ def main(argv=None) -> None:
     s4_configs = current_configs(published, args.config_dir)
     out = table(results, published, s4_configs)
     spent = cost.lines(args.studies_dir, results, read_yaml(args.sweep_config), args.data_dir)
-    sections = [*swept(results, published), "", *spent, "", *findings.lines(args.studies_dir, args.ablation)]
+    sections = [*swept(results, published), "", *spent, "", *findings.lines(args.studies_dir, args.ablation, args.accuracy_kept)]
     sections += ["", *refinement(results, s4_configs)]
     print(write(out, args.out, args.results.parent / "comparison.png", sections))
 
