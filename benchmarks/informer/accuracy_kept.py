@@ -8,7 +8,7 @@ is the table re-run with configurations chosen on val: here, per published setti
 ``patch_len`` val chose) against the rows of the config each setting ran at ``--rev`` (default 06abbab:
 the per-step configs before the speed work; every seed of it in results.csv, by config hash). Writes
 benchmarks/informer/results/accuracy_kept.csv, one row per setting with both: each side's mean test MSE,
-spread, seeds and wall seconds per run, the swept config's ``patch_len``, the change of test MSE in
+spread, seeds, mean val loss and wall seconds per run, the swept config's ``patch_len``, the change of test MSE in
 percent and Welch's p; prints the markdown that ``report`` puts in RESULTS.md
 (:func:`benchmarks.informer.findings.accuracy_kept_lines`).
 """
@@ -53,10 +53,11 @@ def before(results: pd.DataFrame, before_configs: dict[tuple, dict], seeds=SEEDS
                     mse_std=runs.mse.std(),
                     seeds=len(runs),
                     mse_runs=tuple(runs.mse),
+                    val_loss=runs.val_loss.mean(),
                     wall_time_s=runs.wall_time_s.mean(),
                 )
             )
-    return pd.DataFrame(out, columns=[*KEY, "mse", "mse_std", "seeds", "mse_runs", "wall_time_s"])
+    return pd.DataFrame(out, columns=[*KEY, "mse", "mse_std", "seeds", "mse_runs", "val_loss", "wall_time_s"])
 
 
 def compare(results: pd.DataFrame, before_configs: dict[tuple, dict]) -> pd.DataFrame:
@@ -74,10 +75,12 @@ def compare(results: pd.DataFrame, before_configs: dict[tuple, dict]) -> pd.Data
             "before_sd": both.mse_std_before,
             "before_seeds": both.seeds_before,
             "before_wall_s": both.wall_time_s_before,
+            "before_val": both.val_loss_before,
             "swept_mse": both.mse_swept,
             "swept_sd": both.mse_std_swept,
             "swept_seeds": both.seeds_swept,
             "swept_wall_s": both.wall_time_s_swept,
+            "swept_val": both.val_loss_swept,
             "swept_patch_len": pd.to_numeric(patch).fillna(1).astype(int),
             "study": both.study,
             "change_pct": 100 * (both.mse_swept / both.mse_before - 1),

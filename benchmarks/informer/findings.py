@@ -157,22 +157,26 @@ def ablation_summary(ratios: pd.DataFrame, val_picks: dict[str, str]) -> list[st
 def accuracy_kept_lines(path: Path, alpha: float = 0.05) -> list[str]:
     """Markdown: the swept S4 against the old S4 table, setting by setting (rows of
     benchmarks/informer/accuracy_kept.py's CSV): test MSE of each (mean ± sd over seeds), the change, Welch's
-    p, wall seconds per run and the swept config's patch length; then the count kept or improved, the
-    settings worse (all of them, and those beyond the seeds' spread, p < ``alpha``) and the median speed-up."""
+    p, val losses, wall seconds per run and the swept config's patch length; then the count kept or improved,
+    the settings worse (all of them, and those beyond the seeds' spread, p < ``alpha``), the median speed-up
+    and, where both have val losses, the settings where val prefers the old config."""
     if not path.exists():
         return []
     t = pd.read_csv(path)
     fmt = lambda m, sd: f"{m:.4f} ± {0.0 if pd.isna(sd) else sd:.4f}"  # noqa: E731
+    val = lambda v: "-" if pd.isna(v) else f"{v:.4f}"  # noqa: E731
     rows = [
         f"| {r.dataset}-{r.features}-{r.horizon} | {fmt(r.before_mse, r.before_sd)} ({r.before_seeds}) | "
         f"{fmt(r.swept_mse, r.swept_sd)} ({r.swept_seeds}) | {r.change_pct:+.1f}% | {r.welch_p:.3f} | "
-        f"{r.before_wall_s:.0f} / {r.swept_wall_s:.0f} | {r.swept_patch_len} |"
+        f"{val(r.before_val)} / {val(r.swept_val)} | {r.before_wall_s:.0f} / {r.swept_wall_s:.0f} | {r.swept_patch_len} |"
         for r in t.itertuples()
     ]
     worse = t[t.change_pct > 0].sort_values("change_pct")
     clearly = worse[worse.welch_p < alpha]
     listed = lambda d: ", ".join(f"{r.dataset}-{r.features}-{r.horizon} {r.change_pct:+.1f}%" for r in d.itertuples())  # noqa: E731
     speedup = (t.before_wall_s / t.swept_wall_s).median()
+    judged = t.dropna(subset=["before_val", "swept_val"])
+    val_old = judged[judged.before_val < judged.swept_val]
     return [
         "### Accuracy kept? The swept S4 against the per-step table before the speed work",
         "",
@@ -181,15 +185,18 @@ def accuracy_kept_lines(path: Path, alpha: float = 0.05) -> list[str]:
         "(seeds); change: swept over old; wall: seconds per training and test run, on a machine shared with",
         "other jobs (indicative only).",
         "",
-        "| setting | old table | swept | change | Welch p | wall old / swept (s) | swept patch_len |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | old table | swept | change | Welch p | val old / swept | wall old / swept (s) | swept patch_len |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Kept or improved at {len(t) - len(worse)} of {len(t)} settings; worse at {len(worse)}"
         + (f": {listed(worse)}" if len(worse) else "")
         + f". Worse beyond the seeds' spread (p < {alpha}): {len(clearly)}"
         + (f" ({listed(clearly)})" if len(clearly) else "")
-        + f". Median wall time old / swept: {speedup:.2f}x.",
+        + f". Median wall time old / swept: {speedup:.2f}x. Where both have a val loss ({len(judged)} settings), val"
+        + f" prefers the old config at {len(val_old)}"
+        + (f" ({listed(val_old)})" if len(val_old) else "")
+        + f" and ranks the two as test does at {int(((judged.before_val < judged.swept_val) == (judged.change_pct > 0)).sum())}.",
         "",
     ]
 
