@@ -177,6 +177,7 @@ def accuracy_kept_lines(path: Path, alpha: float = 0.05) -> list[str]:
     speedup = (t.before_wall_s / t.swept_wall_s).median()
     judged = t.dropna(subset=["before_val", "swept_val"])
     val_old = judged[judged.before_val < judged.swept_val]
+    val_agrees = int(((judged.before_val < judged.swept_val) == (judged.change_pct > 0)).sum())  # val and test rank alike
     return [
         "### Accuracy kept? The swept S4 against the per-step table before the speed work",
         "",
@@ -196,7 +197,7 @@ def accuracy_kept_lines(path: Path, alpha: float = 0.05) -> list[str]:
         + f". Median wall time old / swept: {speedup:.2f}x. Where both have a val loss ({len(judged)} settings), val"
         + f" prefers the old config at {len(val_old)}"
         + (f" ({listed(val_old)})" if len(val_old) else "")
-        + f" and ranks the two as test does at {int(((judged.before_val < judged.swept_val) == (judged.change_pct > 0)).sum())}.",
+        + f" and ranks the two as test does at {val_agrees}.",
         "",
     ]
 
