@@ -23,7 +23,8 @@ from s4forecast.nn.encoder import S4Encoder
 
 
 def compiled(encoder: S4Encoder):
-    """``encoder`` through torch.compile with every layer's ``conv_kernel`` left to eager mode."""
+    """``encoder`` through torch.compile with every layer's ``conv_kernel`` left to eager mode. The layers are
+    changed in place; the wrapper does nothing outside compiled code, so ``encoder`` itself still runs eager."""
     for block in encoder.blocks:
         block.layer.conv_kernel = torch.compiler.disable(block.layer.conv_kernel)
     return torch.compile(encoder)
