@@ -1,15 +1,21 @@
 """Classification training: ``s4forecast classify --config configs/classify/smnist.yaml`` (also
 ``python -m s4forecast.train classify ...``).
 
-Lightning progress bar, checkpoints (best val_acc and last) under ``<output_dir>/<run name>/``,
-resume from the last checkpoint when re-run, a final test accuracy line, and ``result.json`` beside the
-checkpoints (test accuracy, parameters, epochs, the val accuracy per epoch over resumed runs, wall time
-of this invocation).
+Lightning progress bar, checkpoints (best val_acc, and ``last.ckpt`` at every epoch end and every
+``checkpoint_minutes`` of training, written atomically) under ``<runs dir>/<run name>/``, resume from
+``last.ckpt`` when the same command is run again, a final test accuracy line, and ``result.json`` beside
+the checkpoints (test accuracy, parameters, epochs, the val accuracy per epoch over resumed runs, wall
+time of this invocation).
+
+The runs dir is ``--output-dir``, else the config's ``output_dir``, else ``$S4FORECAST_RUNS_DIR``, else
+``~/.cache/s4forecast/runs``: outside the checkout, so a run outlives a fresh clone of the repository.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +24,13 @@ import torch
 from s4forecast.config_files import check_keys, merge_sections, read_yaml
 
 REQUIRED = ("name", "task", "batch_size", "model")
-OPTIONAL = ("seed", "trainer", "output_dir", "sweep")  # sweep: where a sweep-report config came from
+OPTIONAL = ("seed", "trainer", "output_dir", "sweep", "checkpoint_minutes")  # sweep: where a sweep-report config came from
+CHECKPOINT_MINUTES = 5.0  # default wall-clock interval of last.ckpt: a killed run loses at most this much training
+
+
+def runs_dir() -> Path:
+    """Where runs live by default: ``$S4FORECAST_RUNS_DIR``, else ``~/.cache/s4forecast/runs``."""
+    return Path(os.environ.get("S4FORECAST_RUNS_DIR") or Path.home() / ".cache" / "s4forecast" / "runs")
 
 
 def _merged(path: Path) -> dict:
@@ -49,13 +61,16 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
     pl.seed_everything(cfg.get("seed", 0), workers=True)
     data = ClassificationData(cfg["task"], cfg["batch_size"], data_dir)
     model = S4Classifier(**data.dims, **cfg["model"])
-    run_dir = Path(output_dir or cfg.get("output_dir", "runs")) / cfg["name"]
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir, monitor="val_acc", mode="max", save_last=True, filename="best-{epoch}-{val_acc:.4f}"
-    )
+    run_dir = Path(output_dir or cfg.get("output_dir") or runs_dir()) / cfg["name"]
+    checkpoints = ModelCheckpoint(dirpath=run_dir, monitor="val_acc", mode="max", filename="best-{epoch}-{val_acc:.4f}")
+    minutes = datetime.timedelta(minutes=cfg.get("checkpoint_minutes", CHECKPOINT_MINUTES))
+    latest = [  # last.ckpt every few minutes of training and at every epoch end (Lightning writes it atomically)
+        ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0, train_time_interval=minutes),
+        ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0),
+    ]
     trainer = pl.Trainer(
         default_root_dir=run_dir,
-        callbacks=[checkpoints],
+        callbacks=[checkpoints, *latest],
         logger=pl.loggers.CSVLogger(run_dir),
         **{"enable_progress_bar": progress, **cfg.get("trainer", {})},
     )

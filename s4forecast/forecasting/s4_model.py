@@ -1,17 +1,8 @@
-"""S4Model: S4 as a Darts torch forecasting model (S4 paper App. D.3.5, masked sequence-to-sequence).
+"""S4Model: S4 as a Darts torch forecasting model, the adapter between Darts and the networks.
 
-The encoder reads one sequence of length ``L = input_chunk_length + output_chunk_shift +
-output_chunk_length``: the context, then the horizon positions with the target masked (zeros),
-future covariates present wherever Darts provides them, and a mask channel that is 1 where the
-target is observed. The last ``output_chunk_length`` outputs are the forecast.
-
-Input features per position (B, L, d_input): target (masked in the horizon), past covariates
-(zero in the horizon), historic+future covariates, static covariates (repeated), mask.
-
-With ``patch_len = P > 1`` the encoder runs over patches instead of steps: the context is padded at
-the front and the masked part at the end to multiples of P, each run of P positions becomes one token
-of P * d_input features, and the head decodes each horizon token into its P steps. One SSM step Δ
-then spans one patch, and the encoder's length drops from L to about L / P.
+The networks are the layouts' (``layout=``): ``masked`` (the paper's masked sequence-to-sequence, App.
+D.3.5; ``masked.py``) and ``lookback`` (S4 over the context, a linear head to the horizon; ``lookback.py``),
+on the shared centring, linear skip and optimiser of ``network.py``.
 """
 
 from __future__ import annotations
@@ -22,220 +13,22 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from darts.logging import raise_log
-from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
-from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput, TorchTrainingSample
+from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.serialization import add_safe_globals
-from darts.utils.torch import MonteCarloDropout
 from torch import nn
 
-from s4forecast.forecasting.resampling import resample_axis
-from s4forecast.nn import S4Encoder, S4Options
+from s4forecast.forecasting.lookback import LookbackNetwork
+from s4forecast.forecasting.masked import MaskedNetwork
+from s4forecast.forecasting.ridge import ridge_fit
+from s4forecast.nn import S4Options
 from s4forecast.nn.options import is_integer, is_positive_finite
-from s4forecast.optim import param_groups, with_fused
 
-
-def _mc_dropout(module: nn.Module) -> nn.Module:
-    """Swap every nn.Dropout for Darts' MonteCarloDropout (same p) so ``mc_dropout=True`` works."""
-    for name, child in module.named_children():
-        if type(child) is nn.Dropout:
-            setattr(module, name, MonteCarloDropout(child.p))
-        else:
-            _mc_dropout(child)
-    return module
-
-
-class _S4Module(PLForecastingModule):
-    def __init__(
-        self,
-        target_dim: int,
-        past_cov_dim: int,
-        future_cov_dim: int,
-        static_cov_dim: int,
-        nr_params: int,
-        channel_independent: bool,
-        ssm_lr: float | None,
-        encoder_kwargs: dict,
-        subtract_last: bool = False,
-        linear_skip: bool = False,
-        patch_len: int = 1,
-        rate: float = 1.0,
-        l_max: int | None = None,
-        **kwargs,
-    ):
-        """The network. Forward returns (batch, output_chunk_length, target_dim, nr_params).
-
-        ``l_max``: the length the S4 kernels are parametrised for (C̃ = C (I - Ā^l_max), Sec. 3.3);
-        ``None`` is the number of encoder positions. A resampled network keeps its original one."""
-        super().__init__(**kwargs)
-        self.target_dim, self.nr_params = target_dim, nr_params
-        self.subtract_last = subtract_last
-        self.channel_independent, self.ssm_lr = channel_independent, ssm_lr
-        series_dim = 1 if channel_independent else target_dim
-        d_input = series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
-        self._set_layout(patch_len)
-        self.l_max = self.n_tokens if l_max is None else l_max
-        self.encoder = _mc_dropout(S4Encoder(d_input * patch_len, l_max=self.l_max, **encoder_kwargs))
-        self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, patch_len * series_dim * nr_params)
-        # (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by all components
-        self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * nr_params) if linear_skip else None
-        if self.skip is not None:  # starts at zero: the untrained model is the plain S4 model
-            nn.init.zeros_(self.skip.weight)
-            nn.init.zeros_(self.skip.bias)
-        # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
-        self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
-
-    def _set_layout(self, patch_len: int) -> None:
-        """Sequence length L and, for patches, the zeros before the context and after the masked steps
-        that make both whole numbers of patches."""
-        self.L = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
-        self.patch_len = patch_len
-        self.pad_front = -self.input_chunk_length % patch_len
-        self.pad_back = -(self.L - self.input_chunk_length) % patch_len
-        self.n_tokens = (self.pad_front + self.L + self.pad_back) // patch_len
-
-    @torch.no_grad()
-    def resample_(self, rate: float) -> None:
-        """Resample in place to steps ``rate`` times as long (see S4Model.with_rate); every resampled
-        length must be a whole number of steps (the caller checks).
-
-        Per step (patch_len 1): every Δ x rate. Patched: a patch keeps its span, so it holds
-        patch_len / rate steps, the embedding reads and the head writes them through linear
-        interpolation (resampling.py), and Δ per patch is unchanged. The linear skip reads the new
-        window and writes the new horizon the same way.
-        """
-        d_model = self.head.in_features
-        self.input_chunk_length = round(self.input_chunk_length / rate)
-        self._output_chunk_length = round(self._output_chunk_length / rate)
-        self.output_chunk_shift = round(self.output_chunk_shift / rate)
-        if self.patch_len == 1:
-            self.rate.mul_(rate)
-        else:
-            embed, head = self.encoder.encoder, self.head
-            w = embed.weight.reshape(d_model, self.patch_len, -1)
-            _set_weights(embed, resample_axis(w, 1, rate, reads=True).reshape(d_model, -1), embed.bias)
-            w = head.weight.reshape(self.patch_len, -1, d_model)
-            b = head.bias.reshape(self.patch_len, -1)
-            _set_weights(
-                head,
-                resample_axis(w, 0, rate, reads=False).reshape(-1, d_model),
-                resample_axis(b, 0, rate, reads=False).reshape(-1),
-            )
-            self.encoder.d_input = embed.in_features
-        if self.skip is not None:
-            w = self.skip.weight.reshape(-1, self.nr_params, self.skip.in_features)  # (ocl, nr, icl)
-            w = resample_axis(resample_axis(w, 2, rate, reads=True), 0, rate, reads=False)
-            b = resample_axis(self.skip.bias.reshape(-1, self.nr_params), 0, rate, reads=False)
-            _set_weights(self.skip, w.reshape(-1, w.shape[-1]), b.reshape(-1))
-        self._set_layout(self.patch_len if self.patch_len == 1 else round(self.patch_len / rate))
-        # checkpoints rebuild the module from its hyperparameters (Darts' save and load)
-        self.hparams.update(
-            input_chunk_length=self.input_chunk_length,
-            output_chunk_length=self._output_chunk_length,
-            output_chunk_shift=self.output_chunk_shift,
-            patch_len=self.patch_len,
-            rate=float(self.rate),
-            l_max=self.l_max,
-        )
-
-    def sequence(
-        self, target: torch.Tensor, n_masked: int, past_covariates=None, future_covariates=None, static_covariates=None
-    ) -> torch.Tensor:
-        """Encoder input (B', T + n_masked, d_input) for ``T`` observed steps then ``n_masked`` masked ones.
-
-        target (B, T, C); past_covariates (B, T, Cp) or None; future_covariates (B, T + n_masked, Cf)
-        or None; static_covariates (B, C or 1, Cs) or None. B' = B * C when channel independent.
-        """
-        B, T, C = target.shape
-
-        def extend(t):  # zero-fill the masked steps of an observed-only tensor
-            return torch.cat([t, t.new_zeros(B, n_masked, t.shape[-1])], 1)
-
-        shared = [extend(past_covariates)] if past_covariates is not None else []
-        if future_covariates is not None:
-            shared.append(future_covariates)
-        if static_covariates is not None:
-            shared.append(static_covariates.reshape(B, 1, -1).expand(B, T + n_masked, -1))
-        shared.append(torch.cat([target.new_ones(B, T, 1), target.new_zeros(B, n_masked, 1)], 1))
-        shared = torch.cat(shared, -1)
-        if not self.channel_independent:
-            return torch.cat([extend(target), shared], -1)
-        series = extend(target).permute(0, 2, 1).reshape(B * C, T + n_masked, 1)
-        return torch.cat([series, shared.repeat_interleave(C, 0)], -1)
-
-    def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoder input by steps (B', L, d_input) -> by patches (B', n_tokens, patch_len * d_input)."""
-        if self.patch_len == 1:
-            return x
-        x = F.pad(x, (0, 0, self.pad_front, self.pad_back))
-        return x.reshape(x.shape[0], self.n_tokens, self.patch_len * x.shape[-1])
-
-    def horizon(self, h: torch.Tensor) -> torch.Tensor:
-        """Encoder outputs (B', n_tokens, d_model) -> head outputs at the output_chunk_length forecast
-        steps (B', output_chunk_length, series_dim * nr_params): each horizon patch decodes its steps."""
-        P = self.patch_len
-        n_out = (self.L - self.input_chunk_length + self.pad_back) // P  # tokens of the masked part
-        y = self.head(h[:, -n_out:])
-        y = y.reshape(y.shape[0], n_out * P, -1)
-        return y[:, self.output_chunk_shift : self.output_chunk_shift + self.output_chunk_length]
-
-    def predictions(self, y: torch.Tensor, batch: int) -> torch.Tensor:
-        """Head outputs at T horizon steps (B', T, series_dim * nr_params) -> (batch, T, target_dim, nr_params)."""
-        T = y.shape[1]
-        if self.channel_independent:
-            y = y.reshape(batch, self.target_dim, T, self.nr_params).permute(0, 2, 1, 3)
-        return y.reshape(batch, T, self.target_dim, self.nr_params)
-
-    @io_processor
-    def forward(self, x_in: PLModuleInput) -> PLModuleOutput:
-        target = x_in.past_target
-        B, L_in, _ = target.shape
-        future = None
-        if x_in.historic_future_covariates is not None or x_in.future_covariates is not None:
-            hist, fut = x_in.historic_future_covariates, x_in.future_covariates
-            width = (hist if hist is not None else fut).shape[-1]
-            hist = hist if hist is not None else target.new_zeros(B, L_in, width)
-            fut = fut if fut is not None else target.new_zeros(B, self.output_chunk_length, width)
-            future = torch.cat([hist, target.new_zeros(B, self.output_chunk_shift, width), fut], 1)
-        last = target[:, -1:] if self.subtract_last else None  # (B, 1, C)
-        centred = target if last is None else target - last
-        x = self.sequence(centred, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
-        prediction = self.predictions(self.horizon(self.encoder(self.tokens(x), float(self.rate))), B)
-        if self.skip is not None:
-            prediction = prediction + self.linear_forecast(centred)
-        return PLModuleOutput(prediction=prediction if last is None else prediction + last[..., None])
-
-    def linear_forecast(self, target: torch.Tensor) -> torch.Tensor:
-        """The linear skip's term: target (B, input_chunk_length, C) -> (B, output_chunk_length, C, nr_params),
-        one linear map of each component's window (NLinear's model; TiDE's global residual)."""
-        B, _, C = target.shape
-        y = self.skip(target.transpose(1, 2)).reshape(B, C, self.output_chunk_length, self.nr_params)
-        return y.transpose(1, 2)
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # checkpoints written before `rate` became a buffer (s4forecast 0.1) hold no rate: theirs was 1
-        checkpoint["state_dict"].setdefault("rate", torch.tensor(1.0, dtype=torch.float64))
-        super().on_load_checkpoint(checkpoint)
-
-    def configure_optimizers(self):
-        """Darts' optimiser and scheduler, with the SSM parameters in their own group (lr ``ssm_lr``,
-        no weight decay) instead of Darts' single group; fused where torch has it (``with_fused``)."""
-        kwargs = dict(self.optimizer_kwargs)
-        lr = kwargs.pop("lr", 1e-3)
-        weight_decay = kwargs.pop("weight_decay", 0.0)
-        groups = param_groups(self, lr, weight_decay, self.ssm_lr)
-        optimizer = self.optimizer_cls(groups, **with_fused(self.optimizer_cls, groups, kwargs))
-        if self.lr_scheduler_cls is None:
-            return optimizer
-        sched_kwargs = dict(self.lr_scheduler_kwargs)
-        config = {
-            k: sched_kwargs.pop(k, v)
-            for k, v in {"monitor": "val_loss", "interval": "epoch", "frequency": 1, "strict": True, "name": None}.items()
-        }
-        return [optimizer], {"scheduler": self.lr_scheduler_cls(optimizer, **sched_kwargs), **config}
+LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork}  # layout -> its network class
+LINEAR_INITS = ("zero", "ridge")
+_S4Module = MaskedNetwork  # the network's name in models saved before the layouts had modules of their own
 
 
 DT_RANGE_PER_STEP = (1e-3, 1e-1)  # S4 App. D.2
@@ -273,12 +66,15 @@ class S4Model(MixedCovariatesTorchModel):
         channel_independent: bool = False,
         subtract_last: bool = False,
         linear_skip: bool = False,
+        linear_init: str = "zero",
+        layout: str = "masked",
         patch_len: int | None = None,
         rate: float = 1.0,
         use_static_covariates: bool = True,
         **kwargs,
     ):
-        """S4 forecasting model (Gu, Goel, Ré, ICLR 2022), masked sequence-to-sequence (App. D.3.5).
+        """S4 forecasting model (Gu, Goel, Ré, ICLR 2022): masked sequence-to-sequence (App. D.3.5) or S4
+        over the lookback window with a linear head (``layout``).
 
         Supports past, future and static covariates, multiple and multivariate series, likelihoods,
         and every argument of Darts' torch models (``likelihood``, ``use_reversible_instance_norm``,
@@ -331,7 +127,20 @@ class S4Model(MixedCovariatesTorchModel):
             by all components, one per likelihood parameter; after ``subtract_last`` when both are on):
             NLinear's whole model, TiDE's global residual. The S4 encoder then learns what a linear
             extrapolation of the window misses. The map starts at zero, so training starts from the
-            plain S4 model.
+            plain S4 model (``linear_init='zero'``).
+        linear_init
+            How the linear skip starts: ``zero`` (the plain S4 model), or ``ridge``: at the closed-form
+            ridge fit of the window -> horizon map on every window of the training series (normalised as
+            the network normalises them; the ridge strength chosen on ``val_series`` when given, else on
+            the last fifth of the training windows; ``forecasting/ridge.py``), with the S4 part's output
+            layer at zero: the untrained model forecasts as the best linear map does, and S4 learns a
+            correction. Needs ``linear_skip=True``.
+        layout
+            ``masked`` (the paper's, App. D.3.5): the encoder reads the context then the masked horizon,
+            and each horizon position (or patch) is decoded from its own output. ``lookback``: the encoder
+            reads the context only and one linear head maps its outputs over the whole window to the
+            horizon (future covariates of the horizon enter through a linear map per step); no masked
+            positions. ``stream`` and ``with_rate`` need ``masked``.
         patch_len
             Run the encoder over non-overlapping patches of this many steps instead of single steps (1:
             the paper's per-step layout). The context and the masked horizon are zero-padded to whole
@@ -360,6 +169,9 @@ class S4Model(MixedCovariatesTorchModel):
         self.channel_independent = channel_independent
         self.subtract_last = subtract_last
         self.linear_skip = linear_skip
+        self.linear_init = linear_init
+        self.layout = layout
+        self._linear_start = None  # the ridge fit of the latest fit() call's series (linear_init='ridge')
         self.patch_len = patch_len
         self.rate = rate
         self._considers_static_covariates = use_static_covariates
@@ -383,6 +195,12 @@ class S4Model(MixedCovariatesTorchModel):
         except ValueError as e:
             raise_log(ValueError(str(e)))
         check(is_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
+        check(p["layout"] in LAYOUTS, f"unknown `layout` {p['layout']!r}; valid: {', '.join(LAYOUTS)}")
+        check(p["linear_init"] in LINEAR_INITS, f"unknown `linear_init` {p['linear_init']!r}; valid: {', '.join(LINEAR_INITS)}")
+        check(
+            p["linear_init"] == "zero" or p["linear_skip"] is True,
+            f"`linear_init={p['linear_init']!r}` starts the linear skip, so it needs linear_skip=True",
+        )
         check(p["ssm_lr"] is None or p["ssm_lr"] > 0, f"`ssm_lr` must be positive or None; got {p['ssm_lr']}")
         likelihood = p["kwargs"].get("likelihood")
         check(
@@ -402,7 +220,7 @@ class S4Model(MixedCovariatesTorchModel):
     def _create_model(self, train_sample: TorchTrainingSample) -> nn.Module:
         dims = train_sample.component_dims()
         static = train_sample.static_covariates
-        return _S4Module(
+        network = LAYOUTS[self.layout](
             target_dim=dims["past_target"],
             past_cov_dim=dims["past_covariates"] or 0,
             future_cov_dim=dims["future_covariates"] or dims["historic_future_covariates"] or 0,
@@ -417,6 +235,17 @@ class S4Model(MixedCovariatesTorchModel):
             rate=self.rate,
             **self.pl_module_params,
         )
+        if self.linear_init == "ridge":
+            if self._linear_start is None:
+                raise_log(
+                    ValueError(
+                        "linear_init='ridge' fits the linear start on the series given to fit(); call fit() (not "
+                        "fit_from_dataset()), or use linear_init='zero'"
+                    )
+                )
+            fitted, self._linear_start = self._linear_start, None  # not saved with the model: its network holds it
+            network.start_from_linear(torch.as_tensor(fitted.weight), torch.as_tensor(fitted.bias))
+        return network
 
     def fit(
         self,
@@ -450,6 +279,16 @@ class S4Model(MixedCovariatesTorchModel):
                             f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"
                         )
                     )
+        if self.linear_init == "ridge":
+            self._linear_start = ridge_fit(
+                [s.values(copy=False) for s in _as_list(series)],
+                self.input_chunk_length,
+                self.output_chunk_shift,
+                self.output_chunk_length,
+                rin=bool(self.pl_module_params.get("use_reversible_instance_norm", False)),
+                subtract_last=self.subtract_last,
+                val_values=[s.values(copy=False) for s in _as_list(val_series)],
+            )
         return super().fit(
             series, past_covariates, future_covariates, val_series, val_past_covariates, val_future_covariates, *args, **kwargs
         )
@@ -459,6 +298,12 @@ class S4Model(MixedCovariatesTorchModel):
         ``update(new_values)`` costs O(N) per step and ``forecast(n)`` runs only the horizon steps."""
         from s4forecast.forecasting.streaming import S4Stream
 
+        if self.layout != "masked":
+            raise_log(
+                ValueError(
+                    f"stream() needs layout='masked' (the recurrent view of its decoder); this model has layout={self.layout!r}"
+                )
+            )
         _check_finite("series", series)
         return S4Stream(self, series)
 
@@ -484,6 +329,8 @@ class S4Model(MixedCovariatesTorchModel):
             raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
         if not is_positive_finite(rate):
             raise_log(ValueError(f"rate must be a positive finite number; got {rate!r}"))
+        if self.layout != "masked":
+            raise_log(ValueError(f"with_rate() needs layout='masked'; this model has layout={self.layout!r}"))
         if not resample and self.patch_len > 1:
             raise_log(
                 ValueError(f"with_rate(resample=False) needs patch_len=1: a patch is {self.patch_len} steps of the training rate")
@@ -542,13 +389,6 @@ def _resampled(name: str, n: int, rate: float) -> int:
             ValueError(f"with_rate({rate}) needs {name} / rate to be a whole number of steps; {name} {n} / {rate} = {steps:g}")
         )
     return round(steps)
-
-
-def _set_weights(linear: nn.Linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
-    """Give ``linear`` new weights of another shape (a resampled axis)."""
-    linear.weight = nn.Parameter(weight)
-    linear.bias = nn.Parameter(bias)
-    linear.out_features, linear.in_features = weight.shape
 
 
 def _resized_encoders(model: S4Model, fitted):
