@@ -53,8 +53,12 @@ def forecast(args: argparse.Namespace) -> None:
 
 def classify(args: argparse.Namespace) -> None:
     from s4forecast.train import classify as run
+    from s4forecast.train import export
 
-    run(args.config, args.data_dir, args.output_dir, args.threads, progress=not args.quiet)
+    if args.export:
+        print(export(args.config, args.export, args.output_dir))
+        return
+    run(args.config, args.data_dir, args.output_dir, args.threads, progress=not args.quiet, resume_from=args.resume_from)
 
 
 def sweep(args: argparse.Namespace) -> None:
@@ -110,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="classification config YAML, e.g. configs/classify/smnist_cpu.yaml")
     p.add_argument("--output-dir", default=None, help="checkpoint folder (default: the config's output_dir, else runs/)")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--resume-from", default=None, help="an --export file to continue from (unless the run dir holds a run further along)"
+    )
+    p.add_argument(
+        "--export", default=None, metavar="FILE", help="write the run's latest state, compact, to FILE and exit (no training)"
+    )
     p.set_defaults(func=classify)
 
     p = sub.add_parser("sweep", parents=[common, data], help="Optuna sweep over N, Δ, HiPPO variant and training knobs")

@@ -47,7 +47,30 @@ def load_config(path: str | Path) -> dict:
     return check_keys(_merged(Path(path)), path, REQUIRED, OPTIONAL, sections=("task", "model", "trainer"))
 
 
-def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | None = None, progress: bool = True) -> dict:
+def run_dir_of(cfg: dict, output_dir=None) -> Path:
+    """``<output_dir, else the config's output_dir, else runs_dir()>/<name>``."""
+    return Path(output_dir or cfg.get("output_dir") or runs_dir()) / cfg["name"]
+
+
+def export(config: str | Path, path: str | Path, output_dir=None) -> str:
+    """Write the latest state of ``config``'s run to ``path`` (run_state.export_run); a one-line summary."""
+    from s4forecast.classification.run_state import export_run
+
+    done = export_run(run_dir_of(load_config(config), output_dir), Path(path))
+    return f"exported step {done['global_step']} ({done['epoch']} epochs done) to {done['path']} ({done['bytes'] / 1e6:.2f} MB)"
+
+
+def classify(
+    config: str | Path,
+    data_dir=None,
+    output_dir=None,
+    threads: int | None = None,
+    progress: bool = True,
+    resume_from: str | Path | None = None,
+) -> dict:
+    """Train (or continue) the run of ``config`` and test its best val checkpoint. ``resume_from``: an
+    :func:`~s4forecast.classification.run_state.export_run` file to continue from, unless the run dir
+    holds a run further along."""
     start = time.perf_counter()
     cfg = load_config(config)
     import pytorch_lightning as pl
@@ -55,27 +78,33 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
 
     from s4forecast.classification.data import ClassificationData
     from s4forecast.classification.model import S4Classifier
+    from s4forecast.classification.run_state import RunState
+    from s4forecast.classification.run_state import resume_from as put_back
 
     if threads:
         torch.set_num_threads(threads)
     pl.seed_everything(cfg.get("seed", 0), workers=True)
     data = ClassificationData(cfg["task"], cfg["batch_size"], data_dir)
     model = S4Classifier(**data.dims, **cfg["model"])
-    run_dir = Path(output_dir or cfg.get("output_dir") or runs_dir()) / cfg["name"]
+    run_dir = run_dir_of(cfg, output_dir)
     checkpoints = ModelCheckpoint(dirpath=run_dir, monitor="val_acc", mode="max", filename="best-{epoch}-{val_acc:.4f}")
     minutes = datetime.timedelta(minutes=cfg.get("checkpoint_minutes", CHECKPOINT_MINUTES))
-    latest = [  # last.ckpt every few minutes of training and at every epoch end (Lightning writes it atomically)
-        ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0, train_time_interval=minutes),
-        ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0),
+    latest = [  # one last.ckpt, every few minutes of training and at every epoch end (each written atomically)
+        ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0, enable_version_counter=False, **when)
+        for when in ({"train_time_interval": minutes}, {})
     ]
+    state = RunState()
+    if resume_from is not None and put_back(Path(resume_from), run_dir):
+        print(f"{cfg['name']}: continuing from {resume_from}")
     trainer = pl.Trainer(
         default_root_dir=run_dir,
-        callbacks=[checkpoints, *latest],
+        callbacks=[checkpoints, *latest, state],
         logger=pl.loggers.CSVLogger(run_dir),
         **{"enable_progress_bar": progress, **cfg.get("trainer", {})},
     )
     last = run_dir / "last.ckpt"
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    curve = state.curve()  # before test, which restores the callbacks' states of the best checkpoint
     best = checkpoints.best_model_path or None
     result = trainer.test(model, datamodule=data, ckpt_path=best, verbose=False)[0]
     summary = {
@@ -84,7 +113,7 @@ def classify(config: str | Path, data_dir=None, output_dir=None, threads: int | 
         "params": sum(p.numel() for p in model.parameters()),
         "epochs": trainer.current_epoch,
         "checkpoint": best,
-        "val_acc_per_epoch": val_curve(run_dir),
+        "val_acc_per_epoch": curve or val_curve(run_dir),
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
     (run_dir / "result.json").write_text(json.dumps(summary, indent=1) + "\n")

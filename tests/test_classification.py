@@ -250,3 +250,47 @@ def test_pathfinder_release_reader(tmp_path):
     got_images, got_labels = pathfinder.read_release(tmp_path)
     np.testing.assert_array_equal(got_images, images)
     np.testing.assert_array_equal(got_labels, labels)
+
+
+def _tiny_config(tmp_path, name, **trainer):
+    cfg = {
+        "name": name,
+        "seed": 0,
+        "task": {"name": "smnist", "val_size": 64, "train_subset": 96},
+        "batch_size": 32,
+        "model": {"d_model": 8, "n_layers": 1, "d_state": 8, "dropout": 0.1},
+        "trainer": {"max_epochs": 2, "limit_val_batches": 1, "limit_test_batches": 1, "enable_progress_bar": False, **trainer},
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupted_one(data_dir, tmp_path, monkeypatch):
+    """2 epochs straight == 1 epoch, export, resume from the file in another runs dir, 1 more epoch: same
+    batches, same dropout draws, same schedule, so the same float32 weights."""
+    from s4forecast.classification.run_state import read_export
+    from s4forecast.train import classify, export
+
+    monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_a"))
+    classify(_tiny_config(tmp_path, "straight"), data_dir, progress=False)
+    half = _tiny_config(tmp_path, "split", max_steps=3)  # the schedule of 2 epochs, stopped after the first
+    classify(half, data_dir, progress=False)
+    assert "step 3 (1 epochs done)" in export(half, tmp_path / "split.ckpt.gz")
+    assert read_export(tmp_path / "split.ckpt.gz")["global_step"] == 3
+    monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_b"))  # a fresh machine: no run dir
+    result = classify(_tiny_config(tmp_path, "split"), data_dir, progress=False, resume_from=tmp_path / "split.ckpt.gz")
+    straight = torch.load(tmp_path / "machine_a" / "straight" / "last.ckpt", weights_only=False)["state_dict"]
+    resumed = torch.load(tmp_path / "machine_b" / "split" / "last.ckpt", weights_only=False)["state_dict"]
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+    assert result["epochs"] == 2 and len(result["val_acc_per_epoch"]) == 2  # the curve travels in the export
+
+
+def test_export_without_a_run_names_the_missing_checkpoint(tmp_path, monkeypatch):
+    from s4forecast.train import export
+
+    monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no run to export"):
+        export(_tiny_config(tmp_path, "never"), tmp_path / "x.gz")

@@ -50,6 +50,7 @@ class LookbackNetwork(ForecastNetwork):
         self.head_dropout = mc_dropout(nn.Dropout(encoder_kwargs.get("dropout", 0.0)))
         self.head = nn.Linear(self.n_tokens * d_model, self.output_chunk_length * self.series_dim * self.nr_params)
         self.future_head = nn.Linear(future_cov_dim, self.series_dim * self.nr_params) if future_cov_dim else None
+        self.add_linear_skip()
 
     @property
     def residual_head(self) -> nn.Linear:

@@ -48,6 +48,7 @@ class MaskedNetwork(ForecastNetwork):
         self.l_max = self.n_tokens if l_max is None else l_max
         self.encoder = mc_dropout(S4Encoder(d_input * patch_len, l_max=self.l_max, **encoder_kwargs))
         self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, patch_len * self.series_dim * self.nr_params)
+        self.add_linear_skip()
 
     @property
     def residual_head(self) -> nn.Linear:

@@ -41,17 +41,20 @@ class ForecastNetwork(PLForecastingModule):
         self.subtract_last = subtract_last
         self.channel_independent, self.ssm_lr = channel_independent, ssm_lr
         self.series_dim = 1 if channel_independent else target_dim
-        # (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by all components
-        # starts at zero: the untrained model is the plain S4 model (skip_init draws no random numbers, so
-        # a layout's own layers start as they would without the skip)
-        self.skip = (
-            nn.utils.skip_init(nn.Linear, self.input_chunk_length, self.output_chunk_length * nr_params) if linear_skip else None
-        )
-        if self.skip is not None:
-            nn.init.zeros_(self.skip.weight)
-            nn.init.zeros_(self.skip.bias)
+        self.linear_skip = linear_skip
+        self.skip: nn.Linear | None = None  # add_linear_skip(), after the layout's own layers
         # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
         self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
+
+    def add_linear_skip(self) -> None:
+        """The linear skip (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by
+        all components, at zero: the untrained model is the plain S4 model. A layout calls this after
+        building its own layers, so that a seed draws the same weights and, after them, the same training
+        randomness as models saved before the layouts had modules of their own."""
+        if self.linear_skip:
+            self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * self.nr_params)
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     def residual(self, centred: torch.Tensor, x_in: PLModuleInput) -> torch.Tensor:
         """The S4 encoder's part of the forecast: ``centred`` (B, input_chunk_length, C), the window after

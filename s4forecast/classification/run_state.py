@@ -1,0 +1,100 @@
+"""What a classification run needs beyond Lightning's checkpoint to continue as if never stopped, and its
+compact export.
+
+:class:`RunState` (a Lightning callback, so its state travels inside every checkpoint) keeps the RNG
+states (torch, numpy, python: dropout and shuffling draw from them) and the val accuracy per epoch, and
+sets the train batch sampler's epoch from the trainer's (Lightning sets it on samplers only), so that the
+batches of an epoch depend on the epoch, not on how many passes this process has made.
+
+:func:`export_run` writes a run's latest checkpoint (weights, optimiser, scheduler, loop position,
+callbacks, this state; float32) gzip-compressed to one file small enough to commit; :func:`resume_from`
+puts such a file back as a run's ``last.ckpt`` on any machine, unless the run there is further along.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+
+class RunState(pl.Callback):
+    def __init__(self):
+        self.val_acc_per_epoch: dict[int, float] = {}
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batch_sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if callable(getattr(batch_sampler, "set_epoch", None)):
+            batch_sampler.set_epoch(trainer.current_epoch)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:  # metrics logged by now
+        if not trainer.sanity_checking and "val_acc" in trainer.callback_metrics:
+            self.val_acc_per_epoch[trainer.current_epoch] = round(float(trainer.callback_metrics["val_acc"]), 4)
+
+    def state_dict(self) -> dict:
+        """Tensors and plain numbers only: Lightning loads checkpoints with ``weights_only=True``."""
+        _, keys, pos, has_gauss, gauss = np.random.get_state()
+        version, internal, gauss_next = random.getstate()
+        return {
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos, "has_gauss": has_gauss, "gauss": gauss},
+            "python_rng": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+            "val_acc_per_epoch": dict(self.val_acc_per_epoch),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.val_acc_per_epoch = dict(state["val_acc_per_epoch"])
+        torch.set_rng_state(state["torch_rng"])
+        n = state["numpy_rng"]
+        np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+        p = state["python_rng"]
+        random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
+
+    def curve(self) -> list[float]:
+        return [self.val_acc_per_epoch[e] for e in sorted(self.val_acc_per_epoch)]
+
+
+def export_run(run_dir: Path, path: Path) -> dict:
+    """Write ``run_dir/last.ckpt`` gzip-compressed to ``path``; returns {path, bytes, epoch, global_step}."""
+    last = Path(run_dir) / "last.ckpt"
+    if not last.exists():
+        raise FileNotFoundError(f"no run to export: {last} does not exist (train first)")
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(last, "rb") as src, gzip.open(tmp, "wb", compresslevel=9) as dst:
+        shutil.copyfileobj(src, dst)
+    tmp.replace(path)
+    return {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "epoch": checkpoint["epoch"],
+        "global_step": checkpoint["global_step"],
+    }
+
+
+def read_export(path: Path) -> dict:
+    """The checkpoint inside an export file."""
+    with gzip.open(path, "rb") as f:
+        return torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=False)
+
+
+def resume_from(path: Path, run_dir: Path) -> bool:
+    """Make the export ``path`` the run's ``last.ckpt``, unless the run dir holds one at least as far along
+    (by global step). Returns whether it did."""
+    exported = read_export(path)
+    last = Path(run_dir) / "last.ckpt"
+    if last.exists() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= exported["global_step"]:
+        return False
+    last.parent.mkdir(parents=True, exist_ok=True)
+    tmp = last.with_name("last.ckpt.tmp")
+    torch.save(exported, tmp)
+    tmp.replace(last)
+    return True
