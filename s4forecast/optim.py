@@ -38,3 +38,14 @@ def with_fused(optimizer_cls: type, groups: list[dict], kwargs: dict) -> dict:
     if not all(p.dtype in FUSED_DTYPES and p.device.type in ("cpu", "cuda") for p in params):
         return kwargs
     return {**kwargs, "fused": True}
+
+
+def check_optimiser_numbers(lr=None, weight_decay=None, ssm_lr=None, where: str = "") -> None:
+    """``lr`` and ``ssm_lr`` positive and finite, ``weight_decay`` non-negative and finite (None: unset); a
+    negative learning rate or weight decay would train by gradient ascent without a word."""
+    from s4forecast.nn.options import is_positive_finite
+
+    for name, value, zero_ok in (("lr", lr, False), ("weight_decay", weight_decay, True), ("ssm_lr", ssm_lr, False)):
+        if value is not None and not (is_positive_finite(value) or (zero_ok and value == 0 and not isinstance(value, bool))):
+            kind = "a non-negative" if zero_ok else "a positive"
+            raise ValueError(f"`{where}{name}` must be {kind} finite number; got {value!r}")

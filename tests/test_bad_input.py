@@ -138,3 +138,70 @@ def test_classifier_takes_backend_activation_and_postact():
     layer = m.encoder.blocks[0].layer
     assert layer.ssm[0].backend == "torch" and isinstance(layer.activation, torch.nn.SiLU)
     assert isinstance(layer.output, torch.nn.Linear)
+
+
+class TestSecondDay:
+    """Mistakes that used to pass silently or fail deep inside torch, refused at the call that made them."""
+
+    @pytest.mark.parametrize("rate", [0, -1, float("inf"), float("nan")])
+    def test_setup_step_refuses_a_bad_rate(self, rate):
+        from s4forecast import S4Encoder, S4Layer
+
+        with pytest.raises(ValueError, match="rate must be a positive finite number"):
+            S4Layer(8, d_state=8, l_max=16).setup_step(rate)
+        with pytest.raises(ValueError, match="rate must be a positive finite number"):
+            S4Encoder(2, d_model=8, n_layers=2, d_state=8, l_max=16).setup_step(rate)
+
+    def test_encoder_step_needs_a_state_per_layer(self):
+        from s4forecast import S4Encoder
+
+        enc = S4Encoder(2, d_model=8, n_layers=2, d_state=8, l_max=16)
+        enc.setup_step()
+        state = enc.default_state(3)
+        with pytest.raises(ValueError, match="list of 2 layer states"):
+            enc.step(torch.zeros(3, 2), state[:1])
+        with pytest.raises(ValueError, match=r"x_t must be a \(batch, 2\) tensor"):
+            enc.step(torch.zeros(3, 5), state)
+
+    @pytest.mark.parametrize(
+        "x_t, state, message",
+        [
+            (torch.zeros(3, 5), None, r"x_t must be a \(batch, 8\) float tensor"),
+            (torch.zeros(3, 8, dtype=torch.long), None, r"x_t must be a \(batch, 8\) float tensor"),
+            (torch.zeros(3, 8), torch.zeros(2, 8, 4, dtype=torch.complex64), "state must be as default_state"),
+            (torch.zeros(3, 8), torch.zeros(3, 8, 4), "state must be as default_state"),
+        ],
+    )
+    def test_layer_step_checks_input_and_state(self, x_t, state, message):
+        from s4forecast import S4Layer
+
+        layer = S4Layer(8, d_state=8, l_max=16)
+        layer.setup_step()
+        with pytest.raises(ValueError, match=message):
+            layer.step(x_t, layer.default_state(3) if state is None else state)
+
+    @pytest.mark.parametrize(
+        "name, value", [("bidirectional", "no"), ("prenorm", 1), ("channel_independent", "yes"), ("subtract_last", 0)]
+    )
+    def test_flags_must_be_bools(self, name, value):
+        from s4forecast import S4Model
+
+        with pytest.raises(ValueError, match=f"`{name}` must be True or False"):
+            S4Model(12, 4, **{name: value})
+
+    def test_numpy_numbers_are_taken(self):
+        from s4forecast.nn import S4Options
+
+        assert S4Options(dropout=np.float32(0.1), bidirectional=np.bool_(True)).dropout == pytest.approx(0.1)
+
+    @pytest.mark.parametrize(
+        "kwargs, message", [({"lr": -1e-3}, "lr"), ({"weight_decay": -0.1}, "weight_decay"), ({"lr": float("nan")}, "lr")]
+    )
+    def test_negative_learning_rates_are_refused(self, kwargs, message):
+        from s4forecast import S4Model
+        from s4forecast.classification.model import S4Classifier
+
+        with pytest.raises(ValueError, match=f"{message}` must be"):
+            S4Model(12, 4, optimizer_kwargs=kwargs)
+        with pytest.raises(ValueError, match=f"`{message}` must be"):
+            S4Classifier(1, 10, **kwargs)

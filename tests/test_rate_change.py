@@ -138,3 +138,21 @@ def test_lengths_that_do_not_resample_to_whole_steps_raise(kwargs, rate, match):
 def test_rate_only_change_refuses_step_tied_weights(patched_with_skip):
     with pytest.raises(ValueError, match="patch_len=1"):
         patched_with_skip.with_rate(0.5, resample=False)
+
+
+@pytest.mark.parametrize("loaded_first", [False, True])
+def test_resampled_model_saves_its_own_weights(tmp_path, loaded_first):
+    """with_rate() -> save() -> load() predicts as the resampled model, also after load() -> with_rate()."""
+    from darts.utils import timeseries_generation as tg
+
+    series = tg.sine_timeseries(length=240, value_frequency=0.02).astype(np.float32)
+    m = S4Model(24, 8, patch_len=4, d_model=8, n_layers=1, d_state=8, n_epochs=1, random_state=0, pl_trainer_kwargs=TRAINER)
+    m.fit(series)
+    if loaded_first:
+        m.save(str(tmp_path / "m.pt"))
+        m = S4Model.load(str(tmp_path / "m.pt"))
+    fine = m.with_rate(0.5)
+    fine.save(str(tmp_path / "fine.pt"))
+    again = S4Model.load(str(tmp_path / "fine.pt"))
+    assert again.input_chunk_length == 48
+    np.testing.assert_allclose(again.predict(16, series=series).values(), fine.predict(16, series=series).values(), rtol=1e-5)

@@ -16,7 +16,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from s4forecast.nn import S4Encoder, S4Options
-from s4forecast.optim import param_groups, with_fused
+from s4forecast.optim import check_optimiser_numbers, param_groups, with_fused
 
 POOLINGS = ("mean", "last", "length-mean")
 SCHEDULES = (None, "cosine", "plateau")
@@ -72,6 +72,7 @@ class S4Classifier(pl.LightningModule):
             raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; valid: cosine, plateau or None")
+        check_optimiser_numbers(lr, weight_decay, ssm_lr)
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
         options = S4Options.pick(self.hparams)  # validated once, naming the option

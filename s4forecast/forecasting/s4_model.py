@@ -24,7 +24,8 @@ from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.ridge import ridge_fit
 from s4forecast.nn import S4Options
-from s4forecast.nn.options import is_integer, is_positive_finite
+from s4forecast.nn.options import is_integer, is_positive_finite, require_bool
+from s4forecast.optim import check_optimiser_numbers
 
 LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork}  # layout -> its network class
 LINEAR_INITS = ("zero", "ridge")
@@ -195,13 +196,26 @@ class S4Model(MixedCovariatesTorchModel):
         except ValueError as e:
             raise_log(ValueError(str(e)))
         check(is_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
+        for name in ("channel_independent", "subtract_last", "linear_skip", "use_static_covariates"):
+            try:
+                require_bool(name, p[name])
+            except ValueError as e:
+                raise_log(e)
+        optimizer = p["kwargs"].get("optimizer_kwargs") or {}
+        try:
+            check_optimiser_numbers(optimizer.get("lr"), optimizer.get("weight_decay"), where="optimizer_kwargs: ")
+        except ValueError as e:
+            raise_log(e)
         check(p["layout"] in LAYOUTS, f"unknown `layout` {p['layout']!r}; valid: {', '.join(LAYOUTS)}")
         check(p["linear_init"] in LINEAR_INITS, f"unknown `linear_init` {p['linear_init']!r}; valid: {', '.join(LINEAR_INITS)}")
         check(
             p["linear_init"] == "zero" or p["linear_skip"] is True,
             f"`linear_init={p['linear_init']!r}` starts the linear skip, so it needs linear_skip=True",
         )
-        check(p["ssm_lr"] is None or p["ssm_lr"] > 0, f"`ssm_lr` must be positive or None; got {p['ssm_lr']}")
+        check(
+            p["ssm_lr"] is None or is_positive_finite(p["ssm_lr"]),
+            f"`ssm_lr` must be a positive finite number or None; got {p['ssm_lr']!r}",
+        )
         likelihood = p["kwargs"].get("likelihood")
         check(
             not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),
@@ -359,6 +373,23 @@ class S4Model(MixedCovariatesTorchModel):
         if resample and self.encoders is not None and self.encoders.encoding_available:
             clone.encoders = _resized_encoders(clone, self.encoders)
         return clone
+
+    def save(self, path: str | None = None, clean: bool = False) -> None:
+        """Darts' ``save``, which writes the network's checkpoint only through a trainer (or copies the
+        checkpoint a loaded model came from): a network no trainer holds (a :meth:`with_rate` copy, a
+        loaded model) is written from the network itself, so the file always holds the weights in use."""
+        path = path or self._default_save_path() + ".pt"
+        super().save(path, clean)
+        if self.model is not None and self.trainer is None:
+            import pytorch_lightning as pl
+
+            checkpoint = {
+                "state_dict": self.model.state_dict(),
+                "hyper_parameters": dict(self.model.hparams),
+                "pytorch-lightning_version": pl.__version__,
+            }
+            self.model.on_save_checkpoint(checkpoint)  # Darts' entries (dtype, train sample shape, ...)
+            torch.save(checkpoint, path + ".ckpt")
 
     @staticmethod
     def load(path, *args, **kwargs) -> S4Model:

@@ -83,6 +83,7 @@ class S4Encoder(nn.Module):
         return self.final_norm(x)
 
     def setup_step(self, rate: float = 1.0) -> None:
+        check_rate(rate)
         for block in self.blocks:
             block.layer.setup_step(rate)
 
@@ -91,6 +92,12 @@ class S4Encoder(nn.Module):
 
     def step(self, x_t: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """x_t (B, d_input) -> (y_t (B, d_model), new state): ``forward`` one position at a time."""
+        if not isinstance(state, (list, tuple)) or len(state) != len(self.blocks):
+            got = f"{len(state)} states" if isinstance(state, (list, tuple)) else type(state).__name__
+            raise ValueError(f"step: state must be a list of {len(self.blocks)} layer states (default_state); got {got}")
+        if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2 or x_t.shape[-1] != self.d_input:
+            got = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
+            raise ValueError(f"step: x_t must be a (batch, {self.d_input}) tensor; got {got}")
         x = self.encoder(x_t)
         new_state = []
         for block, s in zip(self.blocks, state):

@@ -9,6 +9,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
 from torch import nn
 
 from s4forecast.nn.conv import CONVOLUTIONS
@@ -92,8 +93,11 @@ class S4Options:
         _choice("activation", self.activation, tuple(ACTIVATIONS))
         _choice("postact", self.postact, POSTACTS)
         _require(
-            isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, f"`dropout` must be in [0, 1); got {self.dropout!r}"
+            isinstance(self.dropout, numbers.Real) and not isinstance(self.dropout, bool) and 0 <= self.dropout < 1,
+            f"`dropout` must be a number in [0, 1); got {self.dropout!r}",
         )
+        for name in ("bidirectional", "prenorm"):
+            require_bool(name, getattr(self, name))
         _choice("norm", self.norm, NORMS)
 
     @classmethod
@@ -109,6 +113,11 @@ class S4Options:
         """What one :class:`~s4forecast.nn.S4Layer` takes."""
         skip = ("d_model", "n_layers", "prenorm", "norm")
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+def require_bool(name: str, value) -> None:
+    """A flag must be True or False (numpy's too): ``"no"`` or ``0`` would be taken as a truth value."""
+    _require(isinstance(value, (bool, np.bool_)), f"`{name}` must be True or False; got {value!r}")
 
 
 def _require(ok: bool, message: str) -> None:

@@ -57,6 +57,18 @@ def length_mask(lengths: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor |
     return (torch.arange(x.shape[1], device=x.device)[None] < lengths.to(x.device)[:, None]).to(x.dtype)
 
 
+def check_step(x_t: torch.Tensor, state: torch.Tensor, state_shape: tuple, state_dtype: torch.dtype, d_model: int) -> None:
+    """The input and state of one recurrent step: x_t (B, H) real floats, state (B, *state_shape) of
+    ``state_dtype``, as ``default_state(B)`` makes it."""
+    if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2 or x_t.shape[-1] != d_model or not x_t.is_floating_point():
+        got = f"{tuple(x_t.shape)} {x_t.dtype}" if isinstance(x_t, torch.Tensor) else type(x_t).__name__
+        raise ValueError(f"step: x_t must be a (batch, {d_model}) float tensor; got {got}")
+    expected = (x_t.shape[0], *state_shape)
+    if not isinstance(state, torch.Tensor) or tuple(state.shape) != expected or state.dtype != state_dtype:
+        got = f"{tuple(state.shape)} {state.dtype}" if isinstance(state, torch.Tensor) else type(state).__name__
+        raise ValueError(f"step: state must be as default_state({x_t.shape[0]}) makes it: {expected} {state_dtype}; got {got}")
+
+
 def check_rate(rate: float) -> None:
     """``rate`` multiplies Δ: it must be a positive finite number (0, a negative or an infinite rate
     gives a degenerate or NaN kernel)."""
@@ -164,6 +176,7 @@ class S4Layer(nn.Module):
     def setup_step(self, rate: float = 1.0) -> None:
         if self.bidirectional:
             raise RuntimeError("a bidirectional S4 layer reads the future and has no recurrent view")
+        check_rate(rate)
         self.ssm[0].setup_step(rate)
 
     def default_state(self, batch_size: int) -> torch.Tensor:
@@ -171,5 +184,7 @@ class S4Layer(nn.Module):
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x_t (B, H) -> (y_t (B, H), new state); equals ``forward`` one position at a time."""
+        ssm = self.ssm[0]
+        check_step(x_t, state, (ssm.H, ssm.state_size), ssm.log_dt.dtype.to_complex(), self.d_model)
         y, state = self.ssm[0].step(x_t, state)
         return self._post(y.to(x_t.dtype) + x_t * self.D), state
