@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 from s4forecast import S4Model
 from s4forecast.forecasting.s4_model import DT_RANGE_PER_PATCH, DT_RANGE_PER_STEP
 
+BASE_OF = {"s4-base": "s4"}  # a model whose rows test the best trial of another model's study (no study of its own)
 DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEModel, "tsmixer": TSMixerModel, "nhits": NHiTSModel}
 # neuralforecast's models through Darts' NeuralForecastModel; their architecture arguments pass through as they are
 NEURALFORECAST_MODELS = {"informer": "Informer", "patchtst": "PatchTST", "itransformer": "iTransformer"}
@@ -68,6 +69,9 @@ def trainer_kwargs(cfg: dict, progress: bool, callbacks: tuple = ()) -> dict:
 
 def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = True, callbacks: tuple = ()):
     """A fresh model for one setting; checkpoints go to ``work_dir`` so the best val epoch is restored."""
+    if name == "s4-base":  # S4's linear base alone: the ridge map an S4Model with linear_init='ridge' starts from
+        section = {**cfg[name], "linear_skip": True, "linear_init": "ridge"}
+        return build("s4", {**cfg, "s4": section, "trainer": {**cfg["trainer"], "max_epochs": 0}}, horizon, work_dir, progress)
     m = dict(cfg[name])
     common = dict(
         input_chunk_length=cfg["lookback"],

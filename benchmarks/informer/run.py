@@ -53,7 +53,7 @@ def fit(model_name: str, cfg: dict, horizon: int, splits, work_dir: Path, progre
     model = build(model_name, with_epoch_cap(cfg, model_name, splits.train.n_components), horizon, work_dir, progress, callbacks)
     start = time.perf_counter()
     early_stopping = next(c for c in model.trainer_params["callbacks"] if isinstance(c, EarlyStopping))
-    model.fit(splits.train, val_series=splits.val, load_best=True)
+    model.fit(splits.train, val_series=splits.val, load_best=model.n_epochs > 0)  # an untrained model has no best epoch
     return model, early_stopping, time.perf_counter() - start
 
 
@@ -65,7 +65,11 @@ def run_setting(
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as work_dir:
         model, early_stopping, train_time = fit(model_name, cfg, horizon, splits, Path(work_dir), progress)
-        epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
+        if model.n_epochs == 0:  # untrained (s4-base, closed form): its val loss over every val window
+            epochs, val_loss = 0, scores(*test_windows(model, splits.val, cfg["lookback"], horizon))["mse"]
+        else:
+            epochs = early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else cfg["trainer"]["max_epochs"]
+            val_loss = float(early_stopping.best_score)
         forecast, truth = test_windows(model, splits.test, cfg["lookback"], horizon, verbose=progress)
     return {
         "dataset": dataset,
@@ -75,7 +79,7 @@ def run_setting(
         "lookback": cfg["lookback"],
         **scores(forecast, truth),
         "test_windows": len(forecast),
-        "val_loss": float(early_stopping.best_score),
+        "val_loss": val_loss,
         "epochs": epochs,
         "wall_time_s": round(time.perf_counter() - start, 1),
         "train_time_s": round(train_time, 1),

@@ -38,7 +38,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from benchmarks.informer import config as configs
-from benchmarks.informer.models import missing_dependency, resolved
+from benchmarks.informer.models import BASE_OF, missing_dependency, resolved
 from benchmarks.informer.run import ALL_DATASETS, RESULTS, append, fit, read_results, run_setting, setting_arguments
 from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
@@ -73,7 +73,9 @@ def trial_config(cfg: dict, sweep: dict, model: str, params: dict) -> dict:
     """``cfg`` (a :func:`trial_base`) with the sweep's trainer and a sampled configuration of ``model``
     (``lookback`` is shared by the setting; everything else goes to the model's section)."""
     params = dict(params)
-    return configs.merge(cfg, {"lookback": params.pop("lookback"), "trainer": sweep["trainer"], model: params})
+    lookback = params.pop("lookback")
+    section = configs.merge(cfg.get(BASE_OF.get(model, model), {}), params)  # s4-base: over S4's section
+    return configs.merge(cfg, {"lookback": lookback, "trainer": sweep["trainer"], model: section})
 
 
 def setting_params(setting: tuple, sweep: dict, model: str, config_dir: Path = configs.CONFIG_DIR) -> dict:
@@ -217,13 +219,14 @@ def with_sweep_columns(results: Path) -> None:
             df.reindex(columns=[*df.columns, *missing]).to_csv(results, index=False)
 
 
-def tested(results: Path, study: str, trial: int, seed: int, horizon: int) -> bool:
+def tested(results: Path, study: str, trial: int, seed: int, horizon: int, model: str) -> bool:
     if not results.exists():
         return False
     df = read_results(results)
     if "study" not in df.columns:
         return False
     match = (df.study == study) & (df.trial == trial) & (df.seed == seed) & (df.horizon == horizon) & (df.status == "ok")
+    match &= df.model == model
     return bool(match.any())
 
 
@@ -233,9 +236,9 @@ def test_best(setting, model, cfg, sweep, study: optuna.Study, seeds, results: P
     the config the study's trials ran with, so that a per-horizon refinement changes only the horizon
     (not the keys another horizon's config file sets outside the search space)."""
     best = study.best_trial
-    params = sample(optuna.trial.FixedTrial(best.params), sweep, model)
+    params = sample(optuna.trial.FixedTrial(best.params), sweep, BASE_OF.get(model, model))
     for seed in seeds:
-        if tested(results, study.study_name, best.number, seed, setting[2]):
+        if tested(results, study.study_name, best.number, seed, setting[2], model):
             log.info("skip %s trial %d seed %d horizon %d (in %s)", study.study_name, best.number, seed, setting[2], results)
             continue
         best_cfg = configs.merge(trial_config(cfg, sweep, model, params), {"seed": seed})
@@ -316,7 +319,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     sweep_config = read_yaml(args.sweep_config)
     for model in args.models or sweep_config["models"]:
-        if model not in sweep_config["spaces"]:
+        if BASE_OF.get(model, model) not in sweep_config["spaces"]:
             p.error(f"{args.sweep_config} has no space for model {model!r}; spaces: {', '.join(sweep_config['spaces'])}")
     with_sweep_columns(args.results)
     args.studies_dir.mkdir(parents=True, exist_ok=True)
@@ -328,17 +331,23 @@ def main(argv=None) -> None:
             if need := missing_dependency(model):
                 log.warning("%s: not run here: %s", model, need)
                 continue
-            n_trials = args.n_trials or sweep["n_trials"]
-            if args.fresh:
-                discard(study_name(*setting, model), url, args.results)
-            first = setting_params(setting, sweep, model, args.config_dir) if sweep.get("setting_trial") else None
-            study = run_study(setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress, first)
-            plot_study(study, args.studies_dir)
+            studied = BASE_OF.get(model, model)  # s4-base tests the S4 study's best trial, having none of its own
+            if model in BASE_OF:
+                study = optuna.load_study(study_name=study_name(*setting, studied), storage=make_storage(url))
+            else:
+                n_trials = args.n_trials or sweep["n_trials"]
+                if args.fresh:
+                    discard(study_name(*setting, model), url, args.results)
+                first = setting_params(setting, sweep, model, args.config_dir) if sweep.get("setting_trial") else None
+                study = run_study(
+                    setting, model, cfg, sweep, url, n_trials, args.workers, args.data_dir, not args.no_progress, first
+                )
+                plot_study(study, args.studies_dir)
             if not study.get_trials(states=(TrialState.COMPLETE,)):
                 log.warning("study %s has no complete trial; nothing to test", study.study_name)
                 continue
             seeds = args.seeds or sweep["seeds"]
-            searched_by_study = as_searched(sweep, study, model)  # its space and trainer, if the config's changed since
+            searched_by_study = as_searched(sweep, study, studied)  # its space and trainer, if the config's changed since
             for horizon in args.test_horizons or [setting[2]]:  # the study's own config, at each horizon
                 test_best(
                     (*setting[:2], horizon),

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from darts.utils.data.torch_datasets.utils import PLModuleInput
 from torch import nn
 
+from s4forecast.forecasting.darts_private import set_output_chunk_length
 from s4forecast.forecasting.network import ForecastNetwork, future_covariates, mc_dropout
 from s4forecast.forecasting.resampling import resample_axis
 from s4forecast.nn import S4Encoder
@@ -75,7 +76,7 @@ class MaskedNetwork(ForecastNetwork):
         """
         d_model = self.head.in_features
         self.input_chunk_length = round(self.input_chunk_length / rate)
-        self._output_chunk_length = round(self._output_chunk_length / rate)
+        set_output_chunk_length(self, round(self.output_chunk_length / rate))
         self.output_chunk_shift = round(self.output_chunk_shift / rate)
         if self.patch_len == 1:
             self.rate.mul_(rate)
@@ -100,7 +101,7 @@ class MaskedNetwork(ForecastNetwork):
         # checkpoints rebuild the module from its hyperparameters (Darts' save and load)
         self.hparams.update(
             input_chunk_length=self.input_chunk_length,
-            output_chunk_length=self._output_chunk_length,
+            output_chunk_length=self.output_chunk_length,
             output_chunk_shift=self.output_chunk_shift,
             patch_len=self.patch_len,
             rate=float(self.rate),

@@ -13,8 +13,14 @@ run's start, which lines up both grids' last context sample and first forecast s
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
+from darts.logging import raise_log
+
+from s4forecast.forecasting.darts_private import resized_encoders, set_model_params
+from s4forecast.nn.options import is_positive_finite
 
 
 def sample_times(n: int, step: float) -> np.ndarray:
@@ -54,3 +60,48 @@ def resample_axis(weight: torch.Tensor, axis: int, rate: float, *, reads: bool) 
     else:  # y_new = M y_old, M (n_new, n_old), applied to the weight's output axis
         out = moved @ interpolation_matrix(t_old, t_new).to(weight.dtype).T
     return out.movedim(-1, axis).contiguous()
+
+
+def resampled_copy(model, rate: float, resample: bool = True):
+    """A copy of the fitted S4Model ``model`` for data sampled with steps ``rate`` times as long
+    (:meth:`S4Model.with_rate <s4forecast.forecasting.s4_model.S4Model.with_rate>` documents the meaning)."""
+    if model.model is None:
+        raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
+    if not is_positive_finite(rate):
+        raise_log(ValueError(f"rate must be a positive finite number; got {rate!r}"))
+    if model.layout != "masked":
+        raise_log(ValueError(f"with_rate() needs layout='masked'; this model has layout={model.layout!r}"))
+    if not resample and model.patch_len > 1:
+        raise_log(
+            ValueError(f"with_rate(resample=False) needs patch_len=1: a patch is {model.patch_len} steps of the training rate")
+        )
+    if not resample and model.linear_skip:
+        raise_log(
+            ValueError("with_rate(resample=False) needs linear_skip=False: the skip's weights are per step of the training rate")
+        )
+    names = ("input_chunk_length", "output_chunk_length", "output_chunk_shift") + (("patch_len",) if model.patch_len > 1 else ())
+    lengths = {name: getattr(model, name) for name in names}
+    new = {name: resampled_length(name, n, rate) for name, n in lengths.items()} if resample else {}
+    clone = copy.deepcopy(model)  # Darts' pickling state leaves out the network and trainer
+    clone.model = copy.deepcopy(model.model)
+    if resample:
+        clone.model.resample_(rate)
+    else:
+        clone.model.rate.mul_(rate)
+    clone.rate = float(clone.model.rate)
+    clone.patch_len = clone.model.patch_len
+    set_model_params(clone, {**model.model_params, **new, "rate": clone.rate})  # save/load and untrained_model() keep them
+    clone.pl_module_params = {**model.pl_module_params, **{k: v for k, v in new.items() if k in model.pl_module_params}}
+    if resample and model.encoders is not None and model.encoders.encoding_available:
+        clone.encoders = resized_encoders(clone, model.encoders)
+    return clone
+
+
+def resampled_length(name: str, n: int, rate: float) -> int:
+    """``n / rate`` steps, which must be a whole number (at least 1 for a patch)."""
+    steps = n / rate
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or (name == "patch_len" and round(steps) < 1):
+        raise_log(
+            ValueError(f"with_rate({rate}) needs {name} / rate to be a whole number of steps; {name} {n} / {rate} = {steps:g}")
+        )
+    return round(steps)

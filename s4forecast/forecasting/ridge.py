@@ -4,13 +4,17 @@ S4Model's ``linear_init='ridge'`` starts its linear skip here (``network.py``), 
 model already forecasts as the best linear map of the window. The windows are normalised exactly as the
 network normalises its input: Darts' reversible instance norm (each window's mean and standard deviation
 per component, ``RINorm`` at its identity affine start) when on, then NLinear's last-value centring when
-``subtract_last`` is on. One map serves every component (the skip is shared), with an unpenalised bias:
+``subtract_last`` is on. One map serves every component (the skip is shared), with an unpenalised bias,
+fitted for the loss the network trains on, the squared error in the data's own units:
 
-    W, b = argmin_{W, b} sum_windows || W x + b - y ||^2 + strength * n * ||W||_F^2
+    W, b = argmin_{W, b} sum_windows s^2 || W x + b - y ||^2 + strength * n * ||W||_F^2
 
-x the normalised window (input_chunk_length,), y its normalised horizon (output_chunk_length,), n the
+x the normalised window (input_chunk_length,), y its normalised horizon (output_chunk_length,), s the
+window's standard deviation under instance norm (1 without: the error of the de-normalised forecast is s
+times the normalised one, so a window of nearly constant values must not weigh 1 / s^2 more), n the
 number of windows. ``strength`` is chosen among ``STRENGTHS`` by the MSE of the val windows (given), or of
-the last fifth of each training series' windows (then the map is refitted on all of them).
+the last fifth of each training series' windows (then the map is refitted on all of them), in the
+data's units.
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ class _Moments:
         self.yy = 0.0
         self.n = 0
 
-    def add(self, x: np.ndarray, y: np.ndarray) -> None:
-        z = np.concatenate([x, np.ones((len(x), 1))], 1)
+    def add(self, x: np.ndarray, y: np.ndarray, scale: np.ndarray) -> None:
+        """Windows x (n, icl), y (n, ocl), each weighted by scale^2 (scale (n, 1))."""
+        z = np.concatenate([x, np.ones((len(x), 1))], 1) * scale
+        y = y * scale
         self.zz += z.T @ z
         self.zy += z.T @ y
         self.yy += float((y**2).sum())
@@ -72,7 +78,8 @@ class _Moments:
 
 def normalised_windows(values: np.ndarray, icl: int, shift: int, ocl: int, rin: bool, subtract_last: bool):
     """Every window of one series ``values`` (T, C), each component on its own, normalised as the network
-    sees it: yields blocks (x (n, icl), y (n, ocl))."""
+    sees it: yields blocks (x (n, icl), y (n, ocl), scale (n, 1)), scale the instance norm's standard
+    deviation (ones without it)."""
     values = np.asarray(values, dtype=np.float64)
     length = icl + shift + ocl
     if len(values) < length:
@@ -81,13 +88,14 @@ def normalised_windows(values: np.ndarray, icl: int, shift: int, ocl: int, rin: 
     for start in range(0, len(windows), CHUNK):
         block = windows[start : start + CHUNK].reshape(-1, length)
         x, y = block[:, :icl], block[:, icl + shift :]
+        std = np.ones((len(x), 1))
         if rin:
             mean = x.mean(1, keepdims=True)
             std = np.sqrt(x.var(1, keepdims=True) + RIN_EPS)
             x, y = (x - mean) / std, (y - mean) / std
         if subtract_last:
             x, y = x - x[:, -1:], y - x[:, -1:]
-        yield x, y
+        yield x, y, std
 
 
 def _moments(series_values, icl, shift, ocl, rin, subtract_last, holdout: float = 0.0) -> tuple[_Moments, _Moments]:
@@ -98,8 +106,8 @@ def _moments(series_values, icl, shift, ocl, rin, subtract_last, holdout: float 
         cut = n_windows - int(holdout * n_windows)
         parts = ((values[: cut + icl + shift + ocl - 1], fit), (values[cut:], held)) if holdout else ((values, fit),)
         for part, moments in parts:
-            for x, y in normalised_windows(part, icl, shift, ocl, rin, subtract_last):
-                moments.add(x, y)
+            for block in normalised_windows(part, icl, shift, ocl, rin, subtract_last):
+                moments.add(*block)
     return fit, held
 
 

@@ -7,25 +7,24 @@ on the shared centring, linear skip and optimiser of ``network.py``.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections.abc import Sequence
 
-import numpy as np
 import torch
 from darts.logging import raise_log
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
-from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.serialization import add_safe_globals
 from torch import nn
 
+from s4forecast.forecasting.darts_private import default_save_path, pl_module_params, torch_model_params
+from s4forecast.forecasting.darts_private import use_static_covariates as use_static_covariates_of
+from s4forecast.forecasting.inputs import as_list, check_arguments, check_finite, check_long_enough
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.forecasting.masked import MaskedNetwork
+from s4forecast.forecasting.resampling import resampled_copy
 from s4forecast.forecasting.ridge import ridge_fit
 from s4forecast.nn import S4Options
-from s4forecast.nn.options import is_integer, is_positive_finite, require_bool
-from s4forecast.optim import check_optimiser_numbers
+from s4forecast.nn.options import is_integer
 
 LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork}  # layout -> its network class
 LINEAR_INITS = ("zero", "ridge")
@@ -161,9 +160,9 @@ class S4Model(MixedCovariatesTorchModel):
         default_dt = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
         dt_min = default_dt[0] if dt_min is None else dt_min
         dt_max = default_dt[1] if dt_max is None else dt_max
-        self._validate(locals())
-        super().__init__(**self._extract_torch_model_params(**self.model_params))
-        self.pl_module_params = self._extract_pl_module_params(**self.model_params)
+        check_arguments(locals(), LAYOUTS, LINEAR_INITS)
+        super().__init__(**torch_model_params(self))
+        self.pl_module_params = pl_module_params(self)
         # the encoder's options, validated in _validate (S4Options); a plain dict in the module's hparams
         self.encoder_kwargs = dataclasses.asdict(S4Options.pick(locals()))
         self.ssm_lr = ssm_lr
@@ -175,53 +174,7 @@ class S4Model(MixedCovariatesTorchModel):
         self._linear_start = None  # the ridge fit of the latest fit() call's series (linear_init='ridge')
         self.patch_len = patch_len
         self.rate = rate
-        self._considers_static_covariates = use_static_covariates
-
-    @staticmethod
-    def _validate(p: dict) -> None:
-        """Reject invalid S4 hyperparameters before any training, naming the argument."""
-
-        def check(ok, message):
-            if not ok:
-                raise_log(ValueError(message))
-
-        for name in ("input_chunk_length", "output_chunk_length", "patch_len"):
-            check(is_integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
-        check(
-            is_integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
-            f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}",
-        )
-        try:
-            S4Options.pick(p)  # mode, init, d_state, discretization, rank, dt, dropout, backend, norm, ...
-        except ValueError as e:
-            raise_log(ValueError(str(e)))
-        check(is_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
-        for name in ("channel_independent", "subtract_last", "linear_skip", "use_static_covariates"):
-            try:
-                require_bool(name, p[name])
-            except ValueError as e:
-                raise_log(e)
-        optimizer = p["kwargs"].get("optimizer_kwargs") or {}
-        try:
-            check_optimiser_numbers(optimizer.get("lr"), optimizer.get("weight_decay"), where="optimizer_kwargs: ")
-        except ValueError as e:
-            raise_log(e)
-        check(p["layout"] in LAYOUTS, f"unknown `layout` {p['layout']!r}; valid: {', '.join(LAYOUTS)}")
-        check(p["linear_init"] in LINEAR_INITS, f"unknown `linear_init` {p['linear_init']!r}; valid: {', '.join(LINEAR_INITS)}")
-        check(
-            p["linear_init"] == "zero" or p["linear_skip"] is True,
-            f"`linear_init={p['linear_init']!r}` starts the linear skip, so it needs linear_skip=True",
-        )
-        check(
-            p["ssm_lr"] is None or is_positive_finite(p["ssm_lr"]),
-            f"`ssm_lr` must be a positive finite number or None; got {p['ssm_lr']!r}",
-        )
-        likelihood = p["kwargs"].get("likelihood")
-        check(
-            not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),
-            f"`subtract_last` shifts every predicted parameter, so it needs point forecasts or QuantileRegression; "
-            f"got likelihood {type(likelihood).__name__}",
-        )
+        use_static_covariates_of(self, use_static_covariates)
 
     @property
     def supports_static_covariates(self) -> bool:
@@ -238,7 +191,7 @@ class S4Model(MixedCovariatesTorchModel):
             target_dim=dims["past_target"],
             past_cov_dim=dims["past_covariates"] or 0,
             future_cov_dim=dims["future_covariates"] or dims["historic_future_covariates"] or 0,
-            static_cov_dim=int(np.prod(static.shape)) if static is not None else 0,
+            static_cov_dim=static.size if static is not None else 0,
             nr_params=1 if self.likelihood is None else self.likelihood.num_parameters,
             channel_independent=self.channel_independent,
             ssm_lr=self.ssm_lr,
@@ -282,26 +235,17 @@ class S4Model(MixedCovariatesTorchModel):
             "val_future_covariates": val_future_covariates,
         }
         for name, value in named.items():
-            _check_finite(name, value)
-        needed = self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length
-        for name in ("series", "val_series"):
-            for i, s in enumerate(_as_list(named[name])):
-                if len(s) < needed:
-                    raise_log(
-                        ValueError(
-                            f"`{name}`[{i}] has {len(s)} time steps, fewer than input_chunk_length + output_chunk_shift "
-                            f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"
-                        )
-                    )
+            check_finite(name, value)
+        check_long_enough(named, self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length)
         if self.linear_init == "ridge":
             self._linear_start = ridge_fit(
-                [s.values(copy=False) for s in _as_list(series)],
+                [s.values(copy=False) for s in as_list(series)],
                 self.input_chunk_length,
                 self.output_chunk_shift,
                 self.output_chunk_length,
                 rin=bool(self.pl_module_params.get("use_reversible_instance_norm", False)),
                 subtract_last=self.subtract_last,
-                val_values=[s.values(copy=False) for s in _as_list(val_series)],
+                val_values=[s.values(copy=False) for s in as_list(val_series)],
             )
         return super().fit(
             series, past_covariates, future_covariates, val_series, val_past_covariates, val_future_covariates, *args, **kwargs
@@ -318,7 +262,7 @@ class S4Model(MixedCovariatesTorchModel):
                     f"stream() needs layout='masked' (the recurrent view of its decoder); this model has layout={self.layout!r}"
                 )
             )
-        _check_finite("series", series)
+        check_finite("series", series)
         return S4Stream(self, series)
 
     def with_rate(self, rate: float, resample: bool = True) -> S4Model:
@@ -339,46 +283,13 @@ class S4Model(MixedCovariatesTorchModel):
 
         The copy saves, loads and rebuilds (``untrained_model()``) with its new lengths and rate.
         """
-        if self.model is None:
-            raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
-        if not is_positive_finite(rate):
-            raise_log(ValueError(f"rate must be a positive finite number; got {rate!r}"))
-        if self.layout != "masked":
-            raise_log(ValueError(f"with_rate() needs layout='masked'; this model has layout={self.layout!r}"))
-        if not resample and self.patch_len > 1:
-            raise_log(
-                ValueError(f"with_rate(resample=False) needs patch_len=1: a patch is {self.patch_len} steps of the training rate")
-            )
-        if not resample and self.linear_skip:
-            raise_log(
-                ValueError(
-                    "with_rate(resample=False) needs linear_skip=False: the skip's weights are per step of the training rate"
-                )
-            )
-        names = ("input_chunk_length", "output_chunk_length", "output_chunk_shift") + (
-            ("patch_len",) if self.patch_len > 1 else ()
-        )
-        lengths = {name: getattr(self, name) for name in names}
-        new = {name: _resampled(name, n, rate) for name, n in lengths.items()} if resample else {}
-        clone = copy.deepcopy(self)  # Darts' pickling state leaves out the network and trainer
-        clone.model = copy.deepcopy(self.model)
-        if resample:
-            clone.model.resample_(rate)
-        else:
-            clone.model.rate.mul_(rate)
-        clone.rate = float(clone.model.rate)
-        clone.patch_len = clone.model.patch_len
-        clone._model_params = {**self.model_params, **new, "rate": clone.rate}  # save/load and untrained_model() keep them
-        clone.pl_module_params = {**self.pl_module_params, **{k: v for k, v in new.items() if k in self.pl_module_params}}
-        if resample and self.encoders is not None and self.encoders.encoding_available:
-            clone.encoders = _resized_encoders(clone, self.encoders)
-        return clone
+        return resampled_copy(self, rate, resample)
 
     def save(self, path: str | None = None, clean: bool = False) -> None:
         """Darts' ``save``, which writes the network's checkpoint only through a trainer (or copies the
         checkpoint a loaded model came from): a network no trainer holds (a :meth:`with_rate` copy, a
         loaded model) is written from the network itself, so the file always holds the weights in use."""
-        path = path or self._default_save_path() + ".pt"
+        path = path or default_save_path(self)
         super().save(path, clean)
         if self.model is not None and self.trainer is None:
             import pytorch_lightning as pl
@@ -408,45 +319,8 @@ class S4Model(MixedCovariatesTorchModel):
     def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
         """Darts' ``predict``, after checking the inputs for NaNs."""
         for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():
-            _check_finite(name, value)
+            check_finite(name, value)
         return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
-
-
-def _resampled(name: str, n: int, rate: float) -> int:
-    """``n / rate`` steps, which must be a whole number (at least 1 for a patch)."""
-    steps = n / rate
-    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or (name == "patch_len" and round(steps) < 1):
-        raise_log(
-            ValueError(f"with_rate({rate}) needs {name} / rate to be a whole number of steps; {name} {n} / {rate} = {steps:g}")
-        )
-    return round(steps)
-
-
-def _resized_encoders(model: S4Model, fitted):
-    """Darts' covariate encoders for ``model``'s new chunk lengths, keeping the fitted transformers."""
-    encoders = model.initialize_encoders()
-    for name in ("_past_transformer", "_future_transformer", "_past_components", "_future_components", "_fit_called"):
-        setattr(encoders, name, getattr(fitted, name))
-    return encoders
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, Sequence) else [value]
-
-
-def _check_finite(name: str, value) -> None:
-    for i, s in enumerate(_as_list(value)):
-        values = s.values(copy=False)
-        if not np.isfinite(values).all():
-            bad = s.time_index[~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]
-            raise_log(
-                ValueError(
-                    f"`{name}`[{i}] contains NaN/Inf values (first at {bad[0]}); fill or drop them before "
-                    "fitting, e.g. with darts.utils.missing_values.fill_missing_values"
-                )
-            )
 
 
 # Darts loads saved models through an allow-list of globals: S4Model is safe to load like Darts' own.

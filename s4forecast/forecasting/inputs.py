@@ -1,0 +1,91 @@
+"""S4Model's constructor arguments and series, checked at the user's call with an error that names them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from darts.logging import raise_log
+from darts.utils.likelihood_models import QuantileRegression
+
+from s4forecast.nn import S4Options
+from s4forecast.nn.options import is_integer, is_positive_finite, require_bool
+from s4forecast.optim import check_optimiser_numbers
+
+
+def check_arguments(p: dict, layouts, linear_inits) -> None:
+    """Reject invalid S4Model arguments (``p``: the constructor's locals) before any training, naming the
+    argument; ``layouts`` and ``linear_inits`` are the valid ``layout`` and ``linear_init`` values."""
+
+    def check(ok, message):
+        if not ok:
+            raise_log(ValueError(message))
+
+    def rethrown(check_fn, *args, **kwargs):
+        try:
+            check_fn(*args, **kwargs)
+        except ValueError as e:
+            raise_log(ValueError(str(e)))
+
+    for name in ("input_chunk_length", "output_chunk_length", "patch_len"):
+        check(is_integer(p[name]) and p[name] >= 1, f"`{name}` must be a positive integer; got {p[name]!r}")
+    check(
+        is_integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
+        f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}",
+    )
+    rethrown(S4Options.pick, p)  # mode, init, d_state, discretization, rank, dt, dropout, backend, norm, ...
+    check(is_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
+    for name in ("channel_independent", "subtract_last", "linear_skip", "use_static_covariates"):
+        rethrown(require_bool, name, p[name])
+    optimizer = p["kwargs"].get("optimizer_kwargs") or {}
+    rethrown(check_optimiser_numbers, optimizer.get("lr"), optimizer.get("weight_decay"), where="optimizer_kwargs: ")
+    check(
+        p["ssm_lr"] is None or is_positive_finite(p["ssm_lr"]),
+        f"`ssm_lr` must be a positive finite number or None; got {p['ssm_lr']!r}",
+    )
+    check(p["layout"] in layouts, f"unknown `layout` {p['layout']!r}; valid: {', '.join(layouts)}")
+    check(p["linear_init"] in linear_inits, f"unknown `linear_init` {p['linear_init']!r}; valid: {', '.join(linear_inits)}")
+    check(
+        p["linear_init"] == "zero" or p["linear_skip"] is True,
+        f"`linear_init={p['linear_init']!r}` starts the linear skip, so it needs linear_skip=True",
+    )
+    likelihood = p["kwargs"].get("likelihood")
+    check(
+        not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),
+        f"`subtract_last` shifts every predicted parameter, so it needs point forecasts or QuantileRegression; "
+        f"got likelihood {type(likelihood).__name__}",
+    )
+
+
+def as_list(value) -> list:
+    """A series argument as a list of series (None: empty)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, Sequence) else [value]
+
+
+def check_finite(name: str, value) -> None:
+    """Refuse a series (or list of series) ``name`` with NaN or Inf values, naming the first time."""
+    for i, s in enumerate(as_list(value)):
+        values = s.values(copy=False)
+        if not np.isfinite(values).all():
+            bad = s.time_index[~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]
+            raise_log(
+                ValueError(
+                    f"`{name}`[{i}] contains NaN/Inf values (first at {bad[0]}); fill or drop them before "
+                    "fitting, e.g. with darts.utils.missing_values.fill_missing_values"
+                )
+            )
+
+
+def check_long_enough(named: dict, needed: int) -> None:
+    """Every series of ``named['series']`` and ``named['val_series']`` holds ``needed`` steps (one window)."""
+    for name in ("series", "val_series"):
+        for i, s in enumerate(as_list(named.get(name))):
+            if len(s) < needed:
+                raise_log(
+                    ValueError(
+                        f"`{name}`[{i}] has {len(s)} time steps, fewer than input_chunk_length + output_chunk_shift "
+                        f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"
+                    )
+                )
