@@ -138,6 +138,7 @@ def test_triton_on_cpu_without_interpreter_says_why(monkeypatch):
 
 def test_auto_rule(monkeypatch):
     monkeypatch.setattr(cauchy_module, "keops_available", lambda: True)
+    monkeypatch.setattr(cauchy_module, "keops_runnable", lambda: (True, ""))
     assert cauchy_module.resolve_backend("auto", "cpu") == "keops"
     monkeypatch.setattr(cauchy_module, "keops_available", lambda: False)
     assert cauchy_module.resolve_backend("auto", "cpu") == "torch"
@@ -223,3 +224,23 @@ def test_products_keops_gradcheck():
     )
     with pytest.raises(ValueError, match=r"left \(R, ..., N\)"):
         cauchy_module.cauchy_products(left, right[..., :2], z, w)
+
+
+def test_keops_that_cannot_run_is_refused_by_name_and_avoided_by_auto(monkeypatch, tmp_path):
+    """A pykeops whose engine crashes (a child process killed by a signal) is probed once, never run here."""
+    from s4forecast.ssm import keops_probe
+
+    monkeypatch.setenv("S4FORECAST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(keops_probe, "PROBE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    monkeypatch.setattr(cauchy_module, "keops_available", lambda: True)
+    keops_probe.keops_runnable.cache_clear()
+    cauchy_module._check_explicit.cache_clear()
+    try:
+        assert keops_probe.keops_runnable() == (False, "the probe process was killed by signal 11")
+        assert list((tmp_path / "keops_probe").glob("*.json"))  # remembered on disk
+        assert cauchy_module.resolve_backend("auto", "cpu") == "torch"
+        with pytest.raises(RuntimeError, match="pykeops cannot run on this machine .*signal 11"):
+            cauchy(*inputs(), backend="keops")
+    finally:
+        keops_probe.keops_runnable.cache_clear()
+        cauchy_module._check_explicit.cache_clear()

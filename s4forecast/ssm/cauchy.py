@@ -27,6 +27,8 @@ import os
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from s4forecast.ssm.keops_probe import keops_runnable
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "naive", "torch", "keops", "triton")
@@ -145,7 +147,7 @@ _IMPLEMENTATIONS = {"naive": cauchy_naive, "torch": cauchy_torch, "keops": cauch
 def resolve_backend(backend: str, device_type: str) -> str:
     """The concrete backend for a device; ``auto``'s choice is logged once per device.
 
-    ``auto``: triton on CUDA; elsewhere keops where installed, else torch. Measured on one CPU thread
+    ``auto``: triton on CUDA; elsewhere keops where installed and runnable (``keops_probe.py``), else torch. Measured on one CPU thread
     for the S4 kernel's case (benchmarks/results/kernels_shared.md: the 4 Woodbury sums of
     :func:`cauchy_products`, H=256, N=64): keops 55 / 233 ms forward and 158 / 585 ms forward+backward
     at L = 1024 / 4096, against compiled torch 253 / 1071 and 813 / 3573 ms; keops also caches its
@@ -158,7 +160,7 @@ def resolve_backend(backend: str, device_type: str) -> str:
     if device_type == "cuda" and triton_available(device_type):
         chosen = "triton"  # no build step, any N and L
     else:
-        chosen = "keops" if keops_available() else "torch"
+        chosen = "keops" if keops_available() and keops_runnable()[0] else "torch"
     _log_choice(device_type, chosen)
     return chosen
 
@@ -167,6 +169,8 @@ def resolve_backend(backend: str, device_type: str) -> str:
 def _check_explicit(backend: str, device_type: str) -> str:
     if backend == "keops" and not keops_available():
         raise RuntimeError("backend='keops' needs pykeops: pip install 's4forecast[keops]'")
+    if backend == "keops" and not (runs := keops_runnable())[0]:
+        raise RuntimeError(f"backend='keops': pykeops cannot run on this machine ({runs[1]}); use backend='torch' or 'auto'")
     if backend == "triton" and not triton_available(device_type):
         raise RuntimeError(
             f"backend='triton' needs the triton package and a CUDA device (got {device_type!r}); "
