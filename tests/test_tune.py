@@ -224,3 +224,34 @@ def test_classification_sweep_maximises_validation_accuracy(tmp_path, monkeypatc
     assert done and all(-1.0 <= t.value <= 0.0 for t in done)  # minus the best validation accuracy
     best = yaml.safe_load((report("s4-listops-smoke") / "best.yaml").read_text())
     assert best["task"]["name"] == "listops" and best["model"]["d_state"] in (8, 16)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"study_name": "../x"}, "study_name must be"),
+        ({"study_name": ""}, "study_name must be"),
+        ({"sampler": {"name": "TPESamplr"}}, "unknown sampler 'TPESamplr'"),
+        ({"pruner": {"name": "Median"}}, "unknown pruner 'Median'"),
+        ({"space": {"lr": {"low": 1e-2, "high": 1e-4, "log": True}}}, "lr has low 0.01 > high 0.0001"),
+        ({"space": {"lr": {"low": 0.0, "high": 1e-2, "log": True}}}, "log scale, so low must be > 0"),
+    ],
+)
+def test_sweep_config_mistakes_are_refused_before_any_trial(tmp_path, change, message):
+    from s4forecast.tune.sweep import load_config
+
+    cfg = yaml.safe_load(SMOKE.read_text())
+    for key, value in change.items():
+        cfg[key] = {**cfg[key], **value} if key == "space" else value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ValueError, match=message):
+        load_config(path)
+
+
+def test_a_bad_storage_url_is_one_clear_error():
+    from s4forecast.config_files import ConfigError
+    from s4forecast.tune.sweep import make_storage
+
+    with pytest.raises(ConfigError, match="storage 'notadb://x' cannot be opened"):
+        make_storage("notadb://x")

@@ -24,8 +24,28 @@ from s4forecast.ssm import discretize, hippo, systems
 CONDITIONAL = ("init", "discretization")
 
 
+def check_entries(space: dict) -> None:
+    """Every entry samples something: a non-empty list, a range with low <= high (low > 0 on a log scale),
+    named in the message; checked before the first trial, so no failed trial is left in the study."""
+    for name, entry in space.items():
+        if isinstance(entry, dict) and "when" in entry:
+            entry = entry.get("choices", entry)
+        if isinstance(entry, list):
+            if not entry:
+                raise ValueError(f"space: {name} has no choices")
+        elif isinstance(entry, dict) and ("low" in entry or "high" in entry):
+            low, high = entry.get("low"), entry.get("high")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+                raise ValueError(f"space: {name} needs numeric low and high; got {low!r}, {high!r}")
+            if low > high:
+                raise ValueError(f"space: {name} has low {low} > high {high}")
+            if entry.get("log") and low <= 0:
+                raise ValueError(f"space: {name} is on a log scale, so low must be > 0; got {low}")
+
+
 def validate(space: dict) -> None:
     """Reject a space that could yield an invalid S4 configuration, before any trial runs."""
+    check_entries(space)
     modes = space.get("mode", ["nplr"])
     for mode in modes:
         if mode not in systems.MODES:

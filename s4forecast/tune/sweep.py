@@ -12,6 +12,7 @@ worker, finished trials are never lost, and re-running the command continues the
 from __future__ import annotations
 
 import multiprocessing
+import re
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import optuna
 import yaml
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.exc import SQLAlchemyError
 
 from s4forecast.config_files import ConfigError, check_keys, read_yaml
 from s4forecast.tune import space as search_space
@@ -28,9 +30,17 @@ from s4forecast.tune.objective import OBJECTIVES
 SWEEP_DIR = Path("sweeps")
 
 
+def check_study_name(name) -> str:
+    """A study name is also a file name under ``sweeps/``: letters, digits, ``-``, ``_`` and ``.``, not
+    starting with ``.`` (so ``../x`` cannot write outside the folder, nor ``""`` make a hidden file)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+        raise ConfigError(f"study_name must be letters, digits, '-', '_' or '.' (not starting with '.'); got {name!r}")
+    return name
+
+
 def storage_url(study_name: str, url: str | None = None, root: Path = SWEEP_DIR) -> str:
     """``url``, or the default SQLite file ``<root>/<study_name>.db`` (nothing is created here)."""
-    return url or f"sqlite:///{(root / f'{study_name}.db').resolve()}"
+    return url or f"sqlite:///{(root / f'{check_study_name(study_name)}.db').resolve()}"
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -58,12 +68,15 @@ def make_storage(url: str) -> RDBStorage:
     """RDB storage with heartbeats: a trial whose worker died is failed after 30 s and retried once."""
     with warnings.catch_warnings():  # heartbeats are flagged experimental in Optuna; we rely on them knowingly
         warnings.simplefilter("ignore", ExperimentalWarning)
-        return RDBStorage(
-            url,
-            heartbeat_interval=10,
-            grace_period=30,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-        )
+        try:
+            return RDBStorage(
+                url,
+                heartbeat_interval=10,
+                grace_period=30,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )
+        except (SQLAlchemyError, ValueError, ImportError) as e:  # a malformed URL, no driver, no server
+            raise ConfigError(f"storage {url!r} cannot be opened: {type(e).__name__}: {str(e).splitlines()[0]}") from None
 
 
 def load_config(path: str | Path) -> dict:
@@ -75,6 +88,12 @@ def load_config(path: str | Path) -> dict:
         ("sampler", "pruner"),
         sections=("data", "objective", "space", "sampler", "pruner"),
     )
+    check_study_name(cfg["study_name"])
+    for kind, module in (("sampler", optuna.samplers), ("pruner", optuna.pruners)):
+        name = (cfg.get(kind) or {}).get("name")
+        valid = sorted(n for n in dir(module) if n.endswith(kind.capitalize()) and not n.startswith("Base"))
+        if cfg.get(kind) and name not in valid:
+            raise ConfigError(f"{path}: unknown {kind} {name!r}; Optuna's: {', '.join(valid)}")
     if cfg["objective"].get("task") not in OBJECTIVES:
         raise ConfigError(f"{path}: objective.task must be one of {', '.join(OBJECTIVES)}; got {cfg['objective'].get('task')!r}")
     search_space.validate(cfg["space"])
