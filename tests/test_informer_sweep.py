@@ -489,3 +489,34 @@ def test_ablation_summary_across_studies_gives_geometric_means_and_vals_picks(tm
     assert "| nplr:random | 2.000 | 1.000 | 1.414 | 0 of 2 |" in text  # sqrt(2 x 1), first as in the file
     assert "| nplr:legs | 1.000 | 0.500 | 0.707 | 2 of 2 |" in text
     assert "Val's pick per study (its ratio): a-s4 nplr:legs (1.000); b-s4 nplr:legs (0.500)." in text
+
+
+def test_screen_plan_runs_seed_by_seed_and_summary_compares_on_common_seeds(tmp_path):
+    from benchmarks.informer import screen
+
+    cfg = {"levers": {"best": {}, "ridge": {}}, "long_horizons": {"ETTm1": [672], "default": [720]}}
+    order = list(screen.plan(cfg, ["ETTh1-S-24-s4", "ETTm1-S-96-s4"], ["best", "ridge"], [0, 1], long=True))
+    assert order[:4] == [
+        ("ETTh1-S-24-s4", 24, "best", 0),
+        ("ETTh1-S-24-s4", 24, "ridge", 0),
+        ("ETTm1-S-96-s4", 96, "best", 0),
+        ("ETTm1-S-96-s4", 96, "ridge", 0),
+    ]
+    assert order[4][3] == 1 and order[-1] == ("ETTm1-S-96-s4", 672, "ridge", 1) and len(order) == 16
+    rows = pd.DataFrame(
+        {
+            "study": ["ETTh1-S-24-s4"] * 3,
+            "horizon": [24] * 3,
+            "lever": ["best", "best", "ridge"],
+            "seed": [0, 1, 0],
+            "val_loss": [0.5, 0.7, 0.4],
+        }
+    )
+    rows.to_csv(tmp_path / "screen.csv", index=False)
+    table = screen.summary(tmp_path / "screen.csv").set_index("lever")
+    assert table.loc["ridge", "vs_best"] == pytest.approx(0.8)  # against best's seed 0 only, not its mean 0.6
+    assert table.loc["best", "seeds"] == 2 and screen.done(tmp_path / "screen.csv") == {
+        ("ETTh1-S-24-s4", 24, "best", 0),
+        ("ETTh1-S-24-s4", 24, "best", 1),
+        ("ETTh1-S-24-s4", 24, "ridge", 0),
+    }
