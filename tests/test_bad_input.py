@@ -205,3 +205,43 @@ class TestSecondDay:
             S4Model(12, 4, optimizer_kwargs=kwargs)
         with pytest.raises(ValueError, match=f"`{message}` must be"):
             S4Classifier(1, 10, **kwargs)
+
+
+class TestClassifierData:
+    """The classifier's inputs and labels, refused by name at its own door."""
+
+    @staticmethod
+    def model(**kw):
+        from s4forecast.classification.model import S4Classifier
+
+        return S4Classifier(**{"d_input": 8, "n_classes": 3, "d_model": 8, "n_layers": 1, "d_state": 8, **kw})
+
+    @pytest.mark.parametrize(
+        "y, message",
+        [
+            (torch.tensor([0, 3]), r"labels must lie in \[0, n_classes=3\)"),
+            (torch.tensor([-1, 0]), r"labels must lie in \[0, n_classes=3\)"),
+            (torch.eye(3)[:2], "one-hot labels: pass y.argmax"),
+            (torch.tensor([[0], [1]]), r"labels must be shaped \(batch,\)"),
+        ],
+    )
+    def test_bad_labels(self, y, message):
+        with pytest.raises(ValueError, match=message):
+            self.model()._step((torch.randn(2, 5, 8), y), "train")
+
+    def test_token_ids_beyond_the_vocabulary(self):
+        m = self.model(d_input=4, vocab_size=10)
+        with pytest.raises(ValueError, match=r"token ids must lie in \[0, vocab_size=10\)"):
+            m(torch.tensor([[1, 2, 10]]))
+        with pytest.raises(ValueError, match="token ids \\(integers\\)"):
+            m(torch.randn(1, 3))
+
+    def test_dual_needs_two_documents(self):
+        m = self.model(d_input=4, vocab_size=10, dual=True)
+        with pytest.raises(ValueError, match="two documents a row"):
+            m(torch.ones(2, 5, dtype=torch.long))
+        assert m(torch.ones(2, 2, 5, dtype=torch.long)).shape == (2, 3)
+
+    def test_features_of_the_wrong_width(self):
+        with pytest.raises(ValueError, match="d_input=8"):
+            self.model()(torch.randn(2, 5, 7))

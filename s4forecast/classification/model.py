@@ -86,8 +86,40 @@ class S4Classifier(pl.LightningModule):
         )
         self.metrics = nn.ModuleDict({s: MulticlassAccuracy(n_classes, average="micro") for s in ("train_", "val_", "test_")})
 
+    def check_inputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
+        """Refuse inputs the model cannot read, naming what is wrong (not a torch error frames down)."""
+        hp = self.hparams
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"inputs must be a tensor; got {type(x).__name__}")
+        if self.embed is not None:
+            if x.is_floating_point() or x.is_complex():
+                raise ValueError(f"inputs must be token ids (integers) for vocab_size={hp.vocab_size}; got {x.dtype}")
+            if x.dim() != (3 if hp.dual else 2) or (hp.dual and x.shape[1] != 2):
+                want = "(batch, 2, length): two documents a row (dual=True)" if hp.dual else "(batch, length)"
+                raise ValueError(f"token ids must be {want}; got shape {tuple(x.shape)}")
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= hp.vocab_size):
+                raise ValueError(f"token ids must lie in [0, vocab_size={hp.vocab_size}); got {int(x.min())}..{int(x.max())}")
+        elif x.dim() != 3 or x.shape[-1] != hp.d_input or not x.is_floating_point():
+            raise ValueError(
+                f"inputs must be a float tensor (batch, length, d_input={hp.d_input}); got {tuple(x.shape)} {x.dtype}"
+            )
+        if lengths is not None and tuple(lengths.shape) != tuple(x.shape[: (2 if hp.dual else 1)]):
+            raise ValueError(f"lengths must be shaped {tuple(x.shape[: (2 if hp.dual else 1)])}; got {tuple(lengths.shape)}")
+
+    def check_labels(self, y: torch.Tensor, batch: int) -> None:
+        """Labels are class indices (B,) in [0, n_classes)."""
+        n = self.hparams.n_classes
+        if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+            got = y.dtype if isinstance(y, torch.Tensor) else type(y).__name__
+            raise ValueError(f"labels must be class indices (integers), not {got}; one-hot labels: pass y.argmax(-1)")
+        if tuple(y.shape) != (batch,):
+            raise ValueError(f"labels must be shaped (batch,) = ({batch},); got {tuple(y.shape)}")
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n):
+            raise ValueError(f"labels must lie in [0, n_classes={n}); got {int(y.min())}..{int(y.max())}")
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, L, d_input) or token ids (B, L); with ``dual``, (B, 2, L) token ids and lengths (B, 2)."""
+        self.check_inputs(x, lengths)
         if not self.hparams.dual:
             return self.decoder(self._encode(x, lengths))
         B = x.shape[0]
@@ -102,6 +134,7 @@ class S4Classifier(pl.LightningModule):
 
     def _step(self, batch, stage: str):
         x, y, *rest = batch
+        self.check_labels(y, x.shape[0])
         logits = self(x, rest[0] if rest else None)
         loss = F.cross_entropy(logits, y)
         acc = self.metrics[stage + "_"]
