@@ -245,3 +245,13 @@ class TestClassifierData:
     def test_features_of_the_wrong_width(self):
         with pytest.raises(ValueError, match="d_input=8"):
             self.model()(torch.randn(2, 5, 7))
+
+
+@pytest.mark.parametrize(
+    "val_size, message", [(10**9, "val_size must be a whole number from 1 to"), (0, "val_size"), (0.2, "val_size")]
+)
+def test_a_validation_split_larger_than_the_data_is_refused(val_size, message):
+    from s4forecast.classification.data import _hold_out
+
+    with pytest.raises(ValueError, match=message):
+        _hold_out(torch.utils.data.TensorDataset(torch.zeros(10, 1)), {"val_size": val_size})

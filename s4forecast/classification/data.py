@@ -104,6 +104,14 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
 def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
     """A seeded validation split of ``val_size`` items; ``train_subset`` keeps the first n of the rest."""
     n_val = task.get("val_size", 5000)
+    if not (isinstance(n_val, int) and not isinstance(n_val, bool) and 1 <= n_val < len(train)):
+        raise ValueError(
+            f"task.val_size must be a whole number from 1 to {len(train) - 1} (the {len(train)} training items, "
+            f"less one to train on); got {n_val!r}"
+        )
+    subset = task.get("train_subset")
+    if subset is not None and not (isinstance(subset, int) and not isinstance(subset, bool) and subset >= 1):
+        raise ValueError(f"task.train_subset must be a positive whole number; got {subset!r}")
     train, val = random_split(train, [len(train) - n_val, n_val], generator=torch.Generator().manual_seed(0))
     if task.get("train_subset"):
         train = torch.utils.data.Subset(train, range(min(task["train_subset"], len(train))))
