@@ -1,4 +1,4 @@
-"""Screen S4Model's forecasting levers on val (configs/informer/screen.yaml).
+"""Screen S4Model's forecasting levers on val (configs/benchmarks/informer_screen.yaml).
 
     python -m benchmarks.informer.screen [--studies ETTh1-S-24-s4 ...] [--levers lookback ridge]
         [--seeds 0] [--long] [--summary]
@@ -30,7 +30,7 @@ from benchmarks.informer.run import append, fit
 from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
 
-SCREEN_CONFIG = configs.CONFIG_DIR / "screen.yaml"
+SCREEN_CONFIG = configs.CONFIG_DIR.parent / "benchmarks" / "informer_screen.yaml"
 RESULTS = Path(__file__).resolve().parent / "results" / "screen.csv"
 KEY = ["study", "horizon", "lever", "seed"]
 log = logging.getLogger("benchmarks.informer.screen")
