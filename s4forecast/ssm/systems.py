@@ -84,7 +84,9 @@ class NPLRSSM(SSM):
 
     C is stored as ``C̃ = C (I - Ā^{l_max})`` (Sec. 3.3) so the kernel of length ``l_max`` needs no
     matrix power; ``l_max=None`` stores C itself. Lengths beyond ``l_max`` and ``rate != 1`` convert
-    C̃ exactly at O(N^3 log L) cost.
+    C̃ exactly at O(N^3 log L) cost. The state dict holds ``l_max`` (buffer ``kernel_length``, 0 for None)
+    beside C̃, and weights saved for another ``l_max`` are converted on load to this system's: C̃ means
+    nothing without its length.
     """
 
     def __init__(
@@ -120,31 +122,56 @@ class NPLRSSM(SSM):
         self.P = _real_param(np.broadcast_to(d.P[:, None], (rank, d_model, d_state // 2)).copy())
         self.B = _real_param(_tile(d.B, d_model))
         self.C_tilde = _real_param(torch.randn(d_model, d_state // 2, dtype=torch.complex128))
+        self.register_buffer("kernel_length", torch.tensor(l_max or 0))  # the l_max that C̃ is stored for
 
     def Lambda(self) -> torch.Tensor:
         return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
 
-    def _dense_bar(self, rate: float):
-        A = kernels.dplr_dense(self.Lambda(), _complex(self.P))
-        return A, discretize.dense(A, kernels.conj_pair(_complex(self.B)), self.dt(rate).to(A.dtype), "bilinear")
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        key = prefix + "kernel_length"
+        if key not in state_dict:  # saved before the length was: taken as stored for this system's l_max
+            state_dict[key] = self.kernel_length.clone()
+        saved = int(state_dict[key]) or None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if saved != self.l_max:
+            self._store_C_for(self.l_max, saved)
+
+    @torch.no_grad()
+    def _store_C_for(self, l_max: int | None, stored_for: int | None) -> None:
+        """Re-store C̃, now stored for length ``stored_for``, as ``C (I - Ā^{l_max})`` (C itself for None)."""
+        self.l_max = stored_for
+        C = self.true_C()[..., : self.state_size]
+        self.l_max = l_max
+        if l_max is not None:
+            full = kernels.conj_pair(C).to(torch.complex128)
+            C = (full[..., None, :] @ self._power_complement(l_max, 1.0))[..., 0, : self.state_size].to(C.dtype)
+        self.C_tilde.copy_(torch.view_as_real(C))
+        self.kernel_length.fill_(l_max or 0)
+
+    def _power_complement(self, L: int, rate: float) -> torch.Tensor:
+        """I - Ā^L (H, N, N) in complex128 at any parameter dtype: with eigenvalues of Ā near the unit circle
+        (fout and lagt keep Re Λ near 0) it is ill-conditioned, and C̃ <-> C in complex64 lost up to 1% of
+        the kernel (the recurrent view of a float32 fout model then disagreed with its convolution)."""
+        A = kernels.dplr_dense(self.Lambda().to(torch.complex128), _complex(self.P).to(torch.complex128))
+        B = kernels.conj_pair(_complex(self.B)).to(torch.complex128)
+        A_bar, _ = discretize.dense(A, B, self.dt(rate).to(torch.complex128), "bilinear")
+        return torch.eye(self.N, dtype=A_bar.dtype, device=A_bar.device) - torch.linalg.matrix_power(A_bar, L)
 
     def true_C(self) -> torch.Tensor:
-        """C (H, N) of the full system, recovered from C̃ = C (I - Ā^{l_max})."""
+        """C (H, N) of the full system, recovered from C̃ = C (I - Ā^{l_max}) (in complex128)."""
         C = kernels.conj_pair(_complex(self.C_tilde))
         if self.l_max is None:
             return C
-        _, (A_bar, _) = self._dense_bar(1.0)
-        I = torch.eye(self.N, dtype=A_bar.dtype, device=A_bar.device)
-        return torch.linalg.solve(I - torch.linalg.matrix_power(A_bar, self.l_max), C[..., None, :], left=False)[..., 0, :]
+        complement = self._power_complement(self.l_max, 1.0)
+        return torch.linalg.solve(complement, C.to(complement.dtype)[..., None, :], left=False)[..., 0, :].to(C.dtype)
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
         Lambda, P, B = self.Lambda(), _complex(self.P), _complex(self.B)
         if rate == 1.0 and self.l_max is not None and L <= self.l_max:
             return kernels.nplr(Lambda, P, B, _complex(self.C_tilde), self.dt(), self.l_max, self.backend)[:, :L]
-        _, (A_bar, _) = self._dense_bar(rate)
-        I = torch.eye(self.N, dtype=A_bar.dtype, device=A_bar.device)
-        C_tilde = (self.true_C()[..., None, :] @ (I - torch.linalg.matrix_power(A_bar, L)))[..., 0, : self.state_size]
-        return kernels.nplr(Lambda, P, B, C_tilde, self.dt(rate), L, self.backend)
+        C = self.true_C()
+        C_tilde = (C.to(torch.complex128)[..., None, :] @ self._power_complement(L, rate))[..., 0, : self.state_size]
+        return kernels.nplr(Lambda, P, B, C_tilde.to(C.dtype), self.dt(rate), L, self.backend)
 
     def ssm_matrices(self):
         A = kernels.dplr_dense(self.Lambda(), _complex(self.P))
