@@ -45,10 +45,24 @@ def demo(args: argparse.Namespace) -> None:
     print(f"recurrent view vs convolution, max |diff| over 64 steps: {(torch.stack(ys, 1) - y_conv).abs().max():.2e}")
 
 
+def own_data(args: argparse.Namespace) -> dict | None:
+    """The ``data`` mapping of ``--csv`` and its options (``data/sources.py``), or None without ``--csv``."""
+    from s4forecast.data.sources import csv_source
+
+    if args.csv is None:
+        for flag in ("target", "time_col", "features", "split"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} describes a CSV: give it with --csv")
+        return None
+    if args.target is None:
+        raise ValueError("--csv needs --target, the column to forecast")
+    return csv_source(args.csv, args.target, args.features or "S", args.time_col or "date", args.split or "ratio")
+
+
 def forecast(args: argparse.Namespace) -> None:
     from s4forecast.forecasting.job import run
 
-    run(args.config, args.data_dir, args.output_dir, progress=not args.quiet)
+    run(args.config, args.data_dir, args.output_dir, progress=not args.quiet, data=own_data(args))
 
 
 def classify(args: argparse.Namespace) -> None:
@@ -64,7 +78,7 @@ def classify(args: argparse.Namespace) -> None:
 def sweep(args: argparse.Namespace) -> None:
     from s4forecast.tune.sweep import run_sweep
 
-    run_sweep(args.config, args.n_trials, args.storage, args.workers, args.data_dir, progress=not args.quiet)
+    run_sweep(args.config, args.n_trials, args.storage, args.workers, args.data_dir, progress=not args.quiet, data=own_data(args))
 
 
 def sweep_report(args: argparse.Namespace) -> None:
@@ -90,6 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--data-dir", default=None, help="dataset folder (default: $S4FORECAST_DATA_DIR, else download with checksum)"
     )
+    csv = argparse.ArgumentParser(add_help=False)
+    csv.add_argument(
+        "--csv", default=None, metavar="PATH", help="your own series: a CSV with a date column (replaces the config's data)"
+    )
+    csv.add_argument("--target", default=None, metavar="COLUMN", help="with --csv: the column to forecast")
+    csv.add_argument("--time-col", default=None, metavar="COLUMN", help="with --csv: the date column (default 'date')")
+    csv.add_argument(
+        "--features", choices=("S", "M"), default=None, help="with --csv: S the target alone (default), M every numeric column"
+    )
+    csv.add_argument(
+        "--split",
+        choices=("ratio", "ett-hour", "ett-minute"),
+        default=None,
+        help="with --csv: train/val/test rows, 70/10/20 (ratio, default) or the ETT protocol's months",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common], help="build an S4 layer, print its kernel and speed")
@@ -100,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=demo)
 
     p = sub.add_parser(
-        "forecast", parents=[common, data], help="fit S4Model on a real dataset, score the test split, plot a forecast"
+        "forecast", parents=[common, data, csv], help="fit S4Model on a real dataset, score the test split, plot a forecast"
     )
     p.add_argument(
         "--config",
@@ -122,8 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=classify)
 
-    p = sub.add_parser("sweep", parents=[common, data], help="Optuna sweep over N, Δ, HiPPO variant and training knobs")
-    p.add_argument("--config", required=True, help="sweep config YAML, e.g. configs/sweep/etth1.yaml")
+    p = sub.add_parser("sweep", parents=[common, data, csv], help="Optuna sweep over N, Δ, HiPPO variant and training knobs")
+    p.add_argument(
+        "--config",
+        default=str(default_config("sweep/etth1.yaml")),
+        help="sweep config YAML (default: the shipped sweep/etth1.yaml; with --csv its space and budget, on your data)",
+    )
     p.add_argument("--n-trials", type=_positive_int, default=20, help="trials to add to the study (default 20)")
     p.add_argument("--storage", default=None, help="Optuna RDB URL (default: an SQLite file under sweeps/)")
     p.add_argument("--workers", type=_positive_int, default=1, help="worker processes sharing the study (default 1)")

@@ -9,6 +9,7 @@ from darts.models.forecasting.pl_forecasting_module import PLForecastingModule
 from darts.utils import timeseries_generation as tg
 
 from s4forecast import S4Layer, S4Model
+from s4forecast.forecasting import STREAMABLE
 from s4forecast.ssm.systems import build_ssm
 
 TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
@@ -22,7 +23,7 @@ def series():
 @pytest.fixture(scope="module")
 def fitted(series):
     return S4Model(
-        24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0, pl_trainer_kwargs=TRAINER
+        24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0, pl_trainer_kwargs=TRAINER, **STREAMABLE
     ).fit(series)
 
 
@@ -46,9 +47,9 @@ def test_bad_rates_raise(fitted, rate):
 
 
 def test_stream_leaves_the_model_and_darts_defaults_in_training_mode(series):
-    m = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0, pl_trainer_kwargs=TRAINER).fit(
-        series
-    )
+    m = S4Model(
+        24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=1, dropout=0.2, random_state=0, pl_trainer_kwargs=TRAINER, **STREAMABLE
+    ).fit(series)
     m.model.train()
     default_loss = inspect.signature(PLForecastingModule.__init__).parameters["loss_fn"].default
     m.stream(series[-24:])

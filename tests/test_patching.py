@@ -41,7 +41,7 @@ def test_patched_model_with_shift_predicts_the_right_index():
 
 
 def test_patched_model_refuses_streaming_and_a_rate_only_change():
-    m, series = fitted(icl=12, ocl=6, patch_len=3)
+    m, series = fitted(icl=12, ocl=6, patch_len=3, linear_skip=False, subtract_last=False, use_reversible_instance_norm=False)
     with pytest.raises(ValueError, match="patch_len=1"):
         m.stream(series)
     with pytest.raises(ValueError, match="patch_len=1"):

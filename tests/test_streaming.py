@@ -5,6 +5,7 @@ import pytest
 from darts.utils import timeseries_generation as tg
 
 from s4forecast import S4Model
+from s4forecast.forecasting import STREAMABLE
 
 TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
 
@@ -30,6 +31,7 @@ def fitted(request, series):
         batch_size=16,
         random_state=0,
         pl_trainer_kwargs=TRAINER,
+        **STREAMABLE,
     )
     return m.fit(series)
 

@@ -157,9 +157,9 @@ def test_pruning_stops_a_trial_that_is_worse_than_the_others():
         )
     trial = study.ask()
     pruning = OptunaPruning(trial)
-    from s4forecast.tune.objective import load_data
+    from s4forecast.data.sources import load_splits
 
-    splits = load_data(cfg["data"], 24)
+    splits = load_splits(cfg["data"], 24)
     model = S4Model(
         24,
         8,

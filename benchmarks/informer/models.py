@@ -22,6 +22,8 @@ DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEMo
 # neuralforecast's models through Darts' NeuralForecastModel; their architecture arguments pass through as they are
 NEURALFORECAST_MODELS = {"informer": "Informer", "patchtst": "PatchTST", "itransformer": "iTransformer"}
 CALENDAR = ["hour", "dayofweek", "day", "month"]  # the time features (``time_features: true``)
+# S4 options a benchmark config leaves unnamed: S4Model's defaults before 0.2 (the rows were measured so)
+S4_UNNAMED = {"linear_skip": False, "subtract_last": False, "use_reversible_instance_norm": False}
 
 
 def folds_channels(name: str, section: dict) -> bool:
@@ -90,6 +92,9 @@ def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = T
     if name == "s4":
         # configs without patch_len ran per-step S4 (rows before S4Model's patched default): keep it so
         m.setdefault("patch_len", 1)
+        # and without the normalisations and skip they did not name (S4Model's defaults before 0.2)
+        for option, value in S4_UNNAMED.items():
+            m.setdefault(option, value)
         if calendar:
             common["add_encoders"] = time_feature_encoders(S4Model)
         return S4Model(**common, **m, optimizer_cls=torch.optim.AdamW, optimizer_kwargs=optimizer)
@@ -129,7 +134,7 @@ def resolved(name: str, section: dict) -> dict:
     if name == "s4":
         patch_len = section.get("patch_len", 1)
         dt_min, dt_max = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
-        defaults = _darts_defaults(S4Model) | {"patch_len": 1, "dt_min": dt_min, "dt_max": dt_max, "lr": 1e-3}
+        defaults = _darts_defaults(S4Model) | S4_UNNAMED | {"patch_len": 1, "dt_min": dt_min, "dt_max": dt_max, "lr": 1e-3}
     elif name in NEURALFORECAST_MODELS:
         import neuralforecast.models
 

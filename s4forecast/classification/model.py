@@ -16,10 +16,13 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from s4forecast.nn import S4Encoder, S4Options
+from s4forecast.nn.options import DEFAULTS as S4_DEFAULTS
 from s4forecast.optim import check_optimiser_numbers, param_groups, with_fused
 
 POOLINGS = ("mean", "last", "length-mean")
 SCHEDULES = (None, "cosine", "plateau")
+# S4's defaults (nn/options.py), with the dropout that the paper's classifiers train with (App. D.2)
+DEFAULTS = dataclasses.replace(S4_DEFAULTS, dropout=0.1)
 
 
 def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -41,31 +44,31 @@ class S4Classifier(pl.LightningModule):
         self,
         d_input: int,
         n_classes: int,
-        d_model: int = 128,
-        n_layers: int = 4,
-        d_state: int = 64,
+        d_model: int = DEFAULTS.d_model,
+        n_layers: int = DEFAULTS.n_layers,
+        d_state: int = DEFAULTS.d_state,
         l_max: int | None = None,
         vocab_size: int | None = None,
         pooling: str = "mean",
-        mode: str = "nplr",
-        init: str = "legs",
-        discretization: str = "bilinear",
-        rank: int = 1,
-        dropout: float = 0.1,
-        prenorm: bool = True,
-        norm: str = "layer",
-        bidirectional: bool = False,
-        dt_min: float = 1e-3,
-        dt_max: float = 1e-1,
+        mode: str = DEFAULTS.mode,
+        init: str = DEFAULTS.init,
+        discretization: str = DEFAULTS.discretization,
+        rank: int = DEFAULTS.rank,
+        dropout: float = DEFAULTS.dropout,
+        prenorm: bool = DEFAULTS.prenorm,
+        norm: str = DEFAULTS.norm,
+        bidirectional: bool = DEFAULTS.bidirectional,
+        dt_min: float = DEFAULTS.dt_min,
+        dt_max: float = DEFAULTS.dt_max,
         lr: float = 4e-3,
         ssm_lr: float | None = 1e-3,
         weight_decay: float = 0.01,
         schedule: str | None = "cosine",
         dual: bool = False,
-        backend: str = "auto",
-        convolution: str = "auto",
-        activation: str = "gelu",
-        postact: str = "glu",
+        backend: str = DEFAULTS.backend,
+        convolution: str = DEFAULTS.convolution,
+        activation: str = DEFAULTS.activation,
+        postact: str = DEFAULTS.postact,
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -76,7 +79,7 @@ class S4Classifier(pl.LightningModule):
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_input, padding_idx=0) if vocab_size else None
         options = S4Options.pick(self.hparams)  # validated once, naming the option
-        self.encoder = S4Encoder(d_input, l_max=l_max, **dataclasses.asdict(options))
+        self.encoder = S4Encoder(d_input, options=options, l_max=l_max)
         # Retrieval (LRA): both documents through the same encoder, then the LRA dual-encoder head
         # on [u, v, u*v, u-v].
         self.decoder = (

@@ -109,6 +109,8 @@ def split_frame(df: pd.DataFrame, columns: list[str], split: str, lookback: int)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"columns {missing} not in the data; its columns: {', '.join(df.columns)}")
+    if text := [c for c in columns if not pd.api.types.is_numeric_dtype(df[c])]:
+        raise ValueError(f"columns {text} are not numeric; forecast numeric columns only")
     values = df[columns].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError(f"the data has NaN/Inf in columns {columns}")

@@ -33,7 +33,6 @@ def check_arguments(p: dict, layouts, linear_inits) -> None:
         is_integer(p["output_chunk_shift"]) and p["output_chunk_shift"] >= 0,
         f"`output_chunk_shift` must be a non-negative integer; got {p['output_chunk_shift']!r}",
     )
-    rethrown(S4Options.pick, p)  # mode, init, d_state, discretization, rank, dt, dropout, backend, norm, ...
     check(is_positive_finite(p["rate"]), f"`rate` must be a positive finite number; got {p['rate']!r}")
     for name in ("channel_independent", "subtract_last", "linear_skip", "use_static_covariates"):
         rethrown(require_bool, name, p[name])
@@ -55,6 +54,14 @@ def check_arguments(p: dict, layouts, linear_inits) -> None:
         f"`subtract_last` shifts every predicted parameter, so it needs point forecasts or QuantileRegression; "
         f"got likelihood {type(likelihood).__name__}",
     )
+
+
+def checked_options(**values) -> S4Options:
+    """The S4Model's S4 options, built once; a bad one raises the ValueError that names it through Darts' log."""
+    try:
+        return S4Options(**values)
+    except ValueError as e:
+        raise_log(ValueError(str(e)))
 
 
 def as_list(value) -> list:

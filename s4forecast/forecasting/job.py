@@ -1,8 +1,12 @@
-"""The main forecasting job: fit S4Model on an Informer dataset, score every test window, plot one.
+"""The main forecasting job: fit S4Model on an Informer dataset (or a CSV), score every test window, plot one.
 
     python -m s4forecast forecast [--config configs/forecast/etth1.yaml] [--data-dir DIR]
+    python -m s4forecast forecast --csv my.csv --target load [--time-col date] [--features S]
 
-Writes ``<output_dir>/<dataset>_metrics.json`` and ``<output_dir>/<dataset>_forecast.png``.
+The config names its data with ``dataset`` and ``features`` (a registered Informer dataset) or with a
+``data`` mapping (``data/sources.py``: a CSV); ``--csv`` replaces either. Writes
+``<output_dir>/<name>_metrics.json`` and ``<output_dir>/<name>_forecast.png`` (name: the dataset or the
+CSV's stem).
 """
 
 from __future__ import annotations
@@ -12,16 +16,27 @@ import time
 from pathlib import Path
 
 from s4forecast.config_files import ConfigError, check_keys, read_yaml
+from s4forecast.data.sources import check_source, name_of
 
-REQUIRED = ("dataset", "features", "lookback", "horizon", "model")
-OPTIONAL = ("output_dir", "trainer", "sweep")  # sweep: where a sweep-report config came from
+REQUIRED = ("lookback", "horizon", "model")
+OPTIONAL = ("dataset", "features", "data", "output_dir", "trainer", "sweep")  # sweep: where a sweep-report config came from
 
 
-def load_config(path: str | Path) -> dict:
-    """A forecast config (see configs/forecast/etth1.yaml), its keys checked before any heavy import."""
-    cfg = check_keys(read_yaml(path), path, REQUIRED, OPTIONAL, sections=("model", "trainer"))
-    if cfg["features"] not in ("S", "M"):
-        raise ConfigError(f"{path}: features must be S or M; got {cfg['features']!r}")
+def load_config(path: str | Path, data: dict | None = None) -> dict:
+    """A forecast config (see configs/forecast/etth1.yaml), its keys checked before any heavy import;
+    ``data`` (a ``data/sources.py`` mapping) replaces the config's data. Returns the config with its data
+    as one ``data`` mapping."""
+    cfg = check_keys(read_yaml(path), path, REQUIRED, OPTIONAL, sections=("model", "trainer", "data"))
+    named = {k: cfg.pop(k) for k in ("dataset", "features") if k in cfg}
+    if data is None and "data" not in cfg:
+        if len(named) < 2:
+            raise ConfigError(f"{path}: name the data with 'dataset' and 'features', or with a 'data' mapping")
+        cfg["data"] = {"source": "informer", **named}
+    elif named and "data" in cfg:
+        raise ConfigError(f"{path}: name the data once: 'dataset'/'features' or 'data', not both")
+    cfg["data"] = check_source(data or cfg["data"], f"{path}: data")
+    if cfg["data"].get("features", "S") not in ("S", "M"):
+        raise ConfigError(f"{path}: features must be S or M; got {cfg['data']['features']!r}")
     if "pl_trainer_kwargs" in cfg["model"]:
         raise ConfigError(
             f"{path}: put Lightning Trainer settings under the top-level 'trainer' key, not model.pl_trainer_kwargs"
@@ -29,13 +44,15 @@ def load_config(path: str | Path) -> dict:
     return cfg
 
 
-def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool = True) -> dict:
-    cfg = load_config(config_path)
-    from s4forecast.data.informer import load_informer
+def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool = True, data: dict | None = None) -> dict:
+    """Fit, score and plot the config's model on its data (or on ``data``, a ``data/sources.py`` mapping)."""
+    cfg = load_config(config_path, data)
+    from s4forecast.data.sources import load_splits
     from s4forecast.forecasting.evaluation import scores, test_windows
     from s4forecast.forecasting.s4_model import S4Model
 
-    splits = load_informer(cfg["dataset"], cfg["features"], cfg["lookback"], data_dir)
+    splits = load_splits(cfg["data"], cfg["lookback"], data_dir)
+    name = name_of(cfg["data"])
     trainer = {
         "enable_model_summary": False,
         "logger": False,
@@ -48,8 +65,8 @@ def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool 
     model.fit(splits.train, val_series=splits.val)
     forecast, truth = test_windows(model, splits.test, cfg["lookback"], cfg["horizon"], verbose=progress)
     result = {
-        "dataset": cfg["dataset"],
-        "features": cfg["features"],
+        "dataset": name,
+        "features": cfg["data"].get("features", "S"),
         "horizon": cfg["horizon"],
         "lookback": cfg["lookback"],
         **scores(forecast, truth),
@@ -58,16 +75,16 @@ def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool 
     }
     out = Path(output_dir or cfg.get("output_dir", "outputs"))
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{cfg['dataset']}_metrics.json").write_text(json.dumps(result, indent=2))
-    _plot(splits, forecast, truth, cfg, out / f"{cfg['dataset']}_forecast.png")
+    (out / f"{name}_metrics.json").write_text(json.dumps(result, indent=2))
+    _plot(splits, forecast, truth, cfg, name, out / f"{name}_forecast.png")
     print(
-        f"{cfg['dataset']} ({cfg['features']}) horizon {cfg['horizon']}: test MSE {result['mse']:.4f}, "
+        f"{name} ({result['features']}) horizon {cfg['horizon']}: test MSE {result['mse']:.4f}, "
         f"MAE {result['mae']:.4f} over {len(forecast)} windows (scaled values); outputs in {out}/"
     )
     return result
 
 
-def _plot(splits, forecast, truth, cfg, path: Path) -> None:
+def _plot(splits, forecast, truth, cfg, name: str, path: Path) -> None:
     """The last test window: context, truth and forecast of the first component (scaled values)."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
@@ -78,7 +95,7 @@ def _plot(splits, forecast, truth, cfg, path: Path) -> None:
     ax.plot(range(L), context, color="0.5", label="context")
     ax.plot(range(L, L + H), truth[-1, :, 0], color="k", label="truth")
     ax.plot(range(L, L + H), forecast[-1, :, 0], color="C3", label="S4Model")
-    ax.set(title=f"{cfg['dataset']} {splits.columns[0]}: last test window", xlabel="step", ylabel="scaled value")
+    ax.set(title=f"{name} {splits.columns[0]}: last test window", xlabel="step", ylabel="scaled value")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -20,7 +20,7 @@ from darts.utils.data.torch_datasets.utils import PLModuleInput
 from torch import nn
 
 from s4forecast.forecasting.network import ForecastNetwork, future_covariates, mc_dropout
-from s4forecast.nn import S4Encoder
+from s4forecast.nn import S4Encoder, S4Options
 
 
 class LookbackNetwork(ForecastNetwork):
@@ -45,7 +45,7 @@ class LookbackNetwork(ForecastNetwork):
         self.n_tokens = (self.pad_front + self.input_chunk_length) // patch_len
         self.l_max = self.n_tokens if l_max is None else l_max
         d_input = self.series_dim + past_cov_dim + future_cov_dim + static_cov_dim
-        self.encoder = mc_dropout(S4Encoder(d_input * patch_len, l_max=self.l_max, **encoder_kwargs))
+        self.encoder = mc_dropout(S4Encoder(d_input * patch_len, options=S4Options(**encoder_kwargs), l_max=self.l_max))
         d_model = self.encoder.blocks[0].layer.d_model
         self.head_dropout = mc_dropout(nn.Dropout(encoder_kwargs.get("dropout", 0.0)))
         self.head = nn.Linear(self.n_tokens * d_model, self.output_chunk_length * self.series_dim * self.nr_params)

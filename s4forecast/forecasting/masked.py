@@ -24,7 +24,7 @@ from torch import nn
 from s4forecast.forecasting.darts_private import set_output_chunk_length
 from s4forecast.forecasting.network import ForecastNetwork, future_covariates, mc_dropout
 from s4forecast.forecasting.resampling import resample_axis
-from s4forecast.nn import S4Encoder
+from s4forecast.nn import S4Encoder, S4Options
 
 
 class MaskedNetwork(ForecastNetwork):
@@ -47,7 +47,7 @@ class MaskedNetwork(ForecastNetwork):
         d_input = self.series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
         self._set_layout(patch_len)
         self.l_max = self.n_tokens if l_max is None else l_max
-        self.encoder = mc_dropout(S4Encoder(d_input * patch_len, l_max=self.l_max, **encoder_kwargs))
+        self.encoder = mc_dropout(S4Encoder(d_input * patch_len, options=S4Options(**encoder_kwargs), l_max=self.l_max))
         self.head = nn.Linear(self.encoder.blocks[0].layer.d_model, patch_len * self.series_dim * self.nr_params)
         self.add_linear_skip()
 

@@ -13,17 +13,18 @@ import torch
 from darts.logging import raise_log
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
+from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.serialization import add_safe_globals
 from torch import nn
 
 from s4forecast.forecasting.darts_private import default_save_path, pl_module_params, torch_model_params
 from s4forecast.forecasting.darts_private import use_static_covariates as use_static_covariates_of
-from s4forecast.forecasting.inputs import as_list, check_arguments, check_finite, check_long_enough
+from s4forecast.forecasting.inputs import as_list, check_arguments, check_finite, check_long_enough, checked_options
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.resampling import resampled_copy
 from s4forecast.forecasting.ridge import ridge_fit
-from s4forecast.nn import S4Options
+from s4forecast.nn.options import DEFAULTS as S4_DEFAULTS
 from s4forecast.nn.options import is_integer
 
 LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork}  # layout -> its network class
@@ -34,6 +35,18 @@ _S4Module = MaskedNetwork  # the network's name in models saved before the layou
 DT_RANGE_PER_STEP = (1e-3, 1e-1)  # S4 App. D.2
 DT_RANGE_PER_PATCH = (1e-2, 1.0)  # chosen on val for patches of 16 steps (benchmarks/informer/README.md)
 PATCH_FROM_LOOKBACK = 128  # input_chunk_length from which patch_len=None means 16
+# S4's defaults (nn/options.py) with the forecasting ones S4's eight Informer studies favour (width 64, two
+# layers; benchmarks/informer/RESULTS.md, "Defaults") and the dropout of the paper's forecasters (App. D.3.5)
+DEFAULTS = dataclasses.replace(S4_DEFAULTS, d_model=64, n_layers=2, dropout=0.1)
+# Reversible instance norm unless the user sets Darts' `use_reversible_instance_norm`: every best trial of
+# S4's eight Informer studies ran with it (benchmarks/informer/RESULTS.md, "Defaults")
+DEFAULT_REVERSIBLE_INSTANCE_NORM = True
+
+
+def default_subtract_last(likelihood) -> bool:
+    """``subtract_last=None``: on for point forecasts and quantile regression, which it shifts exactly; off
+    for a parametric likelihood, whose scale parameters a shift would corrupt."""
+    return likelihood is None or isinstance(likelihood, QuantileRegression)
 
 
 def default_patch_len(input_chunk_length: int) -> int:
@@ -47,25 +60,27 @@ class S4Model(MixedCovariatesTorchModel):
         input_chunk_length: int,
         output_chunk_length: int,
         output_chunk_shift: int = 0,
-        d_model: int = 128,
-        n_layers: int = 4,
-        d_state: int = 64,
-        mode: str = "nplr",
-        init: str = "legs",
-        discretization: str = "bilinear",
-        rank: int = 1,
+        d_model: int = DEFAULTS.d_model,
+        n_layers: int = DEFAULTS.n_layers,
+        d_state: int = DEFAULTS.d_state,
+        mode: str = DEFAULTS.mode,
+        init: str = DEFAULTS.init,
+        discretization: str = DEFAULTS.discretization,
+        rank: int = DEFAULTS.rank,
         dt_min: float | None = None,
         dt_max: float | None = None,
         ssm_lr: float | None = 1e-3,
-        bidirectional: bool = False,
-        dropout: float = 0.1,
-        prenorm: bool = True,
-        norm: str = "layer",
-        backend: str = "auto",
-        convolution: str = "auto",
+        bidirectional: bool = DEFAULTS.bidirectional,
+        dropout: float = DEFAULTS.dropout,
+        prenorm: bool = DEFAULTS.prenorm,
+        norm: str = DEFAULTS.norm,
+        backend: str = DEFAULTS.backend,
+        convolution: str = DEFAULTS.convolution,
+        activation: str = DEFAULTS.activation,
+        postact: str = DEFAULTS.postact,
         channel_independent: bool = False,
-        subtract_last: bool = False,
-        linear_skip: bool = False,
+        subtract_last: bool | None = None,
+        linear_skip: bool = True,
         linear_init: str = "zero",
         layout: str = "masked",
         patch_len: int | None = None,
@@ -80,6 +95,14 @@ class S4Model(MixedCovariatesTorchModel):
         and every argument of Darts' torch models (``likelihood``, ``use_reversible_instance_norm``,
         ``pl_trainer_kwargs``, ``optimizer_kwargs``, ``lr_scheduler_cls``, ``random_state``,
         ``n_epochs``, ``batch_size``, ``model_name``/``work_dir``/``save_checkpoints``, ...).
+
+        The defaults are what S4's eight Informer studies (swept on val) favour across datasets: a width-64,
+        two-layer encoder over patches of 16 steps, reversible instance norm (Darts'
+        ``use_reversible_instance_norm``, on unless given), the window centred on its last value and a
+        linear skip, so that a level outside the training range (a random walk) is forecast from where
+        the window ends (benchmarks/informer/RESULTS.md, "Defaults"). ``linear_skip=False,
+        subtract_last=False, use_reversible_instance_norm=False, d_model=128, n_layers=4`` is the model of
+        s4forecast 0.2 and before.
 
         Parameters
         ----------
@@ -115,19 +138,23 @@ class S4Model(MixedCovariatesTorchModel):
         convolution
             How each layer applies its kernel: ``auto`` (a Toeplitz matrix product up to 32 encoder
             positions, as S4 over patches has, else by FFT), ``fft`` or ``direct``; the same sums.
+        activation, postact
+            Each S4 layer's activation (``gelu``, ``silu``, ``relu``, ``tanh``, ``identity``) and output map
+            (``glu``: Linear(H, 2H) + GLU; ``linear``: Linear(H, H)), as in S4Classifier.
         channel_independent
             Forecast each target component as its own univariate sequence with shared weights
             (covariates shared across components).
         subtract_last
             Centre each input window on its last observed target value and add that value back to the
             forecast (NLinear's normalisation; after reversible instance norm when both are on). Point
-            forecasts and quantile likelihoods only, since it shifts every predicted parameter.
+            forecasts and quantile likelihoods only, since it shifts every predicted parameter. ``None``
+            (default): on for those, off with any other likelihood.
         linear_skip
             Add a linear map of each target component's input window to the forecast (one map shared
             by all components, one per likelihood parameter; after ``subtract_last`` when both are on):
             NLinear's whole model, TiDE's global residual. The S4 encoder then learns what a linear
             extrapolation of the window misses. The map starts at zero, so training starts from the
-            plain S4 model (``linear_init='zero'``).
+            plain S4 model (``linear_init='zero'``). Default on.
         linear_init
             How the linear skip starts: ``zero`` (the plain S4 model), or ``ridge``: at the closed-form
             ridge fit of the window -> horizon map on every window of the training series (normalised as
@@ -160,11 +187,32 @@ class S4Model(MixedCovariatesTorchModel):
         default_dt = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
         dt_min = default_dt[0] if dt_min is None else dt_min
         dt_max = default_dt[1] if dt_max is None else dt_max
+        subtract_last = default_subtract_last(kwargs.get("likelihood")) if subtract_last is None else subtract_last
         check_arguments(locals(), LAYOUTS, LINEAR_INITS)
+        options = checked_options(
+            d_model=d_model,
+            n_layers=n_layers,
+            d_state=d_state,
+            mode=mode,
+            init=init,
+            discretization=discretization,
+            rank=rank,
+            dt_min=dt_min,
+            dt_max=dt_max,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            prenorm=prenorm,
+            norm=norm,
+            backend=backend,
+            convolution=convolution,
+            activation=activation,
+            postact=postact,
+        )
         super().__init__(**torch_model_params(self))
         self.pl_module_params = pl_module_params(self)
-        # the encoder's options, validated in _validate (S4Options); a plain dict in the module's hparams
-        self.encoder_kwargs = dataclasses.asdict(S4Options.pick(locals()))
+        if "use_reversible_instance_norm" not in self.model_params:
+            self.pl_module_params["use_reversible_instance_norm"] = DEFAULT_REVERSIBLE_INSTANCE_NORM
+        self.encoder_kwargs = dataclasses.asdict(options)  # a plain dict in the network's hparams (checkpoints)
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
         self.subtract_last = subtract_last

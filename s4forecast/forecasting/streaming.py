@@ -16,6 +16,12 @@ import torch
 from darts import TimeSeries
 from darts.utils.utils import generate_index
 
+# The options a streamable S4Model needs where S4Model's defaults differ (``S4Model(L, H, **STREAMABLE)``):
+# the recurrent view steps one observation at a time over the whole history, so no patches, no per-window
+# normalisation (instance norm, last-value centring) and no linear map of a fixed-length window.
+STREAMABLE = {"patch_len": 1, "use_reversible_instance_norm": False, "subtract_last": False, "linear_skip": False}
+HINT = "; build a streamable model with S4Model(..., **s4forecast.forecasting.STREAMABLE)"
+
 
 class S4Stream:
     """Stateful forecaster over one (possibly multivariate) series of a fitted S4Model."""
@@ -27,16 +33,16 @@ class S4Stream:
         if module.use_reversible_instance_norm:
             raise ValueError(
                 "streaming needs use_reversible_instance_norm=False: reversible instance norm "
-                "re-normalises every input window with its own statistics"
+                "re-normalises every input window with its own statistics" + HINT
             )
         if module.subtract_last:
-            raise ValueError("streaming needs subtract_last=False: it re-centres every input window on its own last value")
+            raise ValueError("streaming needs subtract_last=False: it re-centres every input window on its own last value" + HINT)
         if module.skip is not None:
-            raise ValueError("streaming needs linear_skip=False: the skip reads a fixed-length input window")
+            raise ValueError("streaming needs linear_skip=False: the skip reads a fixed-length input window" + HINT)
         if module.patch_len > 1:
             raise ValueError(
                 f"streaming needs patch_len=1: this model reads patches of {module.patch_len} steps, "
-                "and the recurrent view steps one observation at a time"
+                "and the recurrent view steps one observation at a time" + HINT
             )
         if model.likelihood is not None:
             raise ValueError("streaming forecasts are point forecasts: fit the model without a likelihood")

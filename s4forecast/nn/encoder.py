@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s4forecast.nn.options import S4Options
+from s4forecast.nn.options import DEFAULTS, S4Options
 from s4forecast.nn.s4layer import S4Layer, check_rate, check_sequence, length_mask
 
 
@@ -19,13 +19,26 @@ class _BatchNormL(nn.BatchNorm1d):
 class S4Block(nn.Module):
     """Residual block ``x + dropout(S4(norm(x)))`` (prenorm) or ``norm(x + dropout(S4(x)))``."""
 
-    def __init__(self, d_model: int, prenorm: bool = True, norm: str = "layer", dropout: float = 0.0, **layer_kwargs):
+    def __init__(
+        self,
+        d_model: int,
+        prenorm: bool = DEFAULTS.prenorm,
+        norm: str = DEFAULTS.norm,
+        dropout: float = DEFAULTS.dropout,
+        *,
+        options: S4Options | None = None,
+        l_max: int | None = None,
+        seed: int = 0,
+        **layer_options,
+    ):
+        """The keywords are :class:`~s4forecast.nn.options.S4Options` fields (``layer_options``: the layer's,
+        e.g. ``d_state``, ``mode``); ``options`` replaces them all. ``l_max`` and ``seed`` go to the layer."""
         super().__init__()
-        S4Options(d_model=d_model, norm=norm, dropout=dropout)  # the block's own options; S4Layer checks the rest
-        self.prenorm = prenorm
-        self.layer = S4Layer(d_model, dropout=dropout, **layer_kwargs)
-        self.norm = nn.LayerNorm(d_model) if norm == "layer" else _BatchNormL(d_model)
-        self.dropout = nn.Dropout(dropout)
+        options = S4Options.of(options, d_model=d_model, prenorm=prenorm, norm=norm, dropout=dropout, **layer_options)
+        self.prenorm = options.prenorm
+        self.layer = S4Layer(options.d_model, l_max=l_max, seed=seed, options=options)
+        self.norm = nn.LayerNorm(options.d_model) if options.norm == "layer" else _BatchNormL(options.d_model)
+        self.dropout = nn.Dropout(options.dropout)
 
     def forward(self, x: torch.Tensor, rate: float = 1.0, mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L, H) -> (B, L, H); the input is not scanned for NaNs (S4Encoder checks its own input once).
@@ -45,29 +58,37 @@ class S4Block(nn.Module):
 class S4Encoder(nn.Module):
     """Linear(d_input, d_model), then ``n_layers`` S4 blocks. (B, L, d_input) -> (B, L, d_model).
 
-    Extra keyword arguments go to every :class:`S4Layer` (d_state, mode, init, l_max, ...): with
-    ``**dataclasses.asdict(options)`` an :class:`~s4forecast.nn.options.S4Options` gives them all.
+    The keywords are :class:`~s4forecast.nn.options.S4Options` fields (``layer_options``: the layers', e.g.
+    ``d_state``, ``mode``, ``init``); ``options=S4Options(...)`` replaces them all and is handed down to
+    every block and layer as it is. ``l_max``: the length the NPLR kernels are parametrised for (Sec. 3.3);
+    block ``i``'s layer gets HiPPO seed ``seed + i``.
     """
 
     def __init__(
         self,
         d_input: int,
-        d_model: int = 128,
-        n_layers: int = 4,
-        prenorm: bool = True,
-        norm: str = "layer",
-        dropout: float = 0.0,
-        **layer_kwargs,
+        d_model: int = DEFAULTS.d_model,
+        n_layers: int = DEFAULTS.n_layers,
+        prenorm: bool = DEFAULTS.prenorm,
+        norm: str = DEFAULTS.norm,
+        dropout: float = DEFAULTS.dropout,
+        *,
+        options: S4Options | None = None,
+        l_max: int | None = None,
+        seed: int = 0,
+        **layer_options,
     ):
         super().__init__()
-        S4Options(d_model=d_model, n_layers=n_layers, prenorm=prenorm, norm=norm, dropout=dropout)
-        self.d_input = d_input
-        self.encoder = nn.Linear(d_input, d_model)
-        seed = layer_kwargs.pop("seed", 0)
-        self.blocks = nn.ModuleList(
-            S4Block(d_model, prenorm=prenorm, norm=norm, dropout=dropout, seed=seed + i, **layer_kwargs) for i in range(n_layers)
+        options = S4Options.of(
+            options, d_model=d_model, n_layers=n_layers, prenorm=prenorm, norm=norm, dropout=dropout, **layer_options
         )
-        self.final_norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()
+        self.options = options
+        self.d_input = d_input
+        self.encoder = nn.Linear(d_input, options.d_model)
+        self.blocks = nn.ModuleList(
+            S4Block(options.d_model, options=options, l_max=l_max, seed=seed + i) for i in range(options.n_layers)
+        )
+        self.final_norm = nn.LayerNorm(options.d_model) if options.prenorm else nn.Identity()
 
     def forward(self, x: torch.Tensor, rate: float = 1.0, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, L, d_input) -> (B, L, d_model). ``lengths`` (B,) marks x as right-padded: every layer's

@@ -65,7 +65,7 @@ class S4Options:
             value = getattr(self, name)
             _require(is_integer(value) and value >= 1, f"`{name}` must be a positive integer; got {value!r}")
         _choice("mode", self.mode, systems.MODES)
-        inits = hippo.MEASURES + (hippo.DIAG_INITS if self.mode == "diag" else ())
+        inits = self.inits_of(self.mode)
         hint = " (the S4D inits need mode='diag')" if self.init in hippo.DIAG_INITS and self.mode != "diag" else ""
         _require(self.init in inits, f"unknown `init` {self.init!r} for mode={self.mode!r}{hint}; valid: {', '.join(inits)}")
         _require(
@@ -74,7 +74,7 @@ class S4Options:
         )
         _choice("discretization", self.discretization, discretize.DISCRETIZATIONS)
         _require(
-            self.mode != "nplr" or self.discretization == "bilinear",
+            self.discretization in self.discretizations_of(self.mode),
             "mode='nplr' needs discretization='bilinear' (its kernel goes through the bilinear transform, "
             "Lemma C.3); use mode='diag' for 'zoh'",
         )
@@ -109,10 +109,38 @@ class S4Options:
         """The options among ``values`` (other keys ignored; missing ones take the defaults)."""
         return cls(**{k: values[k] for k in cls.names() if k in values})
 
-    def layer_kwargs(self) -> dict:
-        """What one :class:`~s4forecast.nn.S4Layer` takes."""
-        skip = ("d_model", "n_layers", "prenorm", "norm")
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+    @classmethod
+    def of(cls, options: S4Options | None, **values) -> S4Options:
+        """``options`` as given, or built from keyword arguments (each an option name, else a TypeError
+        that names it, as a misspelt keyword would): one validation per front end."""
+        if unknown := sorted(set(values) - set(cls.names())):
+            raise TypeError(f"unknown S4 option(s) {', '.join(map(repr, unknown))}; valid: {', '.join(cls.names())}")
+        return options if options is not None else cls(**values)
+
+    @staticmethod
+    def inits_of(mode: str) -> tuple[str, ...]:
+        """The ``init`` values mode ``mode`` takes: the HiPPO measures, and for diag the S4D inits too."""
+        return hippo.MEASURES + (hippo.DIAG_INITS if mode == "diag" else ())
+
+    @staticmethod
+    def discretizations_of(mode: str) -> tuple[str, ...]:
+        """The ``discretization`` values mode ``mode`` takes: nplr's kernel needs the bilinear transform."""
+        return ("bilinear",) if mode == "nplr" else discretize.DISCRETIZATIONS
+
+    def ssm_kwargs(self, l_max: int | None, seed: int) -> dict:
+        """The arguments of :func:`~s4forecast.ssm.systems.build_ssm` for one SSM of these options (the one
+        place they are mapped): ``l_max``, ``backend`` and ``rank`` for nplr only."""
+        kwargs = dict(
+            d_state=self.d_state,
+            init=self.init,
+            dt_min=self.dt_min,
+            dt_max=self.dt_max,
+            discretization=self.discretization,
+            seed=seed,
+        )
+        if self.mode == "nplr":
+            kwargs.update(l_max=l_max, backend=self.backend, rank=self.rank)
+        return kwargs
 
 
 def require_bool(name: str, value) -> None:
@@ -127,3 +155,6 @@ def _require(ok: bool, message: str) -> None:
 
 def _choice(name: str, value, valid: tuple, what: str = "") -> None:
     _require(value in valid, f"unknown `{name}` {value!r}{what}; valid: {', '.join(map(str, valid))}")
+
+
+DEFAULTS = S4Options()  # every S4 default, written once: the layer, block and encoder signatures read it

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from s4forecast.nn.conv import conv
-from s4forecast.nn.options import ACTIVATIONS, S4Options, is_integer, is_positive_finite
+from s4forecast.nn.options import ACTIVATIONS, DEFAULTS, S4Options, is_integer, is_positive_finite
 from s4forecast.ssm.snapshot import ValueSnapshot
 from s4forecast.ssm.systems import build_ssm
 
@@ -87,35 +87,61 @@ class S4Layer(nn.Module):
     def __init__(
         self,
         d_model: int,
-        d_state: int = 64,
+        d_state: int = DEFAULTS.d_state,
         l_max: int | None = None,
-        mode: str = "nplr",
-        init: str = "legs",
-        discretization: str = "bilinear",
-        bidirectional: bool = False,
-        dt_min: float = 1e-3,
-        dt_max: float = 1e-1,
-        backend: str = "auto",
-        convolution: str = "auto",
-        rank: int = 1,
-        activation: str = "gelu",
-        postact: str = "glu",
-        dropout: float = 0.0,
+        mode: str = DEFAULTS.mode,
+        init: str = DEFAULTS.init,
+        discretization: str = DEFAULTS.discretization,
+        bidirectional: bool = DEFAULTS.bidirectional,
+        dt_min: float = DEFAULTS.dt_min,
+        dt_max: float = DEFAULTS.dt_max,
+        backend: str = DEFAULTS.backend,
+        convolution: str = DEFAULTS.convolution,
+        rank: int = DEFAULTS.rank,
+        activation: str = DEFAULTS.activation,
+        postact: str = DEFAULTS.postact,
+        dropout: float = DEFAULTS.dropout,
         seed: int = 0,
+        *,
+        options: S4Options | None = None,
     ):
+        """The keywords are :class:`~s4forecast.nn.options.S4Options` fields (validated there, naming the
+        one that is wrong); ``options`` replaces them all (an encoder passes its own down), and its
+        ``d_model`` must be this layer's. ``l_max`` is the length the NPLR kernel is parametrised for
+        (Sec. 3.3), ``seed`` the HiPPO ``random`` measure's."""
         super().__init__()
-        S4Options.pick(locals())  # validates the layer's options, naming the one that is wrong
-        self.d_model, self.bidirectional, self.convolution = d_model, bidirectional, convolution
-        kwargs = dict(d_state=d_state, init=init, dt_min=dt_min, dt_max=dt_max, discretization=discretization, seed=seed)
-        if mode == "nplr":
-            kwargs.update(l_max=l_max, backend=backend, rank=rank)
-        self.ssm = nn.ModuleList([build_ssm(mode, d_model, **kwargs) for _ in range(1 + bidirectional)])
+        if options is None:
+            options = S4Options(
+                d_model=d_model,
+                d_state=d_state,
+                mode=mode,
+                init=init,
+                discretization=discretization,
+                bidirectional=bidirectional,
+                dt_min=dt_min,
+                dt_max=dt_max,
+                backend=backend,
+                convolution=convolution,
+                rank=rank,
+                activation=activation,
+                postact=postact,
+                dropout=dropout,
+            )
+        elif options.d_model != d_model:
+            raise ValueError(f"S4Layer(d_model={d_model}) was given options with d_model={options.d_model}")
+        self.options = options
+        self.d_model, self.bidirectional, self.convolution = d_model, options.bidirectional, options.convolution
+        self.ssm = nn.ModuleList(
+            [build_ssm(options.mode, d_model, **options.ssm_kwargs(l_max, seed)) for _ in range(1 + options.bidirectional)]
+        )
         self.D = nn.Parameter(torch.randn(d_model))
         self._kernel_cache = None  # (L, rate, ValueSnapshot of the SSM, kernel) of the last kernel computed without autograd
-        self.activation = ACTIVATIONS[activation]()
-        self.dropout = nn.Dropout(dropout)
+        self.activation = ACTIVATIONS[options.activation]()
+        self.dropout = nn.Dropout(options.dropout)
         self.output = (
-            nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GLU(-1)) if postact == "glu" else nn.Linear(d_model, d_model)
+            nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GLU(-1))
+            if options.postact == "glu"
+            else nn.Linear(d_model, d_model)
         )
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:

@@ -1,32 +1,18 @@
-"""Sweep objectives. ``forecast``: the best validation MSE (scaled values, Informer protocol splits,
-or a synthetic series for smoke tests) of an S4Model trained with the sampled configuration.
+"""Sweep objectives. ``forecast``: the best validation MSE (scaled values; the Informer protocol's
+splits of a registered dataset or of a CSV, or a synthetic series for smoke tests: ``data/sources.py``)
+of an S4Model trained with the sampled configuration.
 ``classify``: the best validation accuracy of an S4Classifier on a classification task."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import optuna
-from darts.utils import timeseries_generation as tg
 
-from s4forecast.data.informer import InformerSplits, load_informer
+from s4forecast.data.sources import load_splits
 from s4forecast.forecasting.s4_model import S4Model
 from s4forecast.tune import space as search_space
 from s4forecast.tune.pruning import OptunaPruning
-
-
-def load_data(data: dict, lookback: int, data_dir=None) -> InformerSplits:
-    if data["source"] == "informer":
-        return load_informer(data["dataset"], data["features"], lookback, data_dir)
-    if data["source"] == "synthetic":
-        n = data["length"]
-        s = (
-            tg.sine_timeseries(length=n, value_frequency=0.03, freq="h") + tg.gaussian_timeseries(length=n, std=0.1, freq="h")
-        ).astype(np.float32)
-        train_end, val_end = int(n * 0.7), int(n * 0.85)
-        return InformerSplits(s[:train_end], s[train_end - lookback : val_end], s[val_end - lookback :], None, ["sine"], lookback)
-    raise ValueError(f"unknown data source {data['source']!r}; valid: informer, synthetic")
 
 
 def forecast_objective(cfg: dict, data_dir=None):
@@ -37,7 +23,7 @@ def forecast_objective(cfg: dict, data_dir=None):
     def objective(trial: optuna.Trial) -> float:
         params = search_space.sample(trial, cfg["space"])
         lr, lookback = params.pop("lr"), params.pop("lookback")
-        splits = load_data(cfg["data"], lookback, data_dir)
+        splits = load_splits(cfg["data"], lookback, data_dir)
         pruning = OptunaPruning(trial)
         trainer = {
             "callbacks": [pruning],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import optuna
 
 from s4forecast.nn.options import S4Options
-from s4forecast.ssm import discretize, hippo, systems
+from s4forecast.ssm import hippo, systems
 
 CONDITIONAL = ("init", "discretization")
 
@@ -51,11 +51,11 @@ def validate(space: dict) -> None:
         if mode not in systems.MODES:
             raise ValueError(f"space: unknown mode {mode!r}; valid: {', '.join(systems.MODES)}")
         inits = space.get("init", {}).get(mode, [])
-        valid = hippo.MEASURES + (hippo.DIAG_INITS if mode == "diag" else ())
+        valid = S4Options.inits_of(mode)
         if not inits or any(i not in valid for i in inits):
             raise ValueError(f"space: init choices for mode {mode!r} must be a non-empty subset of {valid}; got {inits}")
         discs = space.get("discretization", {}).get(mode, ["bilinear"])
-        allowed = ("bilinear",) if mode == "nplr" else discretize.DISCRETIZATIONS
+        allowed = S4Options.discretizations_of(mode)
         if any(d not in allowed for d in discs):
             raise ValueError(f"space: discretization for mode {mode!r} must be among {allowed}; got {discs}")
         for d_state in _choices(space["d_state"]):  # every (mode, d_state) pair, checked by the S4 options

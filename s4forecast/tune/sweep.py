@@ -24,6 +24,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.exc import SQLAlchemyError
 
 from s4forecast.config_files import ConfigError, check_keys, read_yaml
+from s4forecast.data.sources import check_source, name_of
 from s4forecast.tune import space as search_space
 from s4forecast.tune.objective import OBJECTIVES
 
@@ -96,8 +97,23 @@ def load_config(path: str | Path) -> dict:
             raise ConfigError(f"{path}: unknown {kind} {name!r}; Optuna's: {', '.join(valid)}")
     if cfg["objective"].get("task") not in OBJECTIVES:
         raise ConfigError(f"{path}: objective.task must be one of {', '.join(OBJECTIVES)}; got {cfg['objective'].get('task')!r}")
+    if cfg["objective"]["task"] == "forecast":
+        check_source(cfg["data"], f"{path}: data")
     search_space.validate(cfg["space"])
     return cfg
+
+
+def on_data(cfg: dict, data: dict) -> dict:
+    """A forecasting sweep config ``cfg`` run on ``data`` (a ``data/sources.py`` mapping, e.g. the command
+    line's ``--csv``) instead of its own: the same space, objective, sampler and pruner, in a study of its
+    own, ``s4-<data name>-<features>-<horizon>`` (``s4-sales-S-24``)."""
+    if cfg["objective"]["task"] != "forecast":
+        raise ConfigError(
+            f"--csv gives a forecasting sweep its data; study {cfg['study_name']!r} is a {cfg['objective']['task']} sweep"
+        )
+    data = check_source(data, "--csv")
+    name = f"s4-{name_of(data)}-{data.get('features', 'S')}-{cfg['objective']['horizon']}"
+    return {**cfg, "study_name": check_study_name(name), "data": data}
 
 
 def _component(module, spec: dict | None, **extra):
@@ -175,10 +191,19 @@ def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir, progress:
 
 
 def run_sweep(
-    config_path: str | Path, n_trials: int, url: str | None = None, workers: int = 1, data_dir=None, progress: bool = True
+    config_path: str | Path,
+    n_trials: int,
+    url: str | None = None,
+    workers: int = 1,
+    data_dir=None,
+    progress: bool = True,
+    data: dict | None = None,
 ) -> optuna.Study:
-    """Add ``n_trials`` trials to the config's study, spread over ``workers`` processes."""
+    """Add ``n_trials`` trials to the config's study, spread over ``workers`` processes; with ``data`` (a
+    ``data/sources.py`` mapping), to the study of the config's sweep on that data (:func:`on_data`)."""
     cfg = load_config(config_path)
+    if data is not None:
+        cfg = on_data(cfg, data)
     url = storage_url(cfg["study_name"], url)
     if (path := _sqlite_path(url)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,9 +247,9 @@ def best_config(study: optuna.Study) -> dict:
             "sweep": sweep,
         }
     lr, lookback = params.pop("lr"), params.pop("lookback")
+    named = {"dataset": data["dataset"], "features": data["features"]} if data["source"] == "informer" else {"data": data}
     return {
-        "dataset": data.get("dataset"),
-        "features": data.get("features"),
+        **named,
         "lookback": lookback,
         "horizon": obj["horizon"],
         "output_dir": "outputs",
