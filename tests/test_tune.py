@@ -235,6 +235,10 @@ def test_classification_sweep_maximises_validation_accuracy(tmp_path, monkeypatc
         ({"pruner": {"name": "Median"}}, "unknown pruner 'Median'"),
         ({"space": {"lr": {"low": 1e-2, "high": 1e-4, "log": True}}}, "lr has low 0.01 > high 0.0001"),
         ({"space": {"lr": {"low": 0.0, "high": 1e-2, "log": True}}}, "log scale, so low must be > 0"),
+        ({"objective": {"n_epoch": 2}}, r"objective: unknown key\(s\) 'n_epoch'"),  # a typo: was a KeyError in the trial
+        ({"objective": {"d_state": 8}}, r"objective: unknown key\(s\) 'd_state'"),  # a space entry: was ignored
+        ({"objective": {"horizon": None}}, "objective: missing key"),
+        ({"data": {"source": "csv"}}, "a csv source needs 'path', 'target'"),
     ],
 )
 def test_sweep_config_mistakes_are_refused_before_any_trial(tmp_path, change, message):
@@ -242,7 +246,10 @@ def test_sweep_config_mistakes_are_refused_before_any_trial(tmp_path, change, me
 
     cfg = yaml.safe_load(SMOKE.read_text())
     for key, value in change.items():
-        cfg[key] = {**cfg[key], **value} if key == "space" else value
+        if key in ("space", "objective", "data"):  # merged into the section; None removes a key
+            cfg[key] = {k: v for k, v in {**cfg[key], **value}.items() if v is not None}
+        else:
+            cfg[key] = value
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ValueError, match=message):

@@ -19,6 +19,7 @@ from torch import nn
 
 from s4forecast.forecasting.darts_private import default_save_path, pl_module_params, torch_model_params
 from s4forecast.forecasting.darts_private import use_static_covariates as use_static_covariates_of
+from s4forecast.forecasting.distributed import one_process_trainer, spans_processes
 from s4forecast.forecasting.inputs import as_list, check_arguments, check_finite, check_long_enough, checked_options
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.forecasting.masked import MaskedNetwork
@@ -363,6 +364,13 @@ class S4Model(MixedCovariatesTorchModel):
         if not isinstance(model, S4Model):
             raise_log(ValueError(f"{path} holds a {type(model).__name__}, not an S4Model"))
         return model
+
+    def predict_from_dataset(self, n, dataset, trainer=None, batch_size=None, verbose=None, *args, **kwargs):
+        """Darts' ``predict_from_dataset`` (which ``predict`` and ``historical_forecasts`` use); a model trained
+        on several processes (DDP) predicts on one, in each process (``distributed.py``)."""
+        if trainer is None and spans_processes(self.trainer_params):
+            trainer = one_process_trainer(self.trainer_params, verbose)
+        return super().predict_from_dataset(n, dataset, trainer, batch_size, verbose, *args, **kwargs)
 
     def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
         """Darts' ``predict``, after checking the inputs for NaNs."""

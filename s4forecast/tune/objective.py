@@ -86,3 +86,9 @@ def classify_objective(cfg: dict, data_dir=None):
 
 
 OBJECTIVES = {"forecast": forecast_objective, "classify": classify_objective}
+COMMON_KEYS = ("task", "n_epochs", "batch_size")  # every objective section's, besides its own below
+OPTIONAL_KEYS = ("seed", "progress", "limit_train_batches", "limit_val_batches")
+KEYS = {  # task -> (required, optional) keys of its objective section
+    "forecast": ((*COMMON_KEYS, "horizon"), (*OPTIONAL_KEYS, "use_reversible_instance_norm")),
+    "classify": (COMMON_KEYS, (*OPTIONAL_KEYS, "pooling")),
+}

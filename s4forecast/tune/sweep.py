@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from s4forecast.config_files import ConfigError, check_keys, read_yaml
 from s4forecast.data.sources import check_source, name_of
 from s4forecast.tune import space as search_space
+from s4forecast.tune.objective import KEYS as OBJECTIVE_KEYS
 from s4forecast.tune.objective import OBJECTIVES
 
 SWEEP_DIR = Path("sweeps")
@@ -97,6 +98,7 @@ def load_config(path: str | Path) -> dict:
             raise ConfigError(f"{path}: unknown {kind} {name!r}; Optuna's: {', '.join(valid)}")
     if cfg["objective"].get("task") not in OBJECTIVES:
         raise ConfigError(f"{path}: objective.task must be one of {', '.join(OBJECTIVES)}; got {cfg['objective'].get('task')!r}")
+    check_keys(cfg["objective"], f"{path}: objective", *OBJECTIVE_KEYS[cfg["objective"]["task"]])
     if cfg["objective"]["task"] == "forecast":
         check_source(cfg["data"], f"{path}: data")
     search_space.validate(cfg["space"])
