@@ -100,7 +100,7 @@ def classify(
         default_root_dir=run_dir,
         callbacks=[checkpoints, *latest, state],
         logger=pl.loggers.CSVLogger(run_dir),
-        **{"enable_progress_bar": progress, **cfg.get("trainer", {})},
+        **{"enable_progress_bar": progress, "use_distributed_sampler": not data.splits_processes, **cfg.get("trainer", {})},
     )
     last = run_dir / "last.ckpt"
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
@@ -116,11 +116,12 @@ def classify(
         "val_acc_per_epoch": curve or val_curve(run_dir),
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
-    (run_dir / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(
-        f"{cfg['name']}: test accuracy {result['test_acc']:.4f} ({summary['params']} parameters, "
-        f"{summary['epochs']} epochs, checkpoint {best}; {run_dir / 'result.json'})"
-    )
+    if trainer.is_global_zero:  # under DDP every process holds the same synced result: one writes it
+        (run_dir / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
+        print(
+            f"{cfg['name']}: test accuracy {result['test_acc']:.4f} ({summary['params']} parameters, "
+            f"{summary['epochs']} epochs, checkpoint {best}; {run_dir / 'result.json'})"
+        )
     return summary
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset, Sampler, Subset
 
 
@@ -33,6 +34,8 @@ class LengthBatches(Sampler[list[int]]):
     on its batch sampler), seeded by ``(seed, epoch)``. Without (evaluation), the batches are cut from the
     items sorted by length and come in one fixed seeded order, the same every pass: a loader limited to its
     first batches (Lightning's ``limit_val_batches``) then reads a sample of every length, not the shortest.
+    Under DDP each process takes its share of the batches itself (the trainer must not inject a distributed
+    sampler: ``ClassificationData.splits_processes``).
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
@@ -45,9 +48,20 @@ class LengthBatches(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
+        return -(-self._n_batches() // _replicas()[0])
+
+    def _n_batches(self) -> int:
         return -(-len(self.lengths) // self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
+        """This process's batches: all of them, or under DDP every ``world``-th one from its rank on, the
+        last few repeated so that every process gets as many (each process draws the same order)."""
+        world, rank = _replicas()
+        batches = list(self._batches())
+        batches += batches[: (-len(batches)) % world]
+        yield from batches[rank::world]
+
+    def _batches(self) -> Iterator[list[int]]:
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
             batches = [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
@@ -62,3 +76,10 @@ class LengthBatches(Sampler[list[int]]):
             pooled = pooled[np.argsort(self.lengths[pooled], kind="stable")]
             batches += [pooled[i : i + self.batch_size].tolist() for i in range(0, len(pooled), self.batch_size)]
         yield from (batches[i] for i in rng.permutation(len(batches)))
+
+
+def _replicas() -> tuple[int, int]:
+    """(processes, this process's rank) of the default torch.distributed group, (1, 0) without one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size(), torch.distributed.get_rank()
+    return 1, 0

@@ -132,8 +132,14 @@ class ClassificationData(pl.LightningDataModule):
         # drawn only for the padded tasks, so the others' model initialisation stays what it was
         self.seed = int(torch.randint(2**31 - 1, ())) if self.collate is pad_batch else 0
 
+    @property
+    def splits_processes(self) -> bool:
+        """Whether the loaders split their batches across DDP processes themselves (length batches), so
+        that the trainer must run with ``use_distributed_sampler=False``."""
+        return self.collate is pad_batch and self.task.get("length_batches", True) and item_lengths(self.train) is not None
+
     def _loader(self, ds, shuffle):
-        lengths = item_lengths(ds) if self.collate is pad_batch and self.task.get("length_batches", True) else None
+        lengths = item_lengths(ds) if self.splits_processes else None
         if lengths is None:
             return DataLoader(
                 ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate, num_workers=self.num_workers

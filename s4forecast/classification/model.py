@@ -142,7 +142,8 @@ class S4Classifier(pl.LightningModule):
         loss = F.cross_entropy(logits, y)
         acc = self.metrics[stage + "_"]
         acc(logits, y)
-        self.log(f"{stage}_loss", loss, prog_bar=True, on_epoch=True, on_step=stage == "train")
+        # the epoch's loss averaged over DDP processes too (the accuracy metric syncs itself)
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_epoch=True, on_step=stage == "train", sync_dist=stage != "train")
         self.log(f"{stage}_acc", acc, prog_bar=True, on_epoch=True, on_step=False)
         return loss
 
