@@ -81,7 +81,7 @@ class LookbackNetwork(ForecastNetwork):
         future = future_covariates(x_in, self.output_chunk_shift, self.output_chunk_length)
         window_future = future[:, :L_in] if future is not None else None
         x = self.window(centred, x_in.past_covariates, window_future, x_in.static_covariates)
-        h = self.encoder(self.tokens(x), float(self.rate))  # (B', n_tokens, d_model)
+        h = self.encoder(self.tokens(x), self.encoder_rate())  # (B', n_tokens, d_model)
         y = self.head(self.head_dropout(h.flatten(1))).reshape(h.shape[0], self.output_chunk_length, -1)
         if self.future_head is not None:  # each horizon step's own covariates, for every series alike
             y_future = self.future_head(future[:, -self.output_chunk_length :])  # (B, ocl, series_dim * nr)

@@ -153,7 +153,7 @@ class MaskedNetwork(ForecastNetwork):
         B, L_in, _ = centred.shape
         future = future_covariates(x_in, self.output_chunk_shift, self.output_chunk_length)
         x = self.sequence(centred, self.L - L_in, x_in.past_covariates, future, x_in.static_covariates)
-        return self.predictions(self.horizon(self.encoder(self.tokens(x), float(self.rate))), B)
+        return self.predictions(self.horizon(self.encoder(self.tokens(x), self.encoder_rate())), B)
 
 
 def _set_weights(linear: nn.Linear, weight: torch.Tensor, bias: torch.Tensor) -> None:

@@ -46,6 +46,12 @@ class ForecastNetwork(PLForecastingModule):
         # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
         self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
 
+    def encoder_rate(self) -> float:
+        """Δ's multiplier (the ``rate`` buffer) as the number the encoder takes. Under torch.export (the ONNX
+        export, ``onnx.py``) the S4 kernels are frozen at this rate and do not read it, and the buffer's
+        value is data to the exporter: 1.0 is passed instead."""
+        return 1.0 if torch.compiler.is_exporting() else float(self.rate)
+
     def add_linear_skip(self) -> None:
         """The linear skip (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by
         all components, at zero: the untrained model is the plain S4 model. A layout calls this after

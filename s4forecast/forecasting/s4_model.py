@@ -365,6 +365,16 @@ class S4Model(MixedCovariatesTorchModel):
             raise_log(ValueError(f"{path} holds a {type(model).__name__}, not an S4Model"))
         return model
 
+    def to_onnx(self, path: str | None = None, **kwargs) -> None:
+        """Darts' ``to_onnx`` (forecast with ``darts.utils.onnx.run_onnx_prediction`` and onnxruntime), each
+        S4 kernel a constant of the graph (``onnx_export.py``). Needs ``pip install 's4forecast[onnx]'``."""
+        from s4forecast.forecasting.onnx_export import frozen_kernels
+
+        if self.model is None:
+            raise_log(ValueError("`fit()` needs to be called before `to_onnx()`"))
+        with frozen_kernels(self.model):
+            return super().to_onnx(path, **kwargs)
+
     def predict_from_dataset(self, n, dataset, trainer=None, batch_size=None, verbose=None, *args, **kwargs):
         """Darts' ``predict_from_dataset`` (which ``predict`` and ``historical_forecasts`` use); a model trained
         on several processes (DDP) predicts on one, in each process (``distributed.py``)."""

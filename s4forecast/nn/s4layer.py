@@ -33,7 +33,8 @@ def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "inp
         raise ValueError(f"{name} must have shape (batch, length, {d}); got {tuple(x.shape)}")
     if x.shape[1] == 0:
         raise ValueError(f"{name} has length 0")
-    if not torch.isfinite(x).all():
+    # a data-dependent scan: an exported graph (torch.export, ONNX) leaves its inputs to its caller
+    if not torch.compiler.is_exporting() and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf values")
 
 
@@ -136,6 +137,7 @@ class S4Layer(nn.Module):
         )
         self.D = nn.Parameter(torch.randn(d_model))
         self._kernel_cache = None  # (L, rate, ValueSnapshot of the SSM, kernel) of the last kernel computed without autograd
+        self._frozen_kernel = None  # freeze_kernel(): a constant kernel, for export
         self.activation = ACTIVATIONS[options.activation]()
         self.dropout = nn.Dropout(options.dropout)
         self.output = (
@@ -153,6 +155,10 @@ class S4Layer(nn.Module):
         values are compared, not tensor versions: fused optimisers update parameters in place without
         bumping their version counter.
         """
+        if self._frozen_kernel is not None and self._frozen_kernel.shape[-1] == L:
+            return self._frozen_kernel
+        if torch.compiler.is_exporting():
+            raise RuntimeError("an S4 layer is exported with a constant kernel: call freeze_kernel(L, rate) first")
         if not is_integer(L) or L < 1:
             raise ValueError(f"kernel length L must be a positive integer; got {L!r}")
         check_rate(rate)
@@ -162,6 +168,16 @@ class S4Layer(nn.Module):
         if cache is None or cache[:2] != (L, float(rate)) or not cache[2].matches(self.ssm):
             self._kernel_cache = (L, float(rate), ValueSnapshot(self.ssm), self._kernel(L, rate))
         return self._kernel_cache[3]
+
+    def freeze_kernel(self, L: int, rate: float = 1.0) -> None:
+        """Keep the kernel of length ``L`` at ``rate`` as a constant, which ``conv_kernel(L)`` returns whatever
+        the rate asked until :meth:`unfreeze_kernel`: at inference the kernel does not depend on the input,
+        and an exported graph (torch.export, ONNX, which has no complex numbers) takes it as a constant."""
+        with torch.no_grad():
+            self._frozen_kernel = self._kernel(L, rate).detach().clone()
+
+    def unfreeze_kernel(self) -> None:
+        self._frozen_kernel = None
 
     def _kernel(self, L: int, rate: float) -> torch.Tensor:
         k = [ssm.conv_kernel(L, rate) for ssm in self.ssm]
