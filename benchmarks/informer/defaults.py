@@ -34,14 +34,14 @@ from s4forecast.forecasting.evaluation import scores, test_windows
 CONFIG = configs.CONFIG_DIR.parent / "benchmarks" / "informer_defaults.yaml"
 RESULTS = Path(__file__).resolve().parent / "results" / "defaults.csv"
 KEY = ["dataset", "horizon", "model", "seed"]
-CLASSES = {"s4": S4Model, "nlinear": NLinearModel, "s4-0.1": S4Model}
+CLASSES = {"s4": S4Model, "nlinear": NLinearModel}  # a row's model name up to its first "-" names its class
 log = logging.getLogger("benchmarks.informer.defaults")
 
 
 def build(name: str, cfg: dict, horizon: int, seed: int, work_dir: Path, progress: bool):
     """Model ``name`` at its defaults (and its config section), with the shared trainer and best-val checkpoints."""
     t = cfg["trainer"]
-    return CLASSES[name](
+    return CLASSES[name.split("-")[0]](
         cfg["lookback"],
         horizon,
         **cfg["models"][name],

@@ -23,7 +23,7 @@ DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEMo
 NEURALFORECAST_MODELS = {"informer": "Informer", "patchtst": "PatchTST", "itransformer": "iTransformer"}
 CALENDAR = ["hour", "dayofweek", "day", "month"]  # the time features (``time_features: true``)
 # S4 options a benchmark config leaves unnamed: S4Model's defaults before 0.2 (the rows were measured so)
-S4_UNNAMED = {"linear_skip": False, "subtract_last": False, "use_reversible_instance_norm": False}
+S4_UNNAMED = {"linear_skip": False, "subtract_last": False, "use_reversible_instance_norm": False, "ssm_lr": 1e-3}
 
 
 def folds_channels(name: str, section: dict) -> bool:

@@ -37,10 +37,14 @@ DT_RANGE_PER_STEP = (1e-3, 1e-1)  # S4 App. D.2
 DT_RANGE_PER_PATCH = (1e-2, 1.0)  # chosen on val for patches of 16 steps (benchmarks/informer/README.md)
 PATCH_FROM_LOOKBACK = 128  # input_chunk_length from which patch_len=None means 16
 # S4's defaults (nn/options.py) with the forecasting ones S4's eight Informer studies favour (width 64, two
-# layers; benchmarks/informer/RESULTS.md, "Defaults") and the dropout of the paper's forecasters (App. D.3.5)
+# layers; benchmarks/informer/results/defaults.md) and the dropout of the paper's forecasters (App. D.3.5)
 DEFAULTS = dataclasses.replace(S4_DEFAULTS, d_model=64, n_layers=2, dropout=0.1)
+# The optimiser's learning rate unless `optimizer_kwargs` names one, and the SSM parameters' (`ssm_lr`):
+# about the median of S4's studies' best trials, and lower val loss than Darts' 1e-3 at ETTh1-96 and
+# ETTh2-96 (benchmarks/informer/results/defaults.md)
+DEFAULT_LR = 3e-4
 # Reversible instance norm unless the user sets Darts' `use_reversible_instance_norm`: every best trial of
-# S4's eight Informer studies ran with it (benchmarks/informer/RESULTS.md, "Defaults")
+# S4's eight Informer studies ran with it (benchmarks/informer/results/defaults.md)
 DEFAULT_REVERSIBLE_INSTANCE_NORM = True
 
 
@@ -70,7 +74,7 @@ class S4Model(MixedCovariatesTorchModel):
         rank: int = DEFAULTS.rank,
         dt_min: float | None = None,
         dt_max: float | None = None,
-        ssm_lr: float | None = 1e-3,
+        ssm_lr: float | None = DEFAULT_LR,
         bidirectional: bool = DEFAULTS.bidirectional,
         dropout: float = DEFAULTS.dropout,
         prenorm: bool = DEFAULTS.prenorm,
@@ -101,7 +105,7 @@ class S4Model(MixedCovariatesTorchModel):
         two-layer encoder over patches of 16 steps, reversible instance norm (Darts'
         ``use_reversible_instance_norm``, on unless given), the window centred on its last value and a
         linear skip, so that a level outside the training range (a random walk) is forecast from where
-        the window ends (benchmarks/informer/RESULTS.md, "Defaults"). ``linear_skip=False,
+        the window ends, and learning rates of 3e-4 (benchmarks/informer/results/defaults.md). ``linear_skip=False,
         subtract_last=False, use_reversible_instance_norm=False, d_model=128, n_layers=4`` is the model of
         s4forecast 0.2 and before.
 
@@ -128,7 +132,8 @@ class S4Model(MixedCovariatesTorchModel):
             1.0 for a patched one (chosen on val with patch_len 16: benchmarks/informer/README.md).
         ssm_lr
             Learning rate of the SSM parameters (Λ, P, B, C, Δ), which get no weight decay; ``None``
-            uses the optimiser's lr.
+            uses the optimiser's lr. The optimiser's own lr is 3e-4 too unless ``optimizer_kwargs`` names
+            one (Darts' models default to 1e-3).
         bidirectional
             Let each position also read later positions (e.g. later future covariates).
         dropout, prenorm, norm
@@ -213,6 +218,9 @@ class S4Model(MixedCovariatesTorchModel):
         self.pl_module_params = pl_module_params(self)
         if "use_reversible_instance_norm" not in self.model_params:
             self.pl_module_params["use_reversible_instance_norm"] = DEFAULT_REVERSIBLE_INSTANCE_NORM
+        optimizer = self.pl_module_params.get("optimizer_kwargs") or {}
+        if "lr" not in optimizer:
+            self.pl_module_params["optimizer_kwargs"] = {**optimizer, "lr": DEFAULT_LR}
         self.encoder_kwargs = dataclasses.asdict(options)  # a plain dict in the network's hparams (checkpoints)
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
