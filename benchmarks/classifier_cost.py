@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from benchmarks.common import ROOT, load_config, write_results
 from s4forecast.classification.data import ClassificationData
+from s4forecast.classification.job import load_config as load_classify_config
 from s4forecast.classification.model import S4Classifier
-from s4forecast.train import load_config as load_classify_config
 
 
 def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") -> tuple[float, int]:

@@ -66,8 +66,8 @@ def forecast(args: argparse.Namespace) -> None:
 
 
 def classify(args: argparse.Namespace) -> None:
-    from s4forecast.train import classify as run
-    from s4forecast.train import export
+    from s4forecast.classification.job import classify as run
+    from s4forecast.classification.job import export
 
     if args.export:
         print(export(args.config, args.export, args.output_dir))

@@ -137,7 +137,7 @@ def test_bad_classifier_arguments():
 
 
 def test_train_script_end_to_end(data_dir, tmp_path):
-    from s4forecast.train import classify
+    from s4forecast.classification.job import classify
 
     cfg = {
         "name": "tiny",
@@ -269,8 +269,8 @@ def _tiny_config(tmp_path, name, **trainer):
 def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupted_one(data_dir, tmp_path, monkeypatch):
     """2 epochs straight == 1 epoch, export, resume from the file in another runs dir, 1 more epoch: same
     batches, same dropout draws, same schedule, so the same float32 weights."""
+    from s4forecast.classification.job import classify, export
     from s4forecast.classification.run_state import read_export
-    from s4forecast.train import classify, export
 
     monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_a"))
     classify(_tiny_config(tmp_path, "straight"), data_dir, progress=False)
@@ -289,7 +289,7 @@ def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupt
 
 
 def test_export_without_a_run_names_the_missing_checkpoint(tmp_path, monkeypatch):
-    from s4forecast.train import export
+    from s4forecast.classification.job import export
 
     monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no run to export"):

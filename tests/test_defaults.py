@@ -16,6 +16,15 @@ from s4forecast import S4Model
 from s4forecast.forecasting import evaluation
 
 LOOKBACK, HORIZON = 128, 32
+BEFORE_0_2 = {  # S4Model's defaults before 0.2
+    "d_model": 128,
+    "n_layers": 4,
+    "linear_skip": False,
+    "subtract_last": False,
+    "use_reversible_instance_norm": False,
+    "ssm_lr": 1e-3,
+    "optimizer_kwargs": {"lr": 1e-3},
+}
 
 
 def random_walk(seed: int, n: int = 2400, drift: float = 0.15) -> tuple[TimeSeries, TimeSeries, TimeSeries]:
@@ -63,9 +72,9 @@ def test_defaults_forecast_a_random_walk_within_ten_percent_of_nlinear(seed):
 
 def test_without_the_default_normalisation_the_level_is_lost():
     """The check above can fail: S4Model as it was built before 0.2 (no instance norm, no centring, no
-    skip) forecasts this walk many times worse than NLinear."""
+    skip) forecasts this walk many times worse than the defaults do."""
     train, val, test = random_walk(0)
-    old = trained(S4Model, train, val, linear_skip=False, subtract_last=False, use_reversible_instance_norm=False)
+    old = trained(S4Model, train, val, **BEFORE_0_2)
     new = trained(S4Model, train, val)
     assert mse_of(old, test) > 3 * mse_of(new, test)
 
@@ -85,3 +94,12 @@ def test_reversible_instance_norm_default_yields_to_the_users_choice():
         S4Model(LOOKBACK, HORIZON, use_reversible_instance_norm=False).pl_module_params["use_reversible_instance_norm"] is False
     )
     assert S4Model(LOOKBACK, HORIZON).untrained_model().pl_module_params["use_reversible_instance_norm"] is True
+
+
+def test_default_learning_rate_yields_to_the_users_choice():
+    assert S4Model(LOOKBACK, HORIZON).pl_module_params["optimizer_kwargs"] == {"lr": 3e-4}
+    named = S4Model(LOOKBACK, HORIZON, optimizer_kwargs={"lr": 1e-2, "weight_decay": 0.1})
+    assert named.pl_module_params["optimizer_kwargs"] == {"lr": 1e-2, "weight_decay": 0.1}
+    decay_only = S4Model(LOOKBACK, HORIZON, optimizer_kwargs={"weight_decay": 0.1}).untrained_model()
+    assert decay_only.pl_module_params["optimizer_kwargs"] == {"weight_decay": 0.1, "lr": 3e-4}
+    assert decay_only.ssm_lr == 3e-4

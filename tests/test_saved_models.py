@@ -35,7 +35,9 @@ def test_the_same_seed_trains_the_model_the_earlier_release_trained():
         patch_len=4,
         linear_skip=True,
         subtract_last=True,
-        use_reversible_instance_norm=False,  # that release's default
+        use_reversible_instance_norm=False,  # that release's defaults
+        ssm_lr=1e-3,
+        optimizer_kwargs={"lr": 1e-3},
         n_epochs=2,
         batch_size=16,
         random_state=0,

@@ -9,8 +9,8 @@ import yaml
 from benchmarks.informer import config as informer_config
 from benchmarks.informer.models import build
 from s4forecast.classification.data import check_task
+from s4forecast.classification.job import load_config
 from s4forecast.classification.model import S4Classifier
-from s4forecast.train import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TEXT_TASKS = {"listops": 20, "imdb": 257, "aan": 257}  # vocabulary sizes are the task's; any positive size builds

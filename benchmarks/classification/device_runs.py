@@ -2,7 +2,7 @@
 
     python -m benchmarks.classification.device_runs [--config configs/benchmarks/device_lra.yaml]
 
-Each run is ``python -m s4forecast.train classify --config C`` (checkpoints and logs under the config's
+Each run is ``s4forecast classify --config C`` (checkpoints and logs under the config's
 ``output_dir``, a log per run beside them); small models leave a GPU mostly idle, so running them side
 by side costs little more wall time than the slowest alone. A run that outlives ``timeout_s`` is stopped
 and reported so, with the val accuracy it had logged. Writes benchmarks/results/<stem>.{csv,md}: per
@@ -26,8 +26,8 @@ import pandas as pd
 
 from benchmarks.classification.listops_diagnosis import epoch_curve
 from benchmarks.common import ROOT, load_config, results_dir, write_results
-from s4forecast.train import load_config as load_run_config
-from s4forecast.train import val_curve
+from s4forecast.classification.job import load_config as load_run_config
+from s4forecast.classification.job import val_curve
 
 
 def launch(config: str, output_dir: Path, threads: int) -> tuple[str, subprocess.Popen, Path]:
@@ -35,7 +35,7 @@ def launch(config: str, output_dir: Path, threads: int) -> tuple[str, subprocess
     name = load_run_config(ROOT / config)["name"]
     output_dir.mkdir(parents=True, exist_ok=True)
     log = output_dir / f"{name}.log"
-    command = [sys.executable, "-m", "s4forecast.train", "classify", "--config", config, "--quiet"]
+    command = [sys.executable, "-m", "s4forecast", "classify", "--config", config, "--quiet"]
     command += ["--output-dir", str(output_dir), "--threads", str(threads)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)

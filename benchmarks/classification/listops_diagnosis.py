@@ -4,7 +4,7 @@ overfit, the learning rate and the pooling, as variants of one classify config.
     python -m benchmarks.classification.listops_diagnosis [--config configs/benchmarks/listops_diagnosis.yaml] [--only NAME ...]
 
 Each variant of the config is a classify config (its ``base`` deep-merged with ``common`` and the
-variant) run by :func:`s4forecast.train.classify` under ``runs/listops_diagnosis/<variant>/``
+variant) run by :func:`s4forecast.classification.job.classify` under ``runs/listops_diagnosis/<variant>/``
 (resumable: a re-run continues from the last checkpoint). Writes
 benchmarks/results/listops_diagnosis.{csv,md}: per variant and epoch the train and val accuracy,
 next to the majority-class share of the val split.
@@ -23,9 +23,9 @@ import yaml
 
 from benchmarks.common import ROOT, load_config, write_results
 from s4forecast.classification.data import build_datasets
+from s4forecast.classification.job import classify
+from s4forecast.classification.job import load_config as load_classify_config
 from s4forecast.config_files import merge_sections
-from s4forecast.train import classify
-from s4forecast.train import load_config as load_classify_config
 
 RUNS = ROOT / "runs" / "listops_diagnosis"
 

@@ -96,7 +96,8 @@ def summary(results: Path) -> pd.DataFrame:
     for model in [m for m in table.columns[2:] if m != "nlinear"]:
         table[f"{model}/nlinear"] = table[model] / table["nlinear"]
     if {"s4", "nlinear"} <= set(table.columns):
-        table["s4 wins"] = table["s4"] < table["nlinear"]
+        both = table[["s4", "nlinear"]].notna().all(axis=1)
+        table["s4 wins"] = (table["s4"] < table["nlinear"]).where(both)  # empty where a row is missing
     return table
 
 
@@ -113,11 +114,12 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.summary:
         table = summary(args.results)
-        wins = int(table["s4 wins"].sum()) if "s4 wins" in table else 0
+        judged = table["s4 wins"].dropna() if "s4 wins" in table else pd.Series(dtype=bool)
         text = (
             "# What a user gets without tuning: S4Model(336, H) vs NLinearModel(336, H), test MSE\n\n"
             f"From `{args.results.name}` (`python -m benchmarks.informer.defaults`; config "
-            f"`configs/benchmarks/informer_defaults.yaml`). S4Model's defaults win at {wins} of {len(table)}.\n\n"
+            f"`configs/benchmarks/informer_defaults.yaml`). S4Model's defaults (`s4`) win at {int(judged.sum())} of "
+            f"the {len(judged)} settings where both ran ({len(table)} in the config's grid).\n\n"
             f"{table.to_markdown(index=False, floatfmt='.4g')}\n"
         )
         args.results.with_suffix(".md").write_text(text)

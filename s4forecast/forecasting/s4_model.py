@@ -105,9 +105,9 @@ class S4Model(MixedCovariatesTorchModel):
         two-layer encoder over patches of 16 steps, reversible instance norm (Darts'
         ``use_reversible_instance_norm``, on unless given), the window centred on its last value and a
         linear skip, so that a level outside the training range (a random walk) is forecast from where
-        the window ends, and learning rates of 3e-4 (benchmarks/informer/results/defaults.md). ``linear_skip=False,
-        subtract_last=False, use_reversible_instance_norm=False, d_model=128, n_layers=4`` is the model of
-        s4forecast 0.2 and before.
+        the window ends, and learning rates of 3e-4 (benchmarks/informer/results/defaults.md). The model
+        of s4forecast before 0.2 is ``d_model=128, n_layers=4, linear_skip=False, subtract_last=False,
+        use_reversible_instance_norm=False, ssm_lr=1e-3, optimizer_kwargs={"lr": 1e-3}``.
 
         Parameters
         ----------

@@ -231,7 +231,7 @@ def run_sweep(
 
 def best_config(study: optuna.Study) -> dict:
     """The best trial as a ready config: for ``s4forecast forecast --config`` (forecasting sweeps) or
-    ``python -m s4forecast.train classify --config`` (classification sweeps)."""
+    ``s4forecast classify --config`` (classification sweeps)."""
     cfg = study.user_attrs["config"]
     params = search_space.sample(optuna.trial.FixedTrial(study.best_trial.params), cfg["space"])
     obj, data = cfg["objective"], cfg["data"]

@@ -1,5 +1,5 @@
-"""Classification training: ``s4forecast classify --config configs/classify/smnist.yaml`` (also
-``python -m s4forecast.train classify ...``).
+"""The classification job, as ``forecasting/job.py`` is the forecasting one: ``s4forecast classify --config
+configs/classify/smnist.yaml``.
 
 Lightning progress bar, checkpoints (best val_acc, and ``last.ckpt`` at every epoch end and every
 ``checkpoint_minutes`` of training, written atomically) under ``<runs dir>/<run name>/``, resume from
@@ -137,14 +137,3 @@ def val_curve(run_dir: Path) -> list[float]:
         return []
     curve = pd.concat(rows).drop_duplicates("epoch", keep="last").sort_values("epoch")
     return [round(float(v), 4) for v in curve.val_acc]
-
-
-def main(argv=None) -> None:
-    """``python -m s4forecast.train classify ...``: the same as ``s4forecast classify ...``."""
-    from s4forecast.cli import main as cli
-
-    cli(argv)
-
-
-if __name__ == "__main__":
-    main()
