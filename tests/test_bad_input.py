@@ -256,3 +256,19 @@ def test_a_validation_split_larger_than_the_data_is_refused(val_size, message):
 
     with pytest.raises(ValueError, match=message):
         _hold_out(torch.utils.data.TensorDataset(torch.zeros(10, 1)), {"val_size": val_size})
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nan_static_covariates_are_refused_at_fit(series, value):
+    import pandas as pd
+
+    bad = series.with_static_covariates(pd.DataFrame({"store_size": [value]}))
+    with pytest.raises(ValueError, match=r"`series`\[0\] has NaN/Inf static covariates \(store_size\)"):
+        S4Model(24, 8, n_epochs=1, pl_trainer_kwargs=TRAINER).fit(bad)
+
+
+def test_a_backend_that_cannot_run_here_is_refused_at_fit(series, monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    model = S4Model(24, 8, backend="triton", n_epochs=1, pl_trainer_kwargs={**TRAINER, "accelerator": "cpu"})
+    with pytest.raises(ValueError, match="`backend`: backend='triton' needs the triton package and a CUDA device"):
+        model.fit(series)

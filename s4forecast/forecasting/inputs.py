@@ -71,9 +71,30 @@ def as_list(value) -> list:
     return list(value) if isinstance(value, Sequence) else [value]
 
 
+def check_backend_runs(backend: str, trainer_params: dict) -> None:
+    """Refuse, before training, a Cauchy backend that cannot run where the trainer trains (triton on a CPU
+    without TRITON_INTERPRET; keops where pykeops cannot run): the kernel would fail at the first step."""
+    import torch
+
+    from s4forecast.ssm import cauchy
+
+    accelerator = str(trainer_params.get("accelerator", "auto"))
+    device_type = "cuda" if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()) else "cpu"
+    try:
+        cauchy.resolve_backend(backend, device_type)
+    except RuntimeError as e:
+        raise_log(ValueError(f"`backend`: {e}"))
+
+
 def check_finite(name: str, value) -> None:
-    """Refuse a series (or list of series) ``name`` with NaN or Inf values, naming the first time."""
+    """Refuse a series (or list of series) ``name`` with NaN or Inf values or static covariates, naming the
+    first time (or the static covariate)."""
     for i, s in enumerate(as_list(value)):
+        static = s.static_covariates
+        if static is not None and (
+            static.isna().to_numpy().any() or not np.isfinite(static.select_dtypes("number").to_numpy(dtype=float)).all()
+        ):
+            raise_log(ValueError(f"`{name}`[{i}] has NaN/Inf static covariates ({', '.join(map(str, static.columns))})"))
         values = s.values(copy=False)
         if not np.isfinite(values).all():
             bad = s.time_index[~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]

@@ -20,7 +20,14 @@ from torch import nn
 from s4forecast.forecasting.darts_private import default_save_path, pl_module_params, torch_model_params
 from s4forecast.forecasting.darts_private import use_static_covariates as use_static_covariates_of
 from s4forecast.forecasting.distributed import one_process_trainer, spans_processes
-from s4forecast.forecasting.inputs import as_list, check_arguments, check_finite, check_long_enough, checked_options
+from s4forecast.forecasting.inputs import (
+    as_list,
+    check_arguments,
+    check_backend_runs,
+    check_finite,
+    check_long_enough,
+    checked_options,
+)
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.resampling import resampled_copy
@@ -294,6 +301,8 @@ class S4Model(MixedCovariatesTorchModel):
         for name, value in named.items():
             check_finite(name, value)
         check_long_enough(named, self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length)
+        if self.encoder_kwargs["mode"] == "nplr" and self.encoder_kwargs["backend"] != "auto":  # a Cauchy backend asked for
+            check_backend_runs(self.encoder_kwargs["backend"], self.trainer_params)
         if self.linear_init == "ridge":
             self._linear_start = ridge_fit(
                 [s.values(copy=False) for s in as_list(series)],
