@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pytorch_lightning as pl
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -18,34 +21,12 @@ def pad_batch(batch):
 
 
 HELD_OUT = ("val_size", "train_subset")  # _hold_out's keys
-TASK_KEYS = {
-    "smnist": HELD_OUT,
-    "psmnist": (*HELD_OUT, "permutation_seed"),
-    "scifar": HELD_OUT,
-    "lra-image": HELD_OUT,
-    "listops": ("n_train", "n_val", "n_test", "min_length", "max_length", "generator_seed", "d_embed", "length_batches"),
-    "imdb": (*HELD_OUT, "max_length", "test_subset", "d_embed", "length_batches"),
-    "aan": ("max_length", "d_embed", "train_tsv", "val_tsv", "test_tsv"),
-    "pathfinder": (*HELD_OUT, "n_train", "n_test", "release_root", "test_size"),
-    "path-x": (*HELD_OUT, "n_train", "n_test", "release_root", "test_size"),
-}
 
 
-def check_task(task: dict) -> None:
-    """A task config names a known task and only the keys that task reads (a misspelt key would
-    otherwise be ignored silently)."""
-    name = task.get("name")
-    if name not in TASK_KEYS:
-        raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASK_KEYS)}")
-    if unknown := sorted(set(task) - {"name", *TASK_KEYS[name]}):
-        raise ValueError(f"task {name!r}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(TASK_KEYS[name])}")
+def _images(name: str):
+    """sMNIST / psMNIST (pixels in order, or permuted), sCIFAR (RGB) and LRA Image (gray CIFAR-10)."""
 
-
-def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset, dict]:
-    """(train, val, test, model dims) of a task config (see configs/classify/*.yaml)."""
-    check_task(task)
-    name = task["name"]
-    if name in ("smnist", "psmnist", "scifar", "lra-image"):
+    def build(task: dict, data_dir):
         if name in ("smnist", "psmnist"):
             load, dims = (lambda s: mnist.load_mnist(s, data_dir)), {"d_input": 1, "n_classes": 10, "l_max": 784}
             to_seq = mnist.as_sequences
@@ -61,19 +42,27 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
         train = mnist.SequentialImages(to_seq(train_x), train_y, perm)
         test = mnist.SequentialImages(to_seq(test_x), test_y, perm)
         return (*_hold_out(train, task), test, dims)
-    if name == "listops":
-        lengths = dict(min_length=task.get("min_length", 500), max_length=task.get("max_length", 2000))
-        sizes = {s: task[f"n_{s}"] for s in ("train", "val", "test")}
-        splits = generated.listops_splits(sizes, seed=task.get("generator_seed", 0), **lengths)
-        return *(listops.ListOps(splits[s]) for s in sizes), {
-            "d_input": task.get("d_embed", 64),
-            "n_classes": 10,
-            "l_max": lengths["max_length"],
-            "vocab_size": len(listops.VOCAB),
-        }
-    if name in ("pathfinder", "path-x"):
-        size = 32 if name == "pathfinder" else 128
-        if task.get("release_root"):  # the official images; else generated ones
+
+    return build
+
+
+def _listops(task: dict, data_dir):
+    lengths = dict(min_length=task.get("min_length", 500), max_length=task.get("max_length", 2000))
+    sizes = {s: task[f"n_{s}"] for s in ("train", "val", "test")}
+    splits = generated.listops_splits(sizes, seed=task.get("generator_seed", 0), **lengths)
+    return *(listops.ListOps(splits[s]) for s in sizes), {
+        "d_input": task.get("d_embed", 64),
+        "n_classes": 10,
+        "l_max": lengths["max_length"],
+        "vocab_size": len(listops.VOCAB),
+    }
+
+
+def _pathfinder(size: int):
+    """Pathfinder (32 x 32) and Path-X (128 x 128): the official images, else generated ones."""
+
+    def build(task: dict, data_dir):
+        if task.get("release_root"):
             images, labels = pathfinder.read_release(task["release_root"])
             data = mnist.SequentialImages(images.reshape(len(images), -1, 1), labels)
             n_test = task.get("test_size", len(data) // 10)
@@ -82,23 +71,68 @@ def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset
             splits = [generated.pathfinder_images(task[f"n_{s}"], size=size, seed=i) for i, s in enumerate(("train", "test"))]
             train, test = (mnist.SequentialImages(x.reshape(len(x), -1, 1), y) for x, y in splits)
         return (*_hold_out(train, task), test, {"d_input": 1, "n_classes": 2, "l_max": size * size})
-    if name == "imdb":
-        L = task.get("max_length", 4096)
-        train = text.ByteSequences(text.load_imdb("train", data_dir, task.get("train_subset")), L)
-        test = text.ByteSequences(text.load_imdb("test", data_dir, task.get("test_subset")), L)
-        return (
-            *_hold_out(train, task),
-            test,
-            {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE},
-        )
-    if name == "aan":
-        L = task.get("max_length", 4000)
-        splits = [text.DocumentPairs(text.read_aan_tsv(task[f"{s}_tsv"]), L) for s in ("train", "val", "test")]
-        return (
-            *splits,
-            {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE, "dual": True},
-        )
-    raise AssertionError(f"task {name!r} is in TASK_KEYS but has no loader")
+
+    return build
+
+
+def _imdb(task: dict, data_dir):
+    L = task.get("max_length", 4096)
+    train = text.ByteSequences(text.load_imdb("train", data_dir, task.get("train_subset")), L)
+    test = text.ByteSequences(text.load_imdb("test", data_dir, task.get("test_subset")), L)
+    return (
+        *_hold_out(train, task),
+        test,
+        {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE},
+    )
+
+
+def _aan(task: dict, data_dir):
+    L = task.get("max_length", 4000)
+    splits = [text.DocumentPairs(text.read_aan_tsv(task[f"{s}_tsv"]), L) for s in ("train", "val", "test")]
+    return (
+        *splits,
+        {"d_input": task.get("d_embed", 64), "n_classes": 2, "l_max": L, "vocab_size": text.VOCAB_SIZE, "dual": True},
+    )
+
+
+@dataclass(frozen=True)
+class Task:
+    """A classification task: the config keys it reads (besides ``name``) and its loader, ``(task config,
+    data_dir) -> (train, val, test, model dims)``."""
+
+    keys: tuple[str, ...]
+    build: Callable
+
+
+TASKS = {  # the one registry of tasks, by config name
+    "smnist": Task(HELD_OUT, _images("smnist")),
+    "psmnist": Task((*HELD_OUT, "permutation_seed"), _images("psmnist")),
+    "scifar": Task(HELD_OUT, _images("scifar")),
+    "lra-image": Task(HELD_OUT, _images("lra-image")),
+    "listops": Task(
+        ("n_train", "n_val", "n_test", "min_length", "max_length", "generator_seed", "d_embed", "length_batches"), _listops
+    ),
+    "imdb": Task((*HELD_OUT, "max_length", "test_subset", "d_embed", "length_batches"), _imdb),
+    "aan": Task(("max_length", "d_embed", "train_tsv", "val_tsv", "test_tsv"), _aan),
+    "pathfinder": Task((*HELD_OUT, "n_train", "n_test", "release_root", "test_size"), _pathfinder(32)),
+    "path-x": Task((*HELD_OUT, "n_train", "n_test", "release_root", "test_size"), _pathfinder(128)),
+}
+
+
+def check_task(task: dict) -> None:
+    """A task config names a known task and only the keys that task reads (a misspelt key would
+    otherwise be ignored silently)."""
+    name = task.get("name")
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
+    if unknown := sorted(set(task) - {"name", *TASKS[name].keys}):
+        raise ValueError(f"task {name!r}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(TASKS[name].keys)}")
+
+
+def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset, dict]:
+    """(train, val, test, model dims) of a task config (see configs/classify/*.yaml)."""
+    check_task(task)
+    return TASKS[task["name"]].build(task, data_dir)
 
 
 def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
