@@ -26,7 +26,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 from benchmarks.common import git_commit, load_config
 from benchmarks.informer import config as configs
 from benchmarks.informer.models import n_parameters, trainer_kwargs
-from benchmarks.informer.run import append
+from benchmarks.informer.run import append, keys_done
 from s4forecast import S4Model
 from s4forecast.data.informer import load_informer
 from s4forecast.forecasting.evaluation import scores, test_windows
@@ -83,12 +83,6 @@ def run_one(dataset: str, horizon: int, name: str, seed: int, cfg: dict, data_di
     }
 
 
-def done(results: Path) -> set[tuple]:
-    if not results.exists():
-        return set()
-    return set(map(tuple, pd.read_csv(results)[KEY].itertuples(index=False, name=None)))
-
-
 def summary(results: Path) -> pd.DataFrame:
     """Mean test MSE over seeds per setting and model, each model's ratio to NLinear's, S4's win flag."""
     df = pd.read_csv(results).groupby(["dataset", "horizon", "model"], as_index=False)["mse"].mean()
@@ -127,7 +121,7 @@ def main(argv=None) -> None:
         return
     cfg = load_config(args.config)
     torch.set_num_threads(1)
-    have = done(args.results)
+    have = keys_done(args.results, KEY)
     for seed in cfg["seeds"]:
         for horizon in cfg["horizons"]:
             for dataset in args.datasets or cfg["datasets"]:

@@ -93,6 +93,14 @@ def run_setting(
     }
 
 
+def keys_done(results: Path, key: list[str]) -> set[tuple]:
+    """The ``key`` tuples of every row in ``results`` (none when it does not exist): what a resumed run skips.
+    Integer columns (horizon, seed) come back as ints."""
+    if not results.exists():
+        return set()
+    return set(map(tuple, pd.read_csv(results)[key].itertuples(index=False, name=None)))
+
+
 def append(results: Path, row: dict) -> None:
     """Append ``row`` under the file's existing header (missing fields empty), so that a short row such as
     "not run: data absent" cannot shift the columns of the rows after it."""

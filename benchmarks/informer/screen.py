@@ -26,7 +26,7 @@ from benchmarks.common import git_commit
 from benchmarks.informer import config as configs
 from benchmarks.informer import sweep
 from benchmarks.informer.models import n_parameters
-from benchmarks.informer.run import append, fit
+from benchmarks.informer.run import append, fit, keys_done
 from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
 
@@ -68,10 +68,7 @@ def plan(screen: dict, studies, levers, seeds, long: bool):
 
 
 def done(results: Path) -> set[tuple]:
-    if not results.exists():
-        return set()
-    df = pd.read_csv(results)
-    return set(map(tuple, df[KEY].astype({"horizon": int, "seed": int}).itertuples(index=False, name=None)))
+    return keys_done(results, KEY)
 
 
 def run_one(study: str, horizon: int, lever: str, seed: int, screen: dict, sweep_config: dict, data_dir, progress) -> dict:
