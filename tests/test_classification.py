@@ -252,7 +252,7 @@ def test_pathfinder_release_reader(tmp_path):
     np.testing.assert_array_equal(got_labels, labels)
 
 
-def _tiny_config(tmp_path, name, **trainer):
+def _tiny_config(tmp_path, name, checkpoint_minutes=None, **trainer):
     cfg = {
         "name": name,
         "seed": 0,
@@ -261,23 +261,50 @@ def _tiny_config(tmp_path, name, **trainer):
         "model": {"d_model": 8, "n_layers": 1, "d_state": 8, "dropout": 0.1},
         "trainer": {"max_epochs": 2, "limit_val_batches": 1, "limit_test_batches": 1, "enable_progress_bar": False, **trainer},
     }
+    if checkpoint_minutes is not None:
+        cfg["checkpoint_minutes"] = checkpoint_minutes
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupted_one(data_dir, tmp_path, monkeypatch):
-    """2 epochs straight == 1 epoch, export, resume from the file in another runs dir, 1 more epoch: same
-    batches, same dropout draws, same schedule, so the same float32 weights."""
+def _killed_after(steps: int, monkeypatch):
+    """Make training die (as a killed process would: no checkpoint on the way out) on the batch after
+    ``steps`` optimiser steps."""
+    from s4forecast.classification.model import S4Classifier
+
+    def training_step(self, batch, batch_idx):
+        if self.trainer.global_step == steps:
+            raise RuntimeError("killed")
+        return original(self, batch, batch_idx)
+
+    original = S4Classifier.training_step
+    monkeypatch.setattr(S4Classifier, "training_step", training_step)
+
+
+@pytest.mark.parametrize("stop", [3, 1, 4], ids=["epoch-end", "killed-mid-first-epoch", "killed-mid-second-epoch"])
+def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupted_one(data_dir, tmp_path, monkeypatch, stop):
+    """2 epochs straight (3 batches each) == stopped after ``stop`` steps (at the end of the first epoch,
+    or killed inside an epoch after a checkpoint at every step), export, resume from the file in another
+    runs dir, the rest: same batches (a run stopped inside an epoch reads that epoch's remaining batches),
+    same dropout draws, same schedule, so the same float32 weights."""
     from s4forecast.classification.job import classify, export
     from s4forecast.classification.run_state import read_export
 
     monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_a"))
     classify(_tiny_config(tmp_path, "straight"), data_dir, progress=False)
-    half = _tiny_config(tmp_path, "split", max_steps=3)  # the schedule of 2 epochs, stopped after the first
-    classify(half, data_dir, progress=False)
-    assert "step 3 (1 epochs done)" in export(half, tmp_path / "split.ckpt.gz")
-    assert read_export(tmp_path / "split.ckpt.gz")["global_step"] == 3
+    if stop % 3 == 0:  # the schedule of 2 epochs, stopped after the first
+        half = _tiny_config(tmp_path, "split", max_steps=stop)
+        classify(half, data_dir, progress=False)
+    else:
+        half = _tiny_config(tmp_path, "split", checkpoint_minutes=1e-9)  # last.ckpt after every step
+        with monkeypatch.context() as patched:
+            _killed_after(stop, patched)
+            with pytest.raises(RuntimeError, match="killed"):
+                classify(half, data_dir, progress=False)
+    position = f"epoch {stop // 3}, batch {stop % 3}" if stop % 3 else "epoch 0, batch 3"
+    assert f"step {stop} ({position})" in export(half, tmp_path / "split.ckpt.gz")
+    assert read_export(tmp_path / "split.ckpt.gz")["global_step"] == stop
     monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_b"))  # a fresh machine: no run dir
     result = classify(_tiny_config(tmp_path, "split"), data_dir, progress=False, resume_from=tmp_path / "split.ckpt.gz")
     straight = torch.load(tmp_path / "machine_a" / "straight" / "last.ckpt", weights_only=False)["state_dict"]

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Dataset, random_split
+from torch.utils.data import Dataset, random_split
 
 from s4forecast.classification import cifar, generated, listops, mnist, pathfinder, text
-from s4forecast.classification.batching import LengthBatches, item_lengths
+from s4forecast.classification.batching import LengthBatches, ResumableLoader, SeededBatches, item_lengths
 
 
 def pad_batch(batch):
@@ -153,33 +153,38 @@ def _hold_out(train: Dataset, task: dict) -> tuple[Dataset, Dataset]:
 
 
 class ClassificationData(pl.LightningDataModule):
-    """Train / val / test loaders of a task. The padded tasks (ListOps, Text) batch sequences of similar
-    length (:class:`~s4forecast.classification.batching.LengthBatches`, seeded from torch's generator), so
-    a batch is padded to little more than its own lengths; task key ``length_batches: false`` draws
-    random batches instead."""
+    """Train / val / test loaders of a task, drawn by seeded batch samplers that split batches across DDP
+    processes themselves (the trainer runs with ``use_distributed_sampler=False``). The padded tasks
+    (ListOps, Text) batch sequences of similar length
+    (:class:`~s4forecast.classification.batching.LengthBatches`), so a batch is padded to little more than
+    its own lengths; the others, and task key ``length_batches: false``, draw random batches
+    (:class:`~s4forecast.classification.batching.SeededBatches`). Both are seeded from torch's generator
+    and the train loader keeps its position in Lightning's checkpoints
+    (:class:`~s4forecast.classification.batching.ResumableLoader`)."""
 
     def __init__(self, task: dict, batch_size: int = 64, data_dir=None, num_workers: int = 0):
         super().__init__()
         self.task, self.batch_size, self.data_dir, self.num_workers = task, batch_size, data_dir, num_workers
         self.train, self.val, self.test, self.dims = build_datasets(task, data_dir)
         self.collate = pad_batch if task["name"] in ("listops", "imdb") else None
-        # drawn only for the padded tasks, so the others' model initialisation stays what it was
-        self.seed = int(torch.randint(2**31 - 1, ())) if self.collate is pad_batch else 0
+        self.seed = int(torch.randint(2**31 - 1, ()))
 
-    @property
-    def splits_processes(self) -> bool:
-        """Whether the loaders split their batches across DDP processes themselves (length batches), so
-        that the trainer must run with ``use_distributed_sampler=False``."""
-        return self.collate is pad_batch and self.task.get("length_batches", True) and item_lengths(self.train) is not None
+    def _batches(self, ds, shuffle: bool) -> SeededBatches:
+        lengths = item_lengths(ds) if self.collate is pad_batch and self.task.get("length_batches", True) else None
+        if lengths is None:
+            return SeededBatches(len(ds), self.batch_size, shuffle=shuffle, seed=self.seed)
+        return LengthBatches(lengths, self.batch_size, shuffle=shuffle, seed=self.seed)
 
     def _loader(self, ds, shuffle):
-        lengths = item_lengths(ds) if self.splits_processes else None
-        if lengths is None:
-            return DataLoader(
-                ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate, num_workers=self.num_workers
-            )
-        batches = LengthBatches(lengths, self.batch_size, shuffle=shuffle, seed=self.seed)
-        return DataLoader(ds, batch_sampler=batches, collate_fn=self.collate, num_workers=self.num_workers)
+        """A loader with a generator of its own: starting a pass (each draws a base seed for its workers)
+        leaves torch's global generator, whose state a resumed run restores (dropout), alone."""
+        return ResumableLoader(
+            ds,
+            self._batches(ds, shuffle),
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
 
     def train_dataloader(self):
         return self._loader(self.train, True)

@@ -57,7 +57,7 @@ def export(config: str | Path, path: str | Path, output_dir=None) -> str:
     from s4forecast.classification.run_state import export_run
 
     done = export_run(run_dir_of(load_config(config), output_dir), Path(path))
-    return f"exported step {done['global_step']} ({done['epoch']} epochs done) to {done['path']} ({done['bytes'] / 1e6:.2f} MB)"
+    return f"exported step {done['global_step']} ({done['position']}) to {done['path']} ({done['bytes'] / 1e6:.2f} MB)"
 
 
 def classify(
@@ -100,7 +100,7 @@ def classify(
         default_root_dir=run_dir,
         callbacks=[checkpoints, *latest, state],
         logger=pl.loggers.CSVLogger(run_dir),
-        **{"enable_progress_bar": progress, "use_distributed_sampler": not data.splits_processes, **cfg.get("trainer", {})},
+        **{"enable_progress_bar": progress, "use_distributed_sampler": False, **cfg.get("trainer", {})},
     )
     last = run_dir / "last.ckpt"
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)

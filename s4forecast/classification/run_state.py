@@ -2,9 +2,11 @@
 compact export.
 
 :class:`RunState` (a Lightning callback, so its state travels inside every checkpoint) keeps the RNG
-states (torch, numpy, python: dropout and shuffling draw from them) and the val accuracy per epoch, and
-sets the train batch sampler's epoch from the trainer's (Lightning sets it on samplers only), so that the
-batches of an epoch depend on the epoch, not on how many passes this process has made.
+states (torch, numpy, python: dropout draws from them) and the val accuracy per epoch, and sets the train
+batch sampler's epoch from the trainer's at each epoch's start (Lightning sets it on samplers only), so
+that the batches of an epoch depend on the epoch, not on how many passes this process has made. Where in
+its epoch the train loader stood travels in the same checkpoint as the loader's own state
+(:class:`~s4forecast.classification.batching.ResumableLoader`).
 
 :func:`export_run` writes a run's latest checkpoint (weights, optimiser, scheduler, loop position,
 callbacks, this state; float32) gzip-compressed to one file small enough to commit; :func:`resume_from`
@@ -61,7 +63,9 @@ class RunState(pl.Callback):
 
 
 def export_run(run_dir: Path, path: Path) -> dict:
-    """Write ``run_dir/last.ckpt`` gzip-compressed to ``path``; returns {path, bytes, epoch, global_step}."""
+    """Write ``run_dir/last.ckpt`` gzip-compressed to ``path``; returns {path, bytes, global_step, position}:
+    position, where the train loader stood ("epoch E, batch B"; the loader's state that Lightning keeps,
+    :class:`~s4forecast.classification.batching.ResumableLoader`), or "epoch E" from a checkpoint without it."""
     last = Path(run_dir) / "last.ckpt"
     if not last.exists():
         raise FileNotFoundError(f"no run to export: {last} does not exist (train first)")
@@ -75,9 +79,16 @@ def export_run(run_dir: Path, path: Path) -> dict:
     return {
         "path": str(path),
         "bytes": path.stat().st_size,
-        "epoch": checkpoint["epoch"],
         "global_step": checkpoint["global_step"],
+        "position": _position(checkpoint),
     }
+
+
+def _position(checkpoint: dict) -> str:
+    loaders = checkpoint["loops"]["fit_loop"]["state_dict"].get("combined_loader")
+    if not loaders:
+        return f"epoch {checkpoint['epoch']}"
+    return f"epoch {loaders[0]['epoch']}, batch {loaders[0]['batches']}"
 
 
 def read_export(path: Path) -> dict:
