@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 # Darts drives Lightning through the `pytorch_lightning` namespace: callbacks must come from there.
 from s4forecast import S4Model
-from s4forecast.forecasting.s4_model import DT_RANGE_PER_PATCH, DT_RANGE_PER_STEP
+from s4forecast.forecasting.defaults import DT_RANGE_PER_PATCH, DT_RANGE_PER_STEP
 
 BASE_OF = {"s4-base": "s4"}  # a model whose rows test the best trial of another model's study (no study of its own)
 DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEModel, "tsmixer": TSMixerModel, "nhits": NHiTSModel}

@@ -117,3 +117,14 @@ def check_long_enough(named: dict, needed: int) -> None:
                         f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"
                     )
                 )
+
+
+def check_fit_inputs(model, named: dict) -> None:
+    """What ``model.fit`` (an S4Model) is given, before Darts reads it: every series of ``named`` (argument
+    name -> series, list of series or None) finite, the training and val series one window long, and an
+    explicit Cauchy backend able to run where the trainer trains."""
+    for name, value in named.items():
+        check_finite(name, value)
+    check_long_enough(named, model.input_chunk_length + model.output_chunk_shift + model.output_chunk_length)
+    if model.encoder_kwargs["mode"] == "nplr" and model.encoder_kwargs["backend"] != "auto":  # a backend asked for
+        check_backend_runs(model.encoder_kwargs["backend"], model.trainer_params)

@@ -1,69 +1,34 @@
-"""S4Model: S4 as a Darts torch forecasting model, the adapter between Darts and the networks.
-
-The networks are the layouts' (``layout=``): ``masked`` (the paper's masked sequence-to-sequence, App.
-D.3.5; ``masked.py``) and ``lookback`` (S4 over the context, a linear head to the horizon; ``lookback.py``),
-on the shared centring, linear skip and optimiser of ``network.py``.
-"""
+"""S4Model: S4 as a Darts torch forecasting model, the adapter between Darts and the networks of the
+layouts (``layouts.py``: the paper's masked sequence-to-sequence, App. D.3.5, or S4 over the lookback
+window with a linear head), its defaults (``defaults.py``), input checks (``inputs.py``) and saving."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import torch
 from darts.logging import raise_log
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
-from darts.utils.likelihood_models import QuantileRegression
 from darts.utils.serialization import add_safe_globals
 from torch import nn
 
 from s4forecast.forecasting.darts_private import default_save_path, pl_module_params, torch_model_params
 from s4forecast.forecasting.darts_private import use_static_covariates as use_static_covariates_of
-from s4forecast.forecasting.distributed import one_process_trainer, spans_processes
-from s4forecast.forecasting.inputs import (
-    as_list,
-    check_arguments,
-    check_backend_runs,
-    check_finite,
-    check_long_enough,
-    checked_options,
+from s4forecast.forecasting.defaults import (
+    DEFAULT_LR,
+    DEFAULTS,
+    default_subtract_last,
+    optimiser_defaults,
+    window_defaults,
 )
-from s4forecast.forecasting.lookback import LookbackNetwork
+from s4forecast.forecasting.distributed import one_process_trainer, spans_processes
+from s4forecast.forecasting.inputs import check_arguments, check_finite, check_fit_inputs, checked_options
+from s4forecast.forecasting.layouts import LAYOUTS, LINEAR_INITS, build_network, linear_start
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.resampling import resampled_copy
-from s4forecast.forecasting.ridge import ridge_fit
-from s4forecast.nn.options import DEFAULTS as S4_DEFAULTS
-from s4forecast.nn.options import is_integer
+from s4forecast.forecasting.saving import load_model, write_network_checkpoint
 
-LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork}  # layout -> its network class
-LINEAR_INITS = ("zero", "ridge")
 _S4Module = MaskedNetwork  # the network's name in models saved before the layouts had modules of their own
-
-
-DT_RANGE_PER_STEP = (1e-3, 1e-1)  # S4 App. D.2
-DT_RANGE_PER_PATCH = (1e-2, 1.0)  # chosen on val for patches of 16 steps (benchmarks/informer/README.md)
-PATCH_FROM_LOOKBACK = 128  # input_chunk_length from which patch_len=None means 16
-# S4's defaults (nn/options.py) with the forecasting ones S4's eight Informer studies favour (width 64, two
-# layers; benchmarks/informer/results/defaults.md) and the dropout of the paper's forecasters (App. D.3.5)
-DEFAULTS = dataclasses.replace(S4_DEFAULTS, d_model=64, n_layers=2, dropout=0.1)
-# The optimiser's learning rate unless `optimizer_kwargs` names one, and the SSM parameters' (`ssm_lr`):
-# about the median of S4's studies' best trials, and lower val loss than Darts' 1e-3 at ETTh1-96 and
-# ETTh2-96 (benchmarks/informer/results/defaults.md)
-DEFAULT_LR = 3e-4
-# Reversible instance norm unless the user sets Darts' `use_reversible_instance_norm`: every best trial of
-# S4's eight Informer studies ran with it (benchmarks/informer/results/defaults.md)
-DEFAULT_REVERSIBLE_INSTANCE_NORM = True
-
-
-def default_subtract_last(likelihood) -> bool:
-    """``subtract_last=None``: on for point forecasts and quantile regression, which it shifts exactly; off
-    for a parametric likelihood, whose scale parameters a shift would corrupt."""
-    return likelihood is None or isinstance(likelihood, QuantileRegression)
-
-
-def default_patch_len(input_chunk_length: int) -> int:
-    """``patch_len=None``: 16 for lookbacks of at least 128 steps (>= 8 context patches), else 1."""
-    return 16 if is_integer(input_chunk_length) and input_chunk_length >= PATCH_FROM_LOOKBACK else 1
 
 
 class S4Model(MixedCovariatesTorchModel):
@@ -103,10 +68,9 @@ class S4Model(MixedCovariatesTorchModel):
         """S4 forecasting model (Gu, Goel, Ré, ICLR 2022): masked sequence-to-sequence (App. D.3.5) or S4
         over the lookback window with a linear head (``layout``).
 
-        Supports past, future and static covariates, multiple and multivariate series, likelihoods,
-        and every argument of Darts' torch models (``likelihood``, ``use_reversible_instance_norm``,
-        ``pl_trainer_kwargs``, ``optimizer_kwargs``, ``lr_scheduler_cls``, ``random_state``,
-        ``n_epochs``, ``batch_size``, ``model_name``/``work_dir``/``save_checkpoints``, ...).
+        Supports past, future and static covariates, multiple and multivariate series, likelihoods, and
+        every argument of Darts' torch models (``likelihood``, ``pl_trainer_kwargs``, ``optimizer_kwargs``,
+        ``random_state``, ``n_epochs``, ``batch_size``, ``save_checkpoints``, ...).
 
         The defaults are what S4's eight Informer studies (swept on val) favour across datasets: a width-64,
         two-layer encoder over patches of 16 steps, reversible instance norm (Darts'
@@ -170,11 +134,10 @@ class S4Model(MixedCovariatesTorchModel):
             plain S4 model (``linear_init='zero'``). Default on.
         linear_init
             How the linear skip starts: ``zero`` (the plain S4 model), or ``ridge``: at the closed-form
-            ridge fit of the window -> horizon map on every window of the training series (normalised as
-            the network normalises them; the ridge strength chosen on ``val_series`` when given, else on
-            the last fifth of the training windows; ``forecasting/ridge.py``), with the S4 part's output
-            layer at zero: the untrained model forecasts as the best linear map does, and S4 learns a
-            correction. Needs ``linear_skip=True``.
+            ridge fit of the window -> horizon map on the training windows, normalised as the network
+            normalises them (strength chosen on ``val_series``, else on the last fifth of the training
+            windows; ``ridge.py``), the S4 part's output at zero: the untrained model forecasts as the best
+            linear map does. Needs ``linear_skip=True``.
         layout
             ``masked`` (the paper's, App. D.3.5): the encoder reads the context then the masked horizon,
             and each horizon position (or patch) is decoded from its own output. ``lookback``: the encoder
@@ -182,13 +145,11 @@ class S4Model(MixedCovariatesTorchModel):
             horizon (future covariates of the horizon enter through a linear map per step); no masked
             positions. ``stream`` and ``with_rate`` need ``masked``.
         patch_len
-            Run the encoder over non-overlapping patches of this many steps instead of single steps (1:
-            the paper's per-step layout). The context and the masked horizon are zero-padded to whole
-            patches, each patch is one token, and each horizon token decodes its ``patch_len`` steps;
-            one SSM step Δ spans a patch. Training and prediction cost fall about ``patch_len``-fold.
-            Streaming needs ``patch_len=1``; ``with_rate`` resamples a patch to the same span of time.
-            ``None`` (default): 16 when
-            ``input_chunk_length >= 128`` (PatchTST's patch at lookbacks of 336 and 512), else 1.
+            Run the encoder over non-overlapping patches of this many steps (1: the paper's per-step
+            layout): context and masked horizon zero-padded to whole patches, a patch one token whose
+            output decodes its steps, one SSM step Δ a patch; cost falls about ``patch_len``-fold.
+            ``stream`` needs 1. ``None`` (default): 16 when ``input_chunk_length >= 128`` (PatchTST's
+            patch at lookbacks of 336 and 512), else 1.
         rate
             Multiplies every step size Δ (S4 Sec. 4.3); :meth:`with_rate` sets it on a fitted model, and
             ``save``/``load`` and ``untrained_model()`` keep it.
@@ -196,10 +157,7 @@ class S4Model(MixedCovariatesTorchModel):
             Whether to use the series' static covariates.
         """
         # the defaults that depend on the window; model_params keep None, so untrained_model() re-resolves
-        patch_len = default_patch_len(input_chunk_length) if patch_len is None else patch_len
-        default_dt = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
-        dt_min = default_dt[0] if dt_min is None else dt_min
-        dt_max = default_dt[1] if dt_max is None else dt_max
+        patch_len, dt_min, dt_max = window_defaults(input_chunk_length, patch_len, dt_min, dt_max)
         subtract_last = default_subtract_last(kwargs.get("likelihood")) if subtract_last is None else subtract_last
         check_arguments(locals(), LAYOUTS, LINEAR_INITS)
         options = checked_options(
@@ -222,12 +180,7 @@ class S4Model(MixedCovariatesTorchModel):
             postact=postact,
         )
         super().__init__(**torch_model_params(self))
-        self.pl_module_params = pl_module_params(self)
-        if "use_reversible_instance_norm" not in self.model_params:
-            self.pl_module_params["use_reversible_instance_norm"] = DEFAULT_REVERSIBLE_INSTANCE_NORM
-        optimizer = self.pl_module_params.get("optimizer_kwargs") or {}
-        if "lr" not in optimizer:
-            self.pl_module_params["optimizer_kwargs"] = {**optimizer, "lr": DEFAULT_LR}
+        self.pl_module_params = optimiser_defaults(self.model_params, pl_module_params(self))
         self.encoder_kwargs = dataclasses.asdict(options)  # a plain dict in the network's hparams (checkpoints)
         self.ssm_lr = ssm_lr
         self.channel_independent = channel_independent
@@ -244,39 +197,9 @@ class S4Model(MixedCovariatesTorchModel):
     def supports_static_covariates(self) -> bool:
         return True
 
-    @property
-    def supports_multivariate(self) -> bool:
-        return True
-
     def _create_model(self, train_sample: TorchTrainingSample) -> nn.Module:
-        dims = train_sample.component_dims()
-        static = train_sample.static_covariates
-        network = LAYOUTS[self.layout](
-            target_dim=dims["past_target"],
-            past_cov_dim=dims["past_covariates"] or 0,
-            future_cov_dim=dims["future_covariates"] or dims["historic_future_covariates"] or 0,
-            static_cov_dim=static.size if static is not None else 0,
-            nr_params=1 if self.likelihood is None else self.likelihood.num_parameters,
-            channel_independent=self.channel_independent,
-            ssm_lr=self.ssm_lr,
-            encoder_kwargs=self.encoder_kwargs,
-            subtract_last=self.subtract_last,
-            linear_skip=self.linear_skip,
-            patch_len=self.patch_len,
-            rate=self.rate,
-            **self.pl_module_params,
-        )
-        if self.linear_init == "ridge":
-            if self._linear_start is None:
-                raise_log(
-                    ValueError(
-                        "linear_init='ridge' fits the linear start on the series given to fit(); call fit() (not "
-                        "fit_from_dataset()), or use linear_init='zero'"
-                    )
-                )
-            fitted, self._linear_start = self._linear_start, None  # not saved with the model: its network holds it
-            network.start_from_linear(torch.as_tensor(fitted.weight), torch.as_tensor(fitted.bias))
-        return network
+        start, self._linear_start = self._linear_start, None  # not saved with the model: its network holds it
+        return build_network(self, train_sample, start)
 
     def fit(
         self,
@@ -298,21 +221,8 @@ class S4Model(MixedCovariatesTorchModel):
             "val_past_covariates": val_past_covariates,
             "val_future_covariates": val_future_covariates,
         }
-        for name, value in named.items():
-            check_finite(name, value)
-        check_long_enough(named, self.input_chunk_length + self.output_chunk_shift + self.output_chunk_length)
-        if self.encoder_kwargs["mode"] == "nplr" and self.encoder_kwargs["backend"] != "auto":  # a Cauchy backend asked for
-            check_backend_runs(self.encoder_kwargs["backend"], self.trainer_params)
-        if self.linear_init == "ridge":
-            self._linear_start = ridge_fit(
-                [s.values(copy=False) for s in as_list(series)],
-                self.input_chunk_length,
-                self.output_chunk_shift,
-                self.output_chunk_length,
-                rin=bool(self.pl_module_params.get("use_reversible_instance_norm", False)),
-                subtract_last=self.subtract_last,
-                val_values=[s.values(copy=False) for s in as_list(val_series)],
-            )
+        check_fit_inputs(self, named)
+        self._linear_start = linear_start(self, series, val_series)
         return super().fit(
             series, past_covariates, future_covariates, val_series, val_past_covariates, val_future_covariates, *args, **kwargs
         )
@@ -322,12 +232,6 @@ class S4Model(MixedCovariatesTorchModel):
         ``update(new_values)`` costs O(N) per step and ``forecast(n)`` runs only the horizon steps."""
         from s4forecast.forecasting.streaming import S4Stream
 
-        if self.layout != "masked":
-            raise_log(
-                ValueError(
-                    f"stream() needs layout='masked' (the recurrent view of its decoder); this model has layout={self.layout!r}"
-                )
-            )
         check_finite("series", series)
         return S4Stream(self, series)
 
@@ -358,29 +262,12 @@ class S4Model(MixedCovariatesTorchModel):
         path = path or default_save_path(self)
         super().save(path, clean)
         if self.model is not None and self.trainer is None:
-            import pytorch_lightning as pl
-
-            checkpoint = {
-                "state_dict": self.model.state_dict(),
-                "hyper_parameters": dict(self.model.hparams),
-                "pytorch-lightning_version": pl.__version__,
-            }
-            self.model.on_save_checkpoint(checkpoint)  # Darts' entries (dtype, train sample shape, ...)
-            torch.save(checkpoint, path + ".ckpt")
+            write_network_checkpoint(self.model, path + ".ckpt")
 
     @staticmethod
     def load(path, *args, **kwargs) -> S4Model:
-        """Darts' ``load``; a file that is not a saved S4Model raises a ValueError that names it (Darts'
-        own error for a corrupted file comes from deep inside its restricted unpickler)."""
-        try:
-            model = MixedCovariatesTorchModel.load(path, *args, **kwargs)
-        except FileNotFoundError:
-            raise
-        except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing here
-            raise_log(ValueError(f"{path} is not a readable saved model ({type(e).__name__}: {e})"))
-        if not isinstance(model, S4Model):
-            raise_log(ValueError(f"{path} holds a {type(model).__name__}, not an S4Model"))
-        return model
+        """Darts' ``load``; a file that is not a saved S4Model raises a ValueError that names it."""
+        return load_model(path, S4Model, *args, **kwargs)
 
     def to_onnx(self, path: str | None = None, **kwargs) -> None:
         """Darts' ``to_onnx`` (forecast with ``darts.utils.onnx.run_onnx_prediction`` and onnxruntime), each

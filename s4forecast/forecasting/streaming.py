@@ -27,6 +27,10 @@ class S4Stream:
     """Stateful forecaster over one (possibly multivariate) series of a fitted S4Model."""
 
     def __init__(self, model, series: TimeSeries):
+        if model.layout != "masked":
+            raise ValueError(
+                f"stream() needs layout='masked' (the recurrent view of its decoder); this model has layout={model.layout!r}"
+            )
         module = model.model
         if module is None:
             raise ValueError("S4Model.stream() needs a fitted model: call fit() first")
