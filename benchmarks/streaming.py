@@ -19,14 +19,9 @@ from darts.utils import timeseries_generation as tg
 
 from benchmarks.common import ROOT, load_config, timings, write_results
 from s4forecast import S4Model
+from s4forecast.trainers import quiet_trainer
 
-TRAINER = {
-    "enable_progress_bar": False,
-    "logger": False,
-    "enable_model_summary": False,
-    "enable_checkpointing": False,
-    "limit_train_batches": 2,
-}
+TRAINER = quiet_trainer(limit_train_batches=2)
 
 
 def median_time(fn, repeats: int) -> float:

@@ -32,15 +32,10 @@ from benchmarks.informer.models import build
 from s4forecast import S4Model
 from s4forecast.data.informer import load_informer
 from s4forecast.forecasting.evaluation import test_windows
+from s4forecast.trainers import quiet_trainer
 
 PEERS = {"tide": TiDEModel, "nlinear": NLinearModel, "nhits": NHiTSModel, "tsmixer": TSMixerModel}
-TRAINER = {
-    "accelerator": "cpu",
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "logger": False,
-    "enable_checkpointing": False,
-}
+TRAINER = quiet_trainer(accelerator="cpu")
 
 
 class EpochTimer(Callback):

@@ -33,13 +33,16 @@ def read_yaml(path: str | Path) -> dict:
     return cfg
 
 
-def merge_sections(*configs: dict) -> dict:
-    """Later configs over earlier ones, one level deep: a mapping value (a section such as ``task`` or
-    ``model``) merges key by key, anything else replaces."""
+def merge(*configs: dict) -> dict:
+    """Later configs over earlier ones, deep: a mapping value merges key by key (recursively) with what is
+    there, anything else replaces. The result shares no mapping with its inputs."""
     out: dict = {}
     for cfg in configs:
         for key, value in cfg.items():
-            out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+            if isinstance(value, dict):
+                out[key] = merge(out[key] if isinstance(out.get(key), dict) else {}, value)
+            else:
+                out[key] = value
     return out
 
 

@@ -8,6 +8,7 @@ from torch.utils.data import Subset
 from s4forecast.classification import listops, text
 from s4forecast.classification.batching import LengthBatches, item_lengths
 from s4forecast.classification.data import ClassificationData
+from s4forecast.trainers import quiet_trainer
 
 
 def padded_positions(batches, lengths) -> int:
@@ -82,9 +83,7 @@ def test_lightning_draws_a_new_order_each_epoch():
     task = {"name": "listops", "n_train": 64, "n_val": 16, "n_test": 16, "min_length": 20, "max_length": 60, "d_embed": 8}
     data = ClassificationData(task, batch_size=16)
     model = S4Classifier(**data.dims, d_model=8, n_layers=1, d_state=8, pooling="length-mean")
-    trainer = pl.Trainer(
-        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
-    )
+    trainer = pl.Trainer(**quiet_trainer(max_epochs=2))
     trainer.fit(model, datamodule=data)
     assert trainer.train_dataloader.batch_sampler.epoch == 2  # one pass per epoch, each in its own order
 

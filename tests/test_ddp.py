@@ -22,11 +22,11 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from darts.utils import timeseries_generation as tg
     from s4forecast import S4Model
+    from s4forecast.trainers import quiet_trainer
 
     out = sys.argv[1]
     series = tg.sine_timeseries(length=200, value_frequency=0.05).astype(np.float32)
-    trainer = {"accelerator": "cpu", "strategy": "ddp", "devices": 2, "enable_progress_bar": False, "logger": False,
-               "enable_model_summary": False, "enable_checkpointing": False}
+    trainer = quiet_trainer(accelerator="cpu", strategy="ddp", devices=2)
     model = S4Model(24, 8, d_model=8, n_layers=1, d_state=8, n_epochs=2, batch_size=16, random_state=0,
                     pl_trainer_kwargs=trainer)
     model.fit(series)

@@ -14,6 +14,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 
 from s4forecast import S4Model
 from s4forecast.forecasting import evaluation
+from s4forecast.trainers import quiet_trainer
 
 LOOKBACK, HORIZON = 128, 32
 BEFORE_0_2 = {  # S4Model's defaults before 0.2
@@ -42,13 +43,7 @@ def trained(model_class, train, val, **kwargs):
         HORIZON,
         n_epochs=6,
         random_state=0,
-        pl_trainer_kwargs={
-            "accelerator": "cpu",
-            "callbacks": [EarlyStopping("val_loss", patience=2)],
-            "enable_progress_bar": False,
-            "logger": False,
-            "enable_model_summary": False,
-        },
+        pl_trainer_kwargs=quiet_trainer(checkpoints=True, accelerator="cpu", callbacks=[EarlyStopping("val_loss", patience=2)]),
         **kwargs,
     )
     return model.fit(train, val_series=val)

@@ -10,8 +10,9 @@ from darts.utils import timeseries_generation as tg
 
 from s4forecast import S4Model
 from s4forecast.ssm.systems import NPLRSSM
+from s4forecast.trainers import quiet_trainer
 
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+TRAINER = quiet_trainer()
 
 
 @pytest.mark.parametrize("saved_for, loaded_into", [(64, 128), (128, 48), (64, None), (None, 96)])

@@ -8,11 +8,12 @@ import pytest
 from darts.utils import timeseries_generation as tg
 
 from s4forecast import S4Model
+from s4forecast.trainers import quiet_trainer
 
 pytest.importorskip("onnxruntime", reason="the ONNX export needs the onnx extra: pip install 's4forecast[onnx]'")
 pytest.importorskip("onnxscript", reason="the ONNX export needs the onnx extra: pip install 's4forecast[onnx]'")
 
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+TRAINER = quiet_trainer()
 
 
 @pytest.mark.parametrize(

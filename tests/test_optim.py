@@ -8,8 +8,9 @@ from darts.utils import timeseries_generation as tg
 from s4forecast import S4Model
 from s4forecast.nn import S4Encoder
 from s4forecast.optim import with_fused
+from s4forecast.trainers import quiet_trainer
 
-TRAINER = {"accelerator": "cpu", "enable_progress_bar": False, "enable_model_summary": False, "logger": False}
+TRAINER = quiet_trainer(checkpoints=True, accelerator="cpu")
 
 
 def test_fused_adamw_steps_like_the_per_tensor_loop():

@@ -10,8 +10,9 @@ from darts.dataprocessing.transformers import Scaler
 from s4forecast import S4Model
 from s4forecast.forecasting import evaluation
 from s4forecast.forecasting.resampling import resample_axis
+from s4forecast.trainers import quiet_trainer
 
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+TRAINER = quiet_trainer()
 
 
 def signal(n: int, step: float, start: float = 0.0) -> TimeSeries:

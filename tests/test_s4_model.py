@@ -9,8 +9,9 @@ from darts.utils import timeseries_generation as tg
 from darts.utils.likelihood_models import GaussianLikelihood, QuantileRegression
 
 from s4forecast import S4Model
+from s4forecast.trainers import quiet_trainer
 
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+TRAINER = quiet_trainer()
 SMALL = dict(d_model=8, n_layers=1, d_state=8, batch_size=16, random_state=0, pl_trainer_kwargs=TRAINER)
 
 

@@ -9,9 +9,10 @@ import numpy as np
 from darts.utils import timeseries_generation as tg
 
 from s4forecast import S4Model
+from s4forecast.trainers import quiet_trainer
 
 DATA = Path(__file__).resolve().parent / "data"
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+TRAINER = quiet_trainer()
 
 
 def series():

@@ -6,8 +6,9 @@ from darts.utils import timeseries_generation as tg
 
 from s4forecast import S4Model
 from s4forecast.forecasting import STREAMABLE
+from s4forecast.trainers import quiet_trainer
 
-TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "enable_checkpointing": False}
+TRAINER = quiet_trainer()
 
 
 @pytest.fixture(scope="module")

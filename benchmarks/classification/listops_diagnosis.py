@@ -25,7 +25,7 @@ from benchmarks.common import ROOT, load_config, write_results
 from s4forecast.classification.data import build_datasets
 from s4forecast.classification.job import classify
 from s4forecast.classification.job import load_config as load_classify_config
-from s4forecast.config_files import merge_sections
+from s4forecast.config_files import merge
 
 RUNS = ROOT / "runs" / "listops_diagnosis"
 
@@ -33,7 +33,7 @@ RUNS = ROOT / "runs" / "listops_diagnosis"
 def variant_config(cfg: dict, name: str) -> dict:
     base = load_classify_config(ROOT / cfg["base"])
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return merge_sections(base, cfg["common"], cfg["variants"][name], {"name": slug})
+    return merge(base, cfg["common"], cfg["variants"][name], {"name": slug})
 
 
 def epoch_curve(run_dir: Path) -> pd.DataFrame:

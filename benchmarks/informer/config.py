@@ -1,4 +1,5 @@
-"""Benchmark configs: configs/informer/base.yaml deep-merged with the dataset's file."""
+"""Benchmark configs: configs/informer/base.yaml deep-merged with the dataset's file (the library's
+``config_files.merge``)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from s4forecast.config_files import merge
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "informer"
-
-
-def merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def for_features(sweep: dict, features: str) -> dict:

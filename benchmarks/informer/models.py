@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 # Darts drives Lightning through the `pytorch_lightning` namespace: callbacks must come from there.
 from s4forecast import S4Model
 from s4forecast.forecasting.defaults import DT_RANGE_PER_PATCH, DT_RANGE_PER_STEP
+from s4forecast.trainers import quiet_trainer
 
 BASE_OF = {"s4-base": "s4"}  # a model whose rows test the best trial of another model's study (no study of its own)
 DARTS_MODELS = {"nlinear": NLinearModel, "dlinear": DLinearModel, "tide": TiDEModel, "tsmixer": TSMixerModel, "nhits": NHiTSModel}
@@ -58,15 +59,14 @@ def trainer_kwargs(cfg: dict, progress: bool, callbacks: tuple = ()) -> dict:
     """Lightning's settings for a run: early stopping on val (and ``callbacks``, e.g. Optuna pruning);
     ``limit_train_batches: null`` means full epochs, and val is whole unless ``limit_val_batches`` says."""
     t = cfg["trainer"]
-    return {
-        "accelerator": "cpu",
-        "callbacks": [EarlyStopping(monitor="val_loss", patience=t["patience"], mode="min"), *callbacks],
-        "limit_train_batches": t["limit_train_batches"] or 1.0,
-        "limit_val_batches": t.get("limit_val_batches") or 1.0,
-        "enable_progress_bar": progress,
-        "enable_model_summary": False,
-        "logger": False,
-    }
+    return quiet_trainer(
+        checkpoints=True,  # Darts' best-val weights
+        accelerator="cpu",
+        callbacks=[EarlyStopping(monitor="val_loss", patience=t["patience"], mode="min"), *callbacks],
+        limit_train_batches=t["limit_train_batches"] or 1.0,
+        limit_val_batches=t.get("limit_val_batches") or 1.0,
+        enable_progress_bar=progress,
+    )
 
 
 def build(name: str, cfg: dict, horizon: int, work_dir: Path, progress: bool = True, callbacks: tuple = ()):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from s4forecast.config_files import check_keys, merge_sections, read_yaml
+from s4forecast.config_files import check_keys, merge, read_yaml
 
 REQUIRED = ("name", "task", "batch_size", "model")
 OPTIONAL = ("seed", "trainer", "output_dir", "sweep", "checkpoint_minutes")  # sweep: where a sweep-report config came from
@@ -38,7 +38,7 @@ def _merged(path: Path) -> dict:
     base = cfg.pop("base", None)
     if base is None:
         return cfg
-    return merge_sections(_merged(path.parent / base), cfg)
+    return merge(_merged(path.parent / base), cfg)
 
 
 def load_config(path: str | Path) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from s4forecast.config_files import ConfigError, check_keys, read_yaml
 from s4forecast.data.sources import check_source, name_of
+from s4forecast.trainers import quiet_trainer
 
 REQUIRED = ("lookback", "horizon", "model")
 OPTIONAL = ("dataset", "features", "data", "output_dir", "trainer", "sweep")  # sweep: where a sweep-report config came from
@@ -53,13 +54,7 @@ def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool 
 
     splits = load_splits(cfg["data"], cfg["lookback"], data_dir)
     name = name_of(cfg["data"])
-    trainer = {
-        "enable_model_summary": False,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": progress,
-        **cfg.get("trainer", {}),
-    }
+    trainer = quiet_trainer(enable_progress_bar=progress, **cfg.get("trainer", {}))
     model = S4Model(cfg["lookback"], cfg["horizon"], **cfg["model"], pl_trainer_kwargs=trainer)
     start = time.perf_counter()
     model.fit(splits.train, val_series=splits.val)

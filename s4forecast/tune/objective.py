@@ -11,6 +11,7 @@ import optuna
 
 from s4forecast.data.sources import load_splits
 from s4forecast.forecasting.s4_model import S4Model
+from s4forecast.trainers import quiet_trainer
 from s4forecast.tune import space as search_space
 from s4forecast.tune.pruning import OptunaPruning
 
@@ -25,14 +26,11 @@ def forecast_objective(cfg: dict, data_dir=None):
         lr, lookback = params.pop("lr"), params.pop("lookback")
         splits = load_splits(cfg["data"], lookback, data_dir)
         pruning = OptunaPruning(trial)
-        trainer = {
-            "callbacks": [pruning],
-            "enable_progress_bar": obj.get("progress", False),
-            "logger": False,
-            "enable_model_summary": False,
-            "enable_checkpointing": False,
+        trainer = quiet_trainer(
+            callbacks=[pruning],
+            enable_progress_bar=obj.get("progress", False),
             **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj},
-        }
+        )
         model = S4Model(
             lookback,
             obj["horizon"],
@@ -70,13 +68,12 @@ def classify_objective(cfg: dict, data_dir=None):
         pruning = OptunaPruning(trial, monitor="val_acc", direction="maximize")
         model = S4Classifier(**data.dims, pooling=obj.get("pooling", "mean"), schedule=None, **params)
         trainer = pl.Trainer(
-            max_epochs=obj["n_epochs"],
-            callbacks=[pruning],
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=obj.get("progress", False),
-            enable_model_summary=False,
-            **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj},
+            **quiet_trainer(
+                max_epochs=obj["n_epochs"],
+                callbacks=[pruning],
+                enable_progress_bar=obj.get("progress", False),
+                **{k: obj[k] for k in ("limit_train_batches", "limit_val_batches") if k in obj},
+            )
         )
         trainer.fit(model, datamodule=data)
         pruning.raise_if_pruned()
