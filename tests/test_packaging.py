@@ -2,6 +2,7 @@
 imported from another directory, runs the CLI and finds its default configs."""
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -42,6 +43,11 @@ def test_wheel_ships_configs_and_license_not_benchmarks(installed):
     assert "s4forecast/configs/forecast/etth1.yaml" in names
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert not any(n.startswith(("benchmarks/", "tests/")) for n in names)
+    read = {m for p in (ROOT / "s4forecast").rglob("*.py") for m in re.findall(r'default_config\("([^"]+)"\)', p.read_text())}
+    shipped = {
+        n.removeprefix("s4forecast/configs/") for n in names if n.startswith("s4forecast/configs/") and n.endswith(".yaml")
+    }
+    assert read and shipped == read  # the configs the package reads, and no other
 
 
 def run_installed(site: Path, cwd: Path, code: str) -> str:

@@ -1,3 +1,5 @@
+"""Shared by the library's tests (tests/) and the benchmark harness's (benchmarks/tests/)."""
+
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +17,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 # gets a fresh cache of its own, so it neither reads a developer's entries nor leaves files in their home.
 os.environ["S4FORECAST_CACHE_DIR"] = tempfile.mkdtemp(prefix="s4forecast-test-cache-")
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
