@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import os
 import tempfile
 import warnings
@@ -34,7 +33,6 @@ import optuna
 import pandas as pd
 import torch
 from optuna.exceptions import ExperimentalWarning
-from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from benchmarks.informer import config as configs
@@ -44,7 +42,8 @@ from s4forecast.config_files import read_yaml
 from s4forecast.data.informer import load_informer
 from s4forecast.tune import space as search_space
 from s4forecast.tune.pruning import OptunaPruning
-from s4forecast.tune.sweep import load_study, make_storage
+from s4forecast.tune.sweep import load_study, make_storage, run_trials
+from s4forecast.tune.sweep import storage_url as sweep_storage_url
 
 SWEEP_CONFIG = configs.CONFIG_DIR / "sweep.yaml"
 STUDIES = Path(__file__).resolve().parent / "studies"
@@ -59,7 +58,8 @@ def study_name(dataset: str, features: str, horizon: int, model: str) -> str:
 
 
 def storage_url(dataset: str, features: str, url: str | None = None, root: Path = STUDIES) -> str:
-    return url or f"sqlite:///{root / f'{dataset}-{features}.db'}"
+    """``url``, or the setting's SQLite file ``<root>/<dataset>-<features>.db``."""
+    return sweep_storage_url(f"{dataset}-{features}", url, root)
 
 
 def trial_base(setting: tuple, config_dir: Path = configs.CONFIG_DIR) -> dict:
@@ -101,6 +101,7 @@ def sample(trial: optuna.Trial, sweep: dict, model: str) -> dict:
 def objective(setting: tuple, model: str, cfg: dict, sweep: dict, data_dir=None, progress: bool = False):
     """trial -> the best val loss of ``model`` trained with the trial's configuration on the setting."""
     dataset, features, horizon = setting
+    torch.set_num_threads(1)  # built in each worker process: one thread each
 
     def run_trial(trial: optuna.Trial) -> float:
         trial_cfg = trial_config(cfg, sweep, model, sample(trial, sweep, model))
@@ -118,17 +119,6 @@ def objective(setting: tuple, model: str, cfg: dict, sweep: dict, data_dir=None,
 
 def study_spec(name: str, sweep: dict) -> dict:
     return {"study_name": name, "sampler": sweep["sampler"], "pruner": sweep["pruner"]}
-
-
-def _worker(setting, model, cfg, sweep, url, n_trials, worker, data_dir, progress) -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    torch.set_num_threads(1)
-    study = load_study(study_spec(study_name(*setting, model), sweep), url)
-    study.optimize(
-        objective(setting, model, cfg, sweep, data_dir),
-        callbacks=[MaxTrialsCallback(n_trials, states=FINISHED)],
-        show_progress_bar=progress and worker == 0,
-    )
 
 
 def searched(sweep: dict, model: str) -> dict:
@@ -198,16 +188,10 @@ def run_study(
         log.info(
             "study %s: %d sampled trials of %d to run%s", name, missing, n_trials, " and its setting-config trial" * first_pending
         )
-        args = (setting, model, cfg, sweep, url, len(finished) + missing + first_pending)
-        if workers == 1:
-            _worker(*args, 0, data_dir, progress)
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            procs = [ctx.Process(target=_worker, args=(*args, i, data_dir, progress)) for i in range(workers)]
-            for p in procs:
-                p.start()
-            for p in procs:
-                p.join()
+        until = len(finished) + missing + first_pending
+        run_trials(
+            study_spec(name, sweep), url, objective, (setting, model, cfg, sweep, data_dir), until, workers, progress, FINISHED
+        )
     return optuna.load_study(study_name=name, storage=make_storage(url))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ import optuna
 import yaml
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from s4forecast.config_files import ConfigError, check_keys, read_yaml
@@ -184,12 +187,49 @@ def load_study(cfg: dict, url: str) -> optuna.Study:
     return study
 
 
-def _worker(cfg: dict, url: str, n_trials: int, worker: int, data_dir, progress: bool = True) -> None:
+ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def run_trials(
+    spec: dict,
+    url: str,
+    objective: Callable[..., Callable[[optuna.Trial], float]],
+    args: tuple,
+    until: int,
+    workers: int = 1,
+    progress: bool = True,
+    states: tuple[TrialState, ...] = ENDED,
+) -> None:
+    """Optimise the study of ``spec`` (``study_name``, ``sampler``, ``pruner``: :func:`load_study`) in storage
+    ``url`` with the objective ``objective(*args)`` (built in each worker) until it holds ``until`` trials in
+    ``states``, over ``workers`` processes (spawned: ``objective`` and ``args`` must pickle). Each worker stops
+    once the study has them; trials the others are running then still finish, so up to ``workers - 1``
+    more. The one runner of the package's sweeps and of the benchmark harness's studies."""
+    load_study(spec, url)  # created once before the workers race for it
+    if workers == 1:
+        _worker(spec, url, objective, args, until, states, 0, progress)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(spec, url, objective, args, until, states, i, progress)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+
+
+def _worker(spec, url, objective, args, until, states, worker, progress) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = load_study(cfg, url)
+    study = load_study(spec, url)
     study.optimize(
-        OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir), n_trials=n_trials, show_progress_bar=progress and worker == 0
+        objective(*args),
+        callbacks=[MaxTrialsCallback(until, states=states)],
+        show_progress_bar=progress and worker == 0,
     )
+
+
+def sweep_objective(cfg: dict, data_dir):
+    """The objective of a sweep config: its task's (``objective.py``)."""
+    return OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir)
 
 
 def run_sweep(
@@ -209,17 +249,8 @@ def run_sweep(
     url = storage_url(cfg["study_name"], url)
     if (path := _sqlite_path(url)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    load_study(cfg, url)  # create once before the workers race for it
-    shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
-    if workers == 1:
-        _worker(cfg, url, n_trials, 0, data_dir, progress)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(cfg, url, n, i, data_dir, progress)) for i, n in enumerate(shares) if n]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
+    ended = len(load_study(cfg, url).get_trials(deepcopy=False, states=ENDED))
+    run_trials(cfg, url, sweep_objective, (cfg, data_dir), ended + n_trials, workers, progress)
     study = optuna.load_study(study_name=cfg["study_name"], storage=make_storage(url))
     states = [t.state.name for t in study.trials]
     print(
