@@ -48,6 +48,7 @@ class SeededBatches(Sampler[list[int]]):
         self._start = (None, 0)
 
     def set_epoch(self, epoch: int) -> None:
+        """The epoch whose order the next pass draws (Lightning calls it each epoch)."""
         self.epoch = epoch
 
     def start_at(self, batch: int, epoch: int) -> None:
@@ -130,6 +131,7 @@ class ResumableLoader(DataLoader):
             yield batch
 
     def state_dict(self) -> dict:
+        """Where the loader stands: ``{"epoch": the pass's epoch, "batches": batches yielded in it}``."""
         return {"epoch": self.batch_sampler.pass_epoch, "batches": self._yielded}
 
     def load_state_dict(self, state: dict) -> None:

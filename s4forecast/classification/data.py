@@ -130,7 +130,7 @@ def check_task(task: dict) -> None:
 
 
 def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset, dict]:
-    """(train, val, test, model dims) of a task config (see configs/classify/*.yaml)."""
+    """(train, val, test, model dims) of a task config (see ``configs/classify/*.yaml``)."""
     check_task(task)
     return TASKS[task["name"]].build(task, data_dir)
 

@@ -106,6 +106,7 @@ class ListOps(Dataset):
         return len(self.examples)
 
     def lengths(self) -> list[int]:
+        """Each expression's token count (what length batching sorts by)."""
         return [len(tokens) for tokens, _ in self.examples]
 
     def __getitem__(self, i):

@@ -131,6 +131,7 @@ def _place(rng, size: int, lengths: list[int], max_tries: int) -> list[list[tupl
 
 
 def dots(img: np.ndarray) -> list[tuple[int, int]]:
+    """The (row, column) of every endpoint dot of a Pathfinder image."""
     return [tuple(p) for p in np.argwhere(img == DOT)]
 
 

@@ -59,6 +59,7 @@ class RunState(pl.Callback):
         random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
 
     def curve(self) -> list[float]:
+        """Validation accuracy per epoch, in epoch order."""
         return [self.val_acc_per_epoch[e] for e in sorted(self.val_acc_per_epoch)]
 
 

@@ -42,6 +42,7 @@ def _bytes(text: str | bytes) -> bytes:
 
 
 def encode(text: str | bytes, max_length: int) -> torch.Tensor:
+    """The UTF-8 bytes of ``text`` (its first ``max_length``) as tokens 1..256 (0 is padding), (length,) int64."""
     return torch.frombuffer(bytearray(_bytes(text)[:max_length]), dtype=torch.uint8).long() + 1
 
 
@@ -104,6 +105,7 @@ class ByteSequences(Dataset):
         return len(self.examples)
 
     def lengths(self) -> list[int]:
+        """Each review's byte count, cut at ``max_length`` (what length batching sorts by)."""
         return [min(len(_bytes(text)), self.max_length) for text, _ in self.examples]
 
     def __getitem__(self, i):

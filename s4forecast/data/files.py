@@ -33,10 +33,12 @@ class RemoteFile:
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """Where the data files are: ``path``, else ``$S4FORECAST_DATA_DIR``, else the download cache."""
     return Path(path or os.environ.get("S4FORECAST_DATA_DIR") or DEFAULT_CACHE).expanduser()
 
 
 def digest(data: bytes, checksum: str) -> str:
+    """``data``'s digest in the kind ``checksum`` names (``sha256:``, ``md5:``, ``git-blob-sha1:``), as ``kind:hex``."""
     kind = checksum.split(":", 1)[0]
     if kind == "sha256":
         return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -27,6 +27,7 @@ def test_windows(model, test: TimeSeries, lookback: int, horizon: int, verbose: 
 
 
 def scores(forecast: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """``{"mse", "mae"}`` of ``forecast`` against ``truth`` (arrays of one shape), over every value."""
     if forecast.shape != truth.shape:
         raise ValueError(f"forecast {forecast.shape} and truth {truth.shape} differ in shape")
     f, t = forecast.reshape(-1, 1), truth.reshape(-1, 1)

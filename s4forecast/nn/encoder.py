@@ -48,6 +48,7 @@ class S4Block(nn.Module):
         return self.norm(x + self.dropout(self.layer.unchecked_forward(x, rate, mask)))
 
     def step(self, x: torch.Tensor, state):
+        """x (B, H) -> (y (B, H), new state): the block (S4 layer, residual, norm) one position at a time."""
         if self.prenorm:
             y, state = self.layer.step(self.norm(x), state)
             return x + y, state
@@ -104,11 +105,13 @@ class S4Encoder(nn.Module):
         return self.final_norm(x)
 
     def setup_step(self, rate: float = 1.0) -> None:
+        """Prepare every layer's recurrent view (every Δ times ``rate``); needed before :meth:`step`."""
         check_rate(rate)
         for block in self.blocks:
             block.layer.setup_step(rate)
 
     def default_state(self, batch_size: int) -> list[torch.Tensor]:
+        """The zero state of :meth:`step`: one (batch_size, H, N_state) complex tensor per layer."""
         return [block.layer.default_state(batch_size) for block in self.blocks]
 
     def step(self, x_t: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:

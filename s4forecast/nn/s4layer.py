@@ -59,7 +59,7 @@ def length_mask(lengths: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor |
 
 
 def check_step(x_t: torch.Tensor, state: torch.Tensor, state_shape: tuple, state_dtype: torch.dtype, d_model: int) -> None:
-    """The input and state of one recurrent step: x_t (B, H) real floats, state (B, *state_shape) of
+    """The input and state of one recurrent step: x_t (B, H) real floats, state ``(B, *state_shape)`` of
     ``state_dtype``, as ``default_state(B)`` makes it."""
     if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2 or x_t.shape[-1] != d_model or not x_t.is_floating_point():
         got = f"{tuple(x_t.shape)} {x_t.dtype}" if isinstance(x_t, torch.Tensor) else type(x_t).__name__
@@ -177,6 +177,7 @@ class S4Layer(nn.Module):
             self._frozen_kernel = self._kernel(L, rate).detach().clone()
 
     def unfreeze_kernel(self) -> None:
+        """Compute the kernel from the parameters again (undo :meth:`freeze_kernel`)."""
         self._frozen_kernel = None
 
     def _kernel(self, L: int, rate: float) -> torch.Tensor:
@@ -216,12 +217,15 @@ class S4Layer(nn.Module):
 
     # -- recurrent view (S4 Sec. 3.1); unidirectional only -------------------------------------
     def setup_step(self, rate: float = 1.0) -> None:
+        """Prepare the recurrent view (S4 Sec. 2, eq. 3) from the current parameters, every Δ times ``rate``;
+        needed before :meth:`step` and again after the parameters change."""
         if self.bidirectional:
             raise RuntimeError("a bidirectional S4 layer reads the future and has no recurrent view")
         check_rate(rate)
         self.ssm[0].setup_step(rate)
 
     def default_state(self, batch_size: int) -> torch.Tensor:
+        """The zero state of :meth:`step` for ``batch_size`` sequences: (batch_size, H, N_state) complex."""
         return self.ssm[0].default_state(batch_size)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,16 +2,21 @@
 
 Backends, looked up in one registry:
 
-``naive``  broadcast (..., N, L) tensor; the slow, obvious reference (O(H N L) memory).
-``torch``  pure PyTorch in real arithmetic, compiled with torch.compile where available, chunked
-           over L under activation checkpointing so that neither forward nor backward keeps an
-           (..., N, L) tensor: peak memory O(H (N + L_chunk)).
-``keops``  pykeops ``Genred`` reduction on the tensors' own device (CPU or GPU); never materialises
-           the (..., N, L) tensor either.
-``triton`` a Triton kernel (forward and backward, real arithmetic): CUDA tensors, or CPU tensors
-           under ``TRITON_INTERPRET=1`` (for verification only: the interpreter is slow).
-``auto``   the best available backend for the device (logged once): triton on CUDA, else keops,
-           else torch (rule measured in benchmarks/kernels.py: see :func:`resolve_backend`).
+``naive``
+    broadcast (..., N, L) tensor; the slow, obvious reference (O(H N L) memory).
+``torch``
+    pure PyTorch in real arithmetic, compiled with torch.compile where available, chunked over L under
+    activation checkpointing so that neither forward nor backward keeps an (..., N, L) tensor: peak
+    memory O(H (N + L_chunk)).
+``keops``
+    pykeops ``Genred`` reduction on the tensors' own device (CPU or GPU); never materialises the
+    (..., N, L) tensor either.
+``triton``
+    a Triton kernel (forward and backward, real arithmetic): CUDA tensors, or CPU tensors under
+    ``TRITON_INTERPRET=1`` (for verification only: the interpreter is slow).
+``auto``
+    the best available backend for the device (logged once): triton on CUDA, else keops, else torch
+    (rule measured in benchmarks/kernels.py: see :func:`resolve_backend`).
 
 With ``conj=True`` each term is added together with its conjugate pair,
 ``v/(z - w) + conj(v)/(z - conj(w))``: the N/2-state half of a real system evaluates the full one.
@@ -40,6 +45,8 @@ def _conj_pairs(v: torch.Tensor, w: torch.Tensor, conj: bool) -> tuple[torch.Ten
 
 
 def cauchy_naive(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool = False) -> torch.Tensor:
+    """The reference: v (..., N), z (L,), w (..., N) -> (..., L), through the broadcast (..., N, L) tensor;
+    with ``conj`` each (v, w) also counts with its complex conjugate (the pairs of a real system)."""
     v, w = _conj_pairs(v, w, conj)
     return (v[..., None, :] / (z[:, None] - w[..., None, :])).sum(-1)
 
@@ -99,10 +106,12 @@ def cauchy_torch(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool =
 
 
 def keops_available() -> bool:
+    """Whether pykeops is installed (not whether it can compile: see :func:`keops_runnable`)."""
     return importlib.util.find_spec("pykeops") is not None
 
 
 def triton_available(device_type: str) -> bool:
+    """Whether the Triton kernel can run on ``device_type`` (CUDA, or CPU under ``TRITON_INTERPRET=1``)."""
     if importlib.util.find_spec("triton") is None:
         return False
     from s4forecast.ssm.cauchy_triton import runnable
@@ -111,6 +120,7 @@ def triton_available(device_type: str) -> bool:
 
 
 def cauchy_triton(v, z, w, conj=False):
+    """The Triton backend (``cauchy_triton.py``), imported on first use; arguments as :func:`cauchy_naive`."""
     from s4forecast.ssm.cauchy_triton import cauchy_triton as run
 
     return run(v, z, w, conj)

@@ -16,6 +16,7 @@ DISCRETIZATIONS = ("bilinear", "zoh")
 
 
 def check_discretization(method: str) -> None:
+    """Refuse a discretization outside ``DISCRETIZATIONS`` (``bilinear``, ``zoh``), naming the valid ones."""
     if method not in DISCRETIZATIONS:
         raise ValueError(f"unknown discretization {method!r}; valid: {', '.join(DISCRETIZATIONS)}")
 

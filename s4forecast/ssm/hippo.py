@@ -25,6 +25,7 @@ REQUIRED_RANK = {"legs": 1, "legt": 2, "lagt": 1, "fout": 1, "random": 1}
 
 
 def check_measure(measure: str) -> None:
+    """Refuse a HiPPO measure outside ``MEASURES``, naming the valid ones."""
     if measure not in MEASURES:
         raise ValueError(f"unknown HiPPO measure {measure!r}; valid measures: {', '.join(MEASURES)}")
 

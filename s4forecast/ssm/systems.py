@@ -57,6 +57,7 @@ class SSM(nn.Module):
         self._step_snapshot = None  # the parameter values the step operators were made from
 
     def dt(self, rate: float = 1.0) -> torch.Tensor:
+        """Δ (H,): each channel's step size, times ``rate`` (S4 Sec. 4.3)."""
         return torch.exp(self.log_dt) * rate
 
     # -- recurrent view ----------------------------------------------------------------------
@@ -125,6 +126,7 @@ class NPLRSSM(SSM):
         self.register_buffer("kernel_length", torch.tensor(l_max or 0))  # the l_max that C̃ is stored for
 
     def Lambda(self) -> torch.Tensor:
+        """Λ (H, N/2) complex, the normal part's eigenvalues (one of each conjugate pair); Re Λ < 0."""
         return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -166,6 +168,9 @@ class NPLRSSM(SSM):
         return torch.linalg.solve(complement, C.to(complement.dtype)[..., None, :], left=False)[..., 0, :].to(C.dtype)
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        """The convolution kernel K̄ (H, L) (S4 eq. 5, Alg. 1), every Δ times ``rate``: the generating function at
+        the roots of unity through the Woodbury identity (eq. 6) and the Cauchy kernel, then an inverse FFT.
+        C̃ = C (I - Ā^L) is stored for ``l_max``; another length or rate re-derives it from C."""
         Lambda, P, B = self.Lambda(), _complex(self.P), _complex(self.B)
         if rate == 1.0 and self.l_max is not None and L <= self.l_max:
             return kernels.nplr(Lambda, P, B, _complex(self.C_tilde), self.dt(), self.l_max, self.backend)[:, :L]
@@ -174,6 +179,8 @@ class NPLRSSM(SSM):
         return kernels.nplr(Lambda, P, B, C_tilde.to(C.dtype), self.dt(rate), L, self.backend)
 
     def ssm_matrices(self):
+        """The continuous system as dense matrices (A = Λ - P P* (H, N, N), B (H, N), C (H, N), Δ (H,)),
+        complex, conjugate pairs expanded: what both views discretise."""
         A = kernels.dplr_dense(self.Lambda(), _complex(self.P))
         return A, kernels.conj_pair(_complex(self.B)), self.true_C(), self.dt()
 
@@ -203,12 +210,16 @@ class DiagSSM(SSM):
         self.C = _real_param(torch.randn(d_model, d_state // 2, dtype=torch.complex128))
 
     def Lambda(self) -> torch.Tensor:
+        """Λ (H, N/2) complex, the diagonal of A (one of each conjugate pair); Re Λ < 0."""
         return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        """The convolution kernel K̄ (H, L) of the diagonal system (S4D: a Vandermonde product), discretised by
+        ``discretization``, every Δ times ``rate``."""
         return kernels.diagonal(self.Lambda(), _complex(self.B), _complex(self.C), self.dt(rate), L, self.discretization)
 
     def ssm_matrices(self):
+        """(diag Λ (H, N, N), B (H, N), C (H, N), Δ (H,)), complex, conjugate pairs expanded."""
         return (
             torch.diag_embed(kernels.conj_pair(self.Lambda())),
             kernels.conj_pair(_complex(self.B)),
@@ -236,9 +247,12 @@ class DenseSSM(SSM):
         self.C = nn.Parameter(torch.randn(d_model, d_state) / math.sqrt(d_state))
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
+        """The convolution kernel K̄ (H, L) by powers of the discretised dense Ā (LSSL; O(N^2 L)), every Δ times
+        ``rate``."""
         return kernels.dense(self.A, self.B, self.C, self.dt(rate), L, self.discretization)
 
     def ssm_matrices(self):
+        """(A (H, N, N), B (H, N), C (H, N), Δ (H,)) as complex tensors."""
         c = self.A.dtype.to_complex()
         return self.A.to(c), self.B.to(c), self.C.to(c), self.dt()
 

@@ -17,7 +17,7 @@ from s4forecast.tune.pruning import OptunaPruning
 
 
 def forecast_objective(cfg: dict, data_dir=None):
-    """An Optuna objective (trial -> best val MSE) for a sweep config (see configs/sweep/*.yaml)."""
+    """An Optuna objective (trial -> best val MSE) for a sweep config (see ``configs/sweep/*.yaml``)."""
     search_space.validate(cfg["space"])
     obj = cfg["objective"]
 

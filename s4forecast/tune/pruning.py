@@ -30,5 +30,6 @@ class OptunaPruning(pytorch_lightning.Callback):
             trainer.should_stop = True
 
     def raise_if_pruned(self) -> None:
+        """Raise ``optuna.TrialPruned`` if the pruner stopped the trial (call after ``fit``)."""
         if self.pruned:
             raise optuna.TrialPruned(f"pruned at {self.monitor}={self.sign * self.best:.4g}")

@@ -1,4 +1,4 @@
-"""The search space, declared in YAML (``space:`` of configs/sweep/*.yaml), sampled define-by-run.
+"""The search space, declared in YAML (``space:`` of ``configs/sweep/*.yaml``), sampled define-by-run.
 
 Each entry is one of:
 

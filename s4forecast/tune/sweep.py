@@ -85,7 +85,7 @@ def make_storage(url: str) -> RDBStorage:
 
 
 def load_config(path: str | Path) -> dict:
-    """A sweep config (see configs/sweep/*.yaml), keys and search space checked."""
+    """A sweep config (see ``configs/sweep/*.yaml``), keys and search space checked."""
     cfg = check_keys(
         read_yaml(path),
         path,
@@ -175,6 +175,8 @@ def make_sampler(spec: dict | None) -> optuna.samplers.BaseSampler:
 
 
 def load_study(cfg: dict, url: str) -> optuna.Study:
+    """The study ``cfg["study_name"]`` in storage ``url`` (created if absent), minimised, with the
+    config's pruner and sampler (:func:`make_sampler`); the config is kept as the study's user attribute."""
     study = optuna.create_study(
         study_name=cfg["study_name"],
         storage=make_storage(url),
