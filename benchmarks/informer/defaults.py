@@ -111,14 +111,21 @@ def main(argv=None) -> None:
     if args.summary:
         table, val = summary(args.results), summary(args.results, "val_mse")
         judged = table["s4 wins"].dropna() if "s4 wins" in table else pd.Series(dtype=bool)
-        seeds = pd.read_csv(args.results).groupby("model")["seed"].nunique()
+        rows = pd.read_csv(args.results)
+        seeds = rows.groupby("model")["seed"].nunique()
+        per_seed = rows[rows.model.isin(["s4", "nlinear"])].pivot_table(
+            index=["dataset", "horizon", "seed"], columns="model", values="mse"
+        )
+        wins = (per_seed["s4"] < per_seed["nlinear"]).groupby(level="seed").agg(["sum", "size"])
         text = (
             "# What a user gets without tuning: S4Model(336, H) vs NLinearModel(336, H), test MSE\n\n"
             f"From `{args.results.name}` (`python -m benchmarks.informer.defaults`; config "
             f"`configs/benchmarks/informer_defaults.yaml`), the mean over each model's seeds ("
             + ", ".join(f"{m} {n}" for m, n in seeds.items())
             + f"). S4Model's defaults (`s4`) win at {int(judged.sum())} of the {len(judged)} settings where both "
-            f"ran ({len(table)} in the config's grid).\n\n"
+            f"ran ({len(table)} in the config's grid) by the mean over seeds; seed by seed: "
+            + ", ".join(f"seed {seed} {int(w['sum'])} of {int(w['size'])}" for seed, w in wins.iterrows())
+            + ". A candidate's column is the mean over its own seeds.\n\n"
             f"{table.to_markdown(index=False, floatfmt='.4g')}\n\n"
             "## Val MSE (what the candidates for the defaults are judged on)\n\n"
             f"{val.drop(columns='s4 wins', errors='ignore').to_markdown(index=False, floatfmt='.4g')}\n"
