@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -117,6 +118,27 @@ def check_long_enough(named: dict, needed: int) -> None:
                         f"+ output_chunk_length = {needed}: shorten the chunks or provide a longer series"
                     )
                 )
+
+
+SERIES_ARGUMENTS = (
+    "series",
+    "past_covariates",
+    "future_covariates",
+    "val_series",
+    "val_past_covariates",
+    "val_future_covariates",
+)
+
+
+def series_arguments(method, *args, **kwargs) -> dict:
+    """The series arguments (:data:`SERIES_ARGUMENTS` that ``method`` takes) of a call ``method(*args,
+    **kwargs)`` by name, bound by Darts' own signature of ``method`` (a bound method of the model), so that
+    an override need not copy Darts' positional order; an argument Darts would refuse is left to Darts."""
+    try:
+        bound = inspect.signature(method).bind(*args, **kwargs).arguments
+    except TypeError:
+        return {}
+    return {name: bound.get(name) for name in SERIES_ARGUMENTS if name in inspect.signature(method).parameters}
 
 
 def check_fit_inputs(model, named: dict) -> None:

@@ -22,7 +22,7 @@ from s4forecast.forecasting.defaults import (
     window_defaults,
 )
 from s4forecast.forecasting.distributed import one_process_trainer, spans_processes
-from s4forecast.forecasting.inputs import check_arguments, check_finite, check_fit_inputs, checked_options
+from s4forecast.forecasting.inputs import check_arguments, check_finite, check_fit_inputs, checked_options, series_arguments
 from s4forecast.forecasting.layouts import LAYOUTS, LINEAR_INITS, build_network, linear_start
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.resampling import resampled_copy
@@ -201,31 +201,12 @@ class S4Model(MixedCovariatesTorchModel):
         start, self._linear_start = self._linear_start, None  # not saved with the model: its network holds it
         return build_network(self, train_sample, start)
 
-    def fit(
-        self,
-        series,
-        past_covariates=None,
-        future_covariates=None,
-        val_series=None,
-        val_past_covariates=None,
-        val_future_covariates=None,
-        *args,
-        **kwargs,
-    ):
+    def fit(self, series, *args, **kwargs):
         """Darts' ``fit``, after checking every series for NaNs and for enough length."""
-        named = {
-            "series": series,
-            "past_covariates": past_covariates,
-            "future_covariates": future_covariates,
-            "val_series": val_series,
-            "val_past_covariates": val_past_covariates,
-            "val_future_covariates": val_future_covariates,
-        }
+        named = series_arguments(super().fit, series, *args, **kwargs)
         check_fit_inputs(self, named)
-        self._linear_start = linear_start(self, series, val_series)
-        return super().fit(
-            series, past_covariates, future_covariates, val_series, val_past_covariates, val_future_covariates, *args, **kwargs
-        )
+        self._linear_start = linear_start(self, series, named.get("val_series"))
+        return super().fit(series, *args, **kwargs)
 
     def stream(self, series):
         """An :class:`~s4forecast.forecasting.streaming.S4Stream` that has consumed ``series``: then
@@ -286,11 +267,11 @@ class S4Model(MixedCovariatesTorchModel):
             trainer = one_process_trainer(self.trainer_params, verbose)
         return super().predict_from_dataset(n, dataset, trainer, batch_size, verbose, *args, **kwargs)
 
-    def predict(self, n, series=None, past_covariates=None, future_covariates=None, *args, **kwargs):
+    def predict(self, n, *args, **kwargs):
         """Darts' ``predict``, after checking the inputs for NaNs."""
-        for name, value in {"series": series, "past_covariates": past_covariates, "future_covariates": future_covariates}.items():
+        for name, value in series_arguments(super().predict, n, *args, **kwargs).items():
             check_finite(name, value)
-        return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+        return super().predict(n, *args, **kwargs)
 
 
 # Darts loads saved models through an allow-list of globals: S4Model is safe to load like Darts' own.
