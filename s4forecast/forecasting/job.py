@@ -54,7 +54,7 @@ def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool 
 
     splits = load_splits(cfg["data"], cfg["lookback"], data_dir)
     name = name_of(cfg["data"])
-    trainer = quiet_trainer(enable_progress_bar=progress, **cfg.get("trainer", {}))
+    trainer = quiet_trainer(**{"enable_progress_bar": progress, **cfg.get("trainer", {})})
     model = S4Model(cfg["lookback"], cfg["horizon"], **cfg["model"], pl_trainer_kwargs=trainer)
     start = time.perf_counter()
     model.fit(splits.train, val_series=splits.val)
