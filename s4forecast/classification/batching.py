@@ -45,6 +45,7 @@ class SeededBatches(Sampler[list[int]]):
         self.n_items, self.batch_size, self.shuffle, self.seed = n_items, batch_size, shuffle, seed
         self.epoch = 0
         self.pass_epoch = 0  # the epoch of the latest pass
+        self.pass_start = 0  # the batch it started at
         self._start = (None, 0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -75,7 +76,8 @@ class SeededBatches(Sampler[list[int]]):
         batches = self._batches(rng)
         batches += batches[: (-len(batches)) % world]
         (epoch, start), self._start = self._start, (None, 0)
-        yield from batches[rank::world][start if epoch == self.pass_epoch else 0 :]
+        self.pass_start = start if epoch == self.pass_epoch else 0
+        yield from batches[rank::world][self.pass_start :]
 
     def _batches(self, rng: np.random.Generator) -> list[list[int]]:
         items = rng.permutation(self.n_items) if self.shuffle else np.arange(self.n_items)
@@ -123,16 +125,15 @@ class ResumableLoader(DataLoader):
         self._yielded = 0
 
     def __iter__(self) -> Iterator:
-        sampler = self.batch_sampler
-        epoch, start = sampler._start
-        self._yielded = start if epoch == sampler.epoch else 0
+        self._yielded = 0
         for batch in super().__iter__():
             self._yielded += 1
             yield batch
 
     def state_dict(self) -> dict:
-        """Where the loader stands: ``{"epoch": the pass's epoch, "batches": batches yielded in it}``."""
-        return {"epoch": self.batch_sampler.pass_epoch, "batches": self._yielded}
+        """Where the loader stands: ``{"epoch": the pass's epoch, "batches": batches of the pass behind it}``."""
+        sampler = self.batch_sampler
+        return {"epoch": sampler.pass_epoch, "batches": sampler.pass_start + self._yielded}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue the pass of ``state["epoch"]`` after its ``state["batches"]`` batches, unless the pass

@@ -134,11 +134,12 @@ def series_arguments(method, *args, **kwargs) -> dict:
     """The series arguments (:data:`SERIES_ARGUMENTS` that ``method`` takes) of a call ``method(*args,
     **kwargs)`` by name, bound by Darts' own signature of ``method`` (a bound method of the model), so that
     an override need not copy Darts' positional order; an argument Darts would refuse is left to Darts."""
+    signature = inspect.signature(method)
     try:
-        bound = inspect.signature(method).bind(*args, **kwargs).arguments
+        bound = signature.bind(*args, **kwargs).arguments
     except TypeError:
         return {}
-    return {name: bound.get(name) for name in SERIES_ARGUMENTS if name in inspect.signature(method).parameters}
+    return {name: bound.get(name) for name in SERIES_ARGUMENTS if name in signature.parameters}
 
 
 def check_fit_inputs(model, named: dict) -> None:
