@@ -74,7 +74,7 @@ def series():
     return concatenate([s, s * -0.5 + 1], axis=1).astype(np.float32)
 
 
-@pytest.mark.parametrize("layout", ["masked", "lookback"])
+@pytest.mark.parametrize("layout", ["masked", "lookback", "closed_loop"])
 @pytest.mark.parametrize("rin", [False, True])
 def test_untrained_ridge_start_forecasts_as_the_ridge_map(series, layout, rin):
     """Untrained (0 epochs): the network's forecast must be the ridge map's (the S4 part at zero)."""
@@ -101,15 +101,16 @@ def test_untrained_ridge_start_forecasts_as_the_ridge_map(series, layout, rin):
     np.testing.assert_allclose(m.predict(ocl, series=train).values(), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("layout", ["lookback", "closed_loop"])
 @pytest.mark.parametrize("channel_independent", [False, True])
-def test_lookback_layout_with_covariates_and_quantiles(series, channel_independent):
+def test_context_layouts_with_covariates_and_quantiles(series, channel_independent, layout):
     past = tg.linear_timeseries(length=200).astype(np.float32)
     future = tg.sine_timeseries(length=200, value_frequency=0.1).astype(np.float32)
     target = series.with_static_covariates(__import__("pandas").DataFrame({"a": [1.0, 2.0]}))
     m = S4Model(
         24,
         6,
-        layout="lookback",
+        layout=layout,
         patch_len=4,
         channel_independent=channel_independent,
         likelihood=QuantileRegression([0.1, 0.5, 0.9]),
@@ -122,11 +123,12 @@ def test_lookback_layout_with_covariates_and_quantiles(series, channel_independe
     assert m.model.future_head is not None and m.model.n_tokens == 6
 
 
-def test_lookback_forecast_reads_the_future_covariates_of_the_horizon(series):
+@pytest.mark.parametrize("layout", ["lookback", "closed_loop"])
+def test_context_layouts_read_the_future_covariates_of_the_horizon(series, layout):
     """Moving the horizon's future covariates must move the forecast (and the window's past must not
     be read from beyond the window)."""
     future = tg.sine_timeseries(length=200, value_frequency=0.1).astype(np.float32)
-    m = S4Model(24, 6, layout="lookback", n_epochs=1, use_reversible_instance_norm=False, **SMALL)
+    m = S4Model(24, 6, layout=layout, n_epochs=1, use_reversible_instance_norm=False, **SMALL)
     m.fit(series[:120], future_covariates=future)
     with torch.no_grad():
         m.model.future_head.weight.fill_(1.0)
@@ -136,12 +138,13 @@ def test_lookback_forecast_reads_the_future_covariates_of_the_horizon(series):
     np.testing.assert_allclose(moved - base, 1.0, rtol=1e-4)
 
 
-def test_lookback_layout_learns_a_sine():
+@pytest.mark.parametrize("layout", ["lookback", "closed_loop"])
+def test_context_layouts_learn_a_sine(layout):
     s = tg.sine_timeseries(length=600, value_frequency=0.05).astype(np.float32)
     m = S4Model(
         40,
         10,
-        layout="lookback",
+        layout=layout,
         patch_len=4,
         n_epochs=8,
         random_state=0,
@@ -170,19 +173,33 @@ def test_bad_layout_options_are_refused(kwargs, message):
         S4Model(24, 6, **kwargs)
 
 
-def test_lookback_layout_refuses_stream_and_rate_change(series):
-    m = S4Model(24, 6, layout="lookback", n_epochs=1, **SMALL).fit(series[:120])
+@pytest.mark.parametrize("layout", ["lookback", "closed_loop"])
+def test_context_layouts_refuse_stream_and_rate_change(series, layout):
+    m = S4Model(24, 6, layout=layout, n_epochs=1, **SMALL).fit(series[:120])
     with pytest.raises(ValueError, match="stream\\(\\) needs layout='masked'"):
         m.stream(series[:120])
     with pytest.raises(ValueError, match="with_rate\\(\\) needs layout='masked'"):
         m.with_rate(0.5)
 
 
-def test_ridge_start_survives_save_and_load(series, tmp_path):
-    m = S4Model(24, 6, layout="lookback", linear_skip=True, linear_init="ridge", n_epochs=1, **SMALL)
+@pytest.mark.parametrize("layout", ["lookback", "closed_loop"])
+def test_ridge_start_survives_save_and_load(series, tmp_path, layout):
+    m = S4Model(24, 6, layout=layout, linear_skip=True, linear_init="ridge", n_epochs=1, **SMALL)
     m.fit(series[:120])
     m.save(str(tmp_path / "m.pt"))
     loaded = S4Model.load(str(tmp_path / "m.pt"))
     np.testing.assert_allclose(
         loaded.predict(6, series=series[:120]).values(), m.predict(6, series=series[:120]).values(), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("shift, patch_len", [(0, 4), (3, 4), (2, 1)])
+def test_closed_loop_rolls_out_the_shift_and_the_horizon(series, shift, patch_len):
+    """The decoder rolls out ceil((shift + horizon) / patch_len) tokens and the forecast is the horizon's
+    steps after the shift; its one-step loss is trained (finite, K moved) and not part of val loss."""
+    m = S4Model(24, 6, layout="closed_loop", output_chunk_shift=shift, patch_len=patch_len, n_epochs=2, **SMALL)
+    m.fit(series[:120], val_series=series[100:])
+    assert m.model.n_out == -(-(shift + 6) // patch_len)
+    assert torch.isfinite(m.model.one_step_loss) and m.model.decoder.K.abs().sum() > 0
+    pred = m.predict(6, series=series[:120])
+    assert len(pred) == 6 and pred.start_time() == series.time_index[120 + shift]

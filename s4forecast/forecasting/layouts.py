@@ -1,6 +1,7 @@
 """The forecasting networks an S4Model can build (``layout=``), and the one call that builds one for Darts'
-training sample: the masked sequence-to-sequence of the paper (App. D.3.5; ``masked.py``) or S4 over the
-lookback window with a linear head (``lookback.py``), its linear skip started as ``linear_init`` says."""
+training sample: the masked sequence-to-sequence of the paper (App. D.3.5; ``masked.py``), S4 over the
+lookback window with a linear head (``lookback.py``), or with a closed-loop SSM decoder (SpaceTime;
+``closed_loop.py``), its linear skip started as ``linear_init`` says."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import torch
 from darts.logging import raise_log
 from darts.utils.data.torch_datasets.utils import TorchTrainingSample
 
+from s4forecast.forecasting.closed_loop import ClosedLoopNetwork
 from s4forecast.forecasting.inputs import as_list
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.network import ForecastNetwork
 from s4forecast.forecasting.ridge import RidgeFit, ridge_fit
 
-LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork}  # layout -> its network class
+LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork, "closed_loop": ClosedLoopNetwork}  # layout -> network class
 LINEAR_INITS = ("zero", "ridge")
 
 

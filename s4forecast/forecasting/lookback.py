@@ -48,13 +48,23 @@ class LookbackNetwork(ForecastNetwork):
         self.encoder = mc_dropout(S4Encoder(d_input * patch_len, options=S4Options(**encoder_kwargs), l_max=self.l_max))
         d_model = self.encoder.blocks[0].layer.d_model
         self.head_dropout = mc_dropout(nn.Dropout(encoder_kwargs.get("dropout", 0.0)))
-        self.head = nn.Linear(self.n_tokens * d_model, self.output_chunk_length * self.series_dim * self.nr_params)
+        self.head = self.make_head(d_model)
         self.future_head = nn.Linear(future_cov_dim, self.series_dim * self.nr_params) if future_cov_dim else None
         self.add_linear_skip()
+
+    def make_head(self, d_model: int) -> nn.Linear:
+        """The flatten head (n_tokens * d_model,) -> (output_chunk_length * series_dim * nr_params,); a layout
+        that decodes otherwise (``closed_loop.py``) builds its own here."""
+        return nn.Linear(self.n_tokens * d_model, self.output_chunk_length * self.series_dim * self.nr_params)
 
     @property
     def residual_head(self) -> nn.Linear:
         return self.head
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """The encoded window (B', n_tokens, d_model) -> the forecast steps (B', output_chunk_length,
+        series_dim * nr_params)."""
+        return self.head(self.head_dropout(h.flatten(1))).reshape(h.shape[0], self.output_chunk_length, -1)
 
     def window(self, target: torch.Tensor, past_covariates=None, future_covariates=None, static_covariates=None):
         """Encoder input by steps (B', T, d_input): target (B, T, C), past_covariates (B, T, Cp) or None,
@@ -82,7 +92,7 @@ class LookbackNetwork(ForecastNetwork):
         window_future = future[:, :L_in] if future is not None else None
         x = self.window(centred, x_in.past_covariates, window_future, x_in.static_covariates)
         h = self.encoder(self.tokens(x), self.encoder_rate())  # (B', n_tokens, d_model)
-        y = self.head(self.head_dropout(h.flatten(1))).reshape(h.shape[0], self.output_chunk_length, -1)
+        y = self.decode(h)
         if self.future_head is not None:  # each horizon step's own covariates, for every series alike
             y_future = self.future_head(future[:, -self.output_chunk_length :])  # (B, ocl, series_dim * nr)
             y = y + (y_future.repeat_interleave(self.target_dim, 0) if self.channel_independent else y_future)

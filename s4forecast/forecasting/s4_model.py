@@ -1,6 +1,6 @@
 """S4Model: S4 as a Darts torch forecasting model, the adapter between Darts and the networks of the
 layouts (``layouts.py``: the paper's masked sequence-to-sequence, App. D.3.5, or S4 over the lookback
-window with a linear head), its defaults (``defaults.py``), input checks (``inputs.py``) and saving."""
+window with a linear head or a closed-loop decoder), its defaults (``defaults.py``), input checks (``inputs.py``) and saving."""
 
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ class S4Model(MixedCovariatesTorchModel):
         use_static_covariates: bool = True,
         **kwargs,
     ):
-        """S4 forecasting model (Gu, Goel, Ré, ICLR 2022): masked sequence-to-sequence (App. D.3.5) or S4
-        over the lookback window with a linear head (``layout``).
+        """S4 forecasting model (Gu, Goel, Ré, ICLR 2022): masked sequence-to-sequence (App. D.3.5), or S4
+        over the lookback window with a linear head or a closed-loop decoder (``layout``).
 
         Supports past, future and static covariates, multiple and multivariate series, likelihoods, and
         every argument of Darts' torch models (``likelihood``, ``pl_trainer_kwargs``, ``optimizer_kwargs``,
@@ -143,7 +143,11 @@ class S4Model(MixedCovariatesTorchModel):
             and each horizon position (or patch) is decoded from its own output. ``lookback``: the encoder
             reads the context only and one linear head maps its outputs over the whole window to the
             horizon (future covariates of the horizon enter through a linear map per step); no masked
-            positions. ``stream`` and ``with_rate`` need ``masked``.
+            positions. ``closed_loop`` (SpaceTime, Zhang et al. 2023): the encoder reads the context only,
+            and a decoder SSM rolls the horizon out from its state after the context, its next input
+            predicted from its state by a learned feedback (``Ā + B̄K``, trained with an auxiliary
+            one-step loss), one linear map per rolled-out token (``closed_loop.py``). ``stream`` and
+            ``with_rate`` need ``masked``.
         patch_len
             Run the encoder over non-overlapping patches of this many steps (1: the paper's per-step
             layout): context and masked horizon zero-padded to whole patches, a patch one token whose

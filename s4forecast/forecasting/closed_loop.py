@@ -1,0 +1,94 @@
+"""A closed-loop layout (SpaceTime, Zhang et al., ICLR 2023): the horizon rolled out from an SSM's own state.
+
+The S4 encoder reads the context as in the lookback layout (``lookback.py``: by steps or patches, no
+horizon positions). A decoder SSM of the encoder's mode and options, one per channel of its output,
+runs open loop over the encoded context and then closed loop over the horizon, its next input
+predicted from its state by a learned feedback K (``ssm/closed_loop.py``)::
+
+    y_{L-1+j} = C (Ā + B̄K)^j x_{L-1},    j = 1..ceil((shift + output_chunk_length) / patch_len)
+
+and a linear map takes each rolled-out token (d_model) to its ``patch_len`` forecast steps. K is
+trained by an auxiliary loss, the one-step predictions ``K x_t`` over the context against the encoded
+inputs that followed (their mean squared error over their mean square, weighted
+:data:`ONE_STEP_WEIGHT`); the encoder is trained by the forecast loss alone (the targets are detached,
+so it cannot lower the auxiliary loss by flattening its outputs). Validation loss is the forecast's alone.
+
+Against the lookback layout's flatten head, whose size grows with context x horizon, the horizon here
+is one recurrence read out by one per-token map: the head does not grow with the horizon.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from darts.utils.data.torch_datasets.utils import PLModuleOutput
+from torch import nn
+
+from s4forecast.forecasting.lookback import LookbackNetwork
+from s4forecast.nn import S4Options
+from s4forecast.nn.conv import conv
+from s4forecast.ssm import discretize
+from s4forecast.ssm.closed_loop import closed_loop_outputs, final_state, one_step_kernel
+from s4forecast.ssm.kernels import conj_pair
+from s4forecast.ssm.systems import build_ssm
+
+ONE_STEP_WEIGHT = 1.0  # weight of the auxiliary one-step loss (SpaceTime adds it unweighted)
+
+
+class ClosedLoopDecoder(nn.Module):
+    """H SSMs of ``options``' mode with a learned feedback K (zero at the start: the open-loop system with
+    no input over the horizon). ``forward`` u (B, L, H) -> (outputs over T horizon tokens (B, T, H), the
+    one-step predictions of u[:, 1:] (B, L-1, H))."""
+
+    def __init__(self, options: S4Options, seed: int = 0):
+        super().__init__()
+        self.ssm = build_ssm(options.mode, options.d_model, **options.ssm_kwargs(None, seed))
+        self.K = nn.Parameter(torch.zeros(options.d_model, self.ssm.state_size, 2))  # complex, stored as (re, im)
+
+    def matrices(self, rate: float = 1.0):
+        """(Ā, B̄, C, K) of the full state (H, N, N), (H, N) x 3, complex, every Δ times ``rate``; K of a
+        conjugate-pair system comes in conjugate pairs (so that ``K x`` is real), a real system's K is real."""
+        A, B, C, dt = self.ssm.ssm_matrices()
+        A_bar, B_bar = discretize.dense(A, B, (dt * rate).to(A.dtype), self.ssm.discretization)
+        K = torch.view_as_complex(self.K)
+        K = conj_pair(K) if self.ssm.state_size < A.shape[-1] else K.real.to(K.dtype)
+        return A_bar, B_bar, C.to(A_bar.dtype), K.to(A_bar.dtype)
+
+    def forward(self, u: torch.Tensor, T: int, rate: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        A_bar, B_bar, C, K = self.matrices(rate)
+        x = final_state(A_bar, B_bar, u)
+        y = closed_loop_outputs(A_bar, B_bar, C, K, x, T).to(u.dtype)
+        if u.shape[1] == 1:  # a context of one token predicts nothing
+            return y, u[:, :0]
+        kernel = one_step_kernel(A_bar, B_bar, K, u.shape[1] - 1).to(u.dtype)  # (H, L-1)
+        predicted = conv(u[:, :-1].transpose(1, 2), kernel).transpose(1, 2)
+        return y, predicted
+
+
+class ClosedLoopNetwork(LookbackNetwork):
+    """The closed-loop layout's network (see :class:`~s4forecast.forecasting.lookback.LookbackNetwork`
+    for the arguments). Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
+
+    def make_head(self, d_model: int) -> nn.Linear:
+        """The decoder, and the map of each rolled-out token to its ``patch_len`` steps."""
+        self.n_out = math.ceil((self.output_chunk_shift + self.output_chunk_length) / self.patch_len)
+        self.decoder = ClosedLoopDecoder(self.encoder.options)
+        self.activation = nn.GELU()
+        self.one_step_loss: torch.Tensor | None = None  # the last training batch's auxiliary loss
+        return nn.Linear(d_model, self.patch_len * self.series_dim * self.nr_params)
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        y, predicted = self.decoder(h, self.n_out, self.encoder_rate())
+        if self.training and h.shape[1] > 1:
+            target = h[:, 1:].detach()
+            self.one_step_loss = ((predicted - target) ** 2).mean() / (target**2).mean().clamp_min(1e-8)
+        steps = self.head(self.head_dropout(self.activation(y)))  # (B', n_out, patch_len * series_dim * nr)
+        steps = steps.reshape(h.shape[0], self.n_out * self.patch_len, -1)
+        return steps[:, self.output_chunk_shift : self.output_chunk_shift + self.output_chunk_length]
+
+    def _compute_loss(self, output: PLModuleOutput, target, criterion, sample_weight):
+        loss = super()._compute_loss(output, target, criterion, sample_weight)
+        if self.training and self.one_step_loss is not None:
+            loss = loss + ONE_STEP_WEIGHT * self.one_step_loss
+        return loss

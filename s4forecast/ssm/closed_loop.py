@@ -1,0 +1,54 @@
+"""Closed-loop rollout of a discrete SSM (SpaceTime, Zhang et al., ICLR 2023, Sec. 3.2 "closed-loop").
+
+Over the context the system runs open loop on its inputs (S4 eq. 3, ``x_{-1} = 0``)::
+
+    x_t = Ā x_{t-1} + B̄ u_t,    y_t = C x_t,    t = 0..L-1
+
+and its state ``x_{L-1}`` summarises the context. Over the horizon no input is observed: the next input
+is predicted from the state by a learned feedback, ``u_{t+1} = K x_t``, so the horizon runs on the closed
+loop ``x_{t+1} = (Ā + B̄K) x_t`` and
+
+    y_{L-1+j} = C (Ā + B̄K)^j x_{L-1},    j = 1..T.
+
+``K`` is trained by the one-step predictions over the context, ``û_{t+1} = K x_t = Σ_{i<=t} K Ā^{t-i} B̄ u_i``
+(a causal convolution with the kernel ``K Ā^j B̄``), against the inputs that followed.
+
+Shapes: Ā (H, N, N), B̄, C, K (H, N), complex (a conjugate-pair system's full state, as
+``ssm_matrices()`` gives it; the outputs are real parts), u (B, L, H) real. The powers are dense, by
+repeated squaring (:func:`krylov`): O(N^3 log L + N^2 L) per channel, whatever the SSM's structure (Ā + B̄K
+is neither diagonal nor S4's DPLR in Ā's eigenbasis).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def krylov(M: torch.Tensor, v: torch.Tensor, L: int) -> torch.Tensor:
+    """The Krylov sequence ``(v, M v, ..., M^{L-1} v)``: M (..., N, N), v (..., N) -> (..., L, N), by doubling
+    (the first m vectors times M^m give the next m): ceil(log2 L) products instead of L."""
+    out, power = v[..., None, :], M
+    while out.shape[-2] < L:
+        out = torch.cat([out, out @ power.transpose(-1, -2)], -2)  # rows (M^j v)^T (M^m)^T = (M^{j+m} v)^T
+        if out.shape[-2] < L:
+            power = power @ power
+    return out[..., :L, :]
+
+
+def final_state(A_bar: torch.Tensor, B_bar: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The state after the context, ``x_{L-1} = Σ_t Ā^{L-1-t} B̄ u_t``: u (B, L, H) -> (B, H, N)."""
+    columns = krylov(A_bar, B_bar, u.shape[1])  # (H, L, N): Ā^j B̄
+    return torch.einsum("hjn,bjh->bhn", columns.flip(-2), u.to(columns.dtype))
+
+
+def closed_loop_outputs(A_bar, B_bar, C, K, x: torch.Tensor, T: int) -> torch.Tensor:
+    """``y_{L-1+j} = Re C (Ā + B̄K)^j x``, j = 1..T: x (B, H, N) -> (B, T, H)."""
+    closed = A_bar + B_bar[..., :, None] * K[..., None, :]
+    rows = krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]  # (H, T, N): C (Ā + B̄K)^j as rows
+    return torch.einsum("htn,bhn->bth", rows, x).real
+
+
+def one_step_kernel(A_bar, B_bar, K, L: int) -> torch.Tensor:
+    """The kernel ``Re K Ā^j B̄`` (H, L) of the one-step predictions ``û_{t+1} = Σ_{i<=t} k_{t-i} u_i``."""
+    rows = krylov(A_bar.transpose(-1, -2), K, L)  # (H, L, N): K Ā^j as rows
+    return (rows * B_bar[..., None, :]).sum(-1).real
