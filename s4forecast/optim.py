@@ -12,8 +12,22 @@ from s4forecast.ssm.systems import SSM
 
 
 def param_groups(model: nn.Module, lr: float, weight_decay: float = 0.0, ssm_lr: float | None = None) -> list[dict]:
-    """Two groups for ``torch.optim``: every other parameter with (lr, weight_decay); SSM parameters
-    with ``ssm_lr`` (default ``lr``) and weight decay 0. Empty groups are left out."""
+    """The parameter groups S4 trains with (App. D.2): SSM parameters at their own rate, no weight decay.
+
+    Parameters
+    ----------
+    model
+        Any module; its SSMs (:class:`~s4forecast.ssm.systems.SSM`) are found among its submodules.
+    lr, weight_decay
+        Of every parameter outside the SSMs.
+    ssm_lr
+        Of the SSM parameters (Λ, P, B, C, Δ); None: ``lr``.
+
+    Returns
+    -------
+    list of dict
+        Groups for ``torch.optim`` (``params``, ``lr``, ``weight_decay``); empty groups are left out.
+    """
     ssm_ids = {id(p) for m in model.modules() if isinstance(m, SSM) for p in m.parameters()}
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [

@@ -7,6 +7,8 @@ import pkgutil
 import re
 from pathlib import Path
 
+import pytest
+
 import s4forecast
 
 API = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
@@ -55,3 +57,82 @@ def undocumented(module_name: str) -> list[str]:
 
 def test_every_public_name_in_the_reference_has_a_docstring():
     assert [name for m in documented_modules() for name in undocumented(m)] == []
+
+
+# The front door: what a user calls first (the package's exports, the contracts, the jobs the CLI runs).
+# Each carries numpydoc sections that name every parameter and say what it returns.
+FRONT_DOOR = [
+    "s4forecast.nn.s4layer.S4Layer",
+    "s4forecast.nn.s4layer.S4Layer.conv_kernel",
+    "s4forecast.nn.s4layer.S4Layer.ssm_matrices",
+    "s4forecast.nn.s4layer.S4Layer.forward",
+    "s4forecast.nn.s4layer.S4Layer.setup_step",
+    "s4forecast.nn.s4layer.S4Layer.default_state",
+    "s4forecast.nn.s4layer.S4Layer.step",
+    "s4forecast.nn.encoder.S4Block",
+    "s4forecast.nn.encoder.S4Block.forward",
+    "s4forecast.nn.encoder.S4Block.step",
+    "s4forecast.nn.encoder.S4Encoder",
+    "s4forecast.nn.encoder.S4Encoder.forward",
+    "s4forecast.nn.encoder.S4Encoder.setup_step",
+    "s4forecast.nn.encoder.S4Encoder.default_state",
+    "s4forecast.nn.encoder.S4Encoder.step",
+    "s4forecast.nn.options.S4Options",
+    "s4forecast.ssm.cauchy.cauchy",
+    "s4forecast.optim.param_groups",
+    "s4forecast.forecasting.s4_model.S4Model",
+    "s4forecast.classification.model.S4Classifier",
+    "s4forecast.classification.model.S4Classifier.forward",
+    "s4forecast.forecasting.job.run",
+    "s4forecast.classification.job.classify",
+    "s4forecast.tune.sweep.run_sweep",
+    "s4forecast.data.informer.load_informer",
+]
+
+
+def resolve(dotted: str):
+    """The object at ``module.path.Name.attr``: the longest importable prefix, then attributes."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(dotted)
+
+
+def section(doc: str, title: str) -> list[str] | None:
+    """The lines of numpydoc section ``title`` up to the next section (None when absent)."""
+    lines = doc.splitlines()
+    headers = [i for i in range(len(lines) - 1) if lines[i].strip() and set(lines[i + 1].strip()) == {"-"}]
+    for k, i in enumerate(headers):
+        if lines[i].strip() == title:
+            return lines[i + 2 : headers[k + 1] if k + 1 < len(headers) else len(lines)]
+    return None
+
+
+@pytest.mark.parametrize("dotted", FRONT_DOOR)
+def test_front_door_docstrings_are_numpydoc(dotted):
+    obj = resolve(dotted)
+    doc = inspect.getdoc(obj) or ""
+    if inspect.isclass(obj):
+        doc += "\n" + (inspect.getdoc(obj.__init__) if "__init__" in vars(obj) and obj.__init__.__doc__ else "")
+        signature = inspect.signature(obj.__init__)
+    else:
+        signature = inspect.signature(obj)
+    params = [
+        ("**" if p.kind is p.VAR_KEYWORD else "") + name
+        for name, p in signature.parameters.items()
+        if name not in ("self", "kwargs")
+    ]
+    if params:
+        body = section(doc, "Parameters")
+        assert body is not None, f"{dotted}: no Parameters section"
+        named = {n.strip() for line in body if line and not line[0].isspace() for n in line.split(":")[0].split(",")}
+        assert set(params) <= named, f"{dotted}: parameters not described: {sorted(set(params) - named)}"
+    returns = signature.return_annotation
+    if not inspect.isclass(obj) and returns not in (None, "None", inspect.Signature.empty):
+        assert section(doc, "Returns") is not None, f"{dotted}: no Returns section"

@@ -68,9 +68,33 @@ def classify(
     progress: bool = True,
     resume_from: str | Path | None = None,
 ) -> dict:
-    """Train (or continue) the run of ``config`` and test its best val checkpoint. ``resume_from``: an
-    :func:`~s4forecast.classification.run_state.export_run` file to continue from, unless the run dir
-    holds a run further along."""
+    """Train (or continue) the run of ``config`` and test its best val checkpoint.
+
+    The run lives in its runs directory (checkpoints every few minutes and at each epoch's end, with the
+    loader's position and the RNG states): the same call continues a stopped run where it stood.
+
+    Parameters
+    ----------
+    config
+        A classify config (``configs/classify/*.yaml``; ``base:`` configs merged under it).
+    data_dir
+        Where the datasets are; None: ``$S4FORECAST_DATA_DIR``.
+    output_dir
+        The parent of the run's directory; None: the config's ``output_dir``, else :func:`runs_dir`.
+    threads
+        torch's thread count for this process; None leaves it.
+    progress
+        Show Lightning's progress bar (a config's ``trainer`` section wins).
+    resume_from
+        An :func:`~s4forecast.classification.run_state.export_run` file to continue from, unless the runs
+        directory holds a run further along.
+
+    Returns
+    -------
+    dict
+        The test metrics (``test_acc``, ``test_loss``), params, epochs, the best checkpoint, val accuracy per
+        epoch and wall time; also written to the run's ``result.json``.
+    """
     start = time.perf_counter()
     cfg = load_config(config)
     import pytorch_lightning as pl

@@ -40,6 +40,41 @@ def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torc
 
 
 class S4Classifier(pl.LightningModule):
+    """A sequence classifier (Lightning): an S4 encoder, pooling over positions, a linear decoder (S4 Sec. 4.2:
+    sequential images, Long Range Arena). Trained with AdamW, SSM parameters at their own rate without weight
+    decay (:func:`~s4forecast.optim.param_groups`), cross-entropy loss, accuracy logged per stage.
+
+    Parameters
+    ----------
+    d_input
+        The input's feature size (the embedding size with ``vocab_size``).
+    n_classes
+        The number of classes.
+    d_model, n_layers, d_state, mode, init, discretization, rank, dropout, prenorm, norm, bidirectional, dt_min, dt_max, backend, convolution, activation, postact
+        The encoder's :class:`~s4forecast.nn.options.S4Options`.
+    l_max
+        The length the NPLR kernels are parametrised for (Sec. 3.3); None: C itself.
+    vocab_size
+        Token inputs (ids in [0, vocab_size), 0 the padding) embedded to ``d_input``; None: float inputs.
+    pooling
+        ``mean`` over all positions, ``length-mean`` over each sequence's valid ones, or ``last`` valid
+        position.
+    lr, weight_decay
+        AdamW's, for every parameter outside the SSMs.
+    ssm_lr
+        The SSM parameters' learning rate (no weight decay); None: ``lr``.
+    schedule
+        ``cosine`` over the trainer's epochs, ``plateau`` (halve after 2 epochs without a lower val loss),
+        or None.
+    dual
+        Two documents a row through the same encoder, classified from [u, v, u*v, u-v] (LRA Retrieval).
+
+    Raises
+    ------
+    ValueError
+        An option out of its range, naming it and what is valid.
+    """
+
     def __init__(
         self,
         d_input: int,
@@ -121,7 +156,20 @@ class S4Classifier(pl.LightningModule):
             raise ValueError(f"labels must lie in [0, n_classes={n}); got {int(y.min())}..{int(y.max())}")
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, L, d_input) or token ids (B, L); with ``dual``, (B, 2, L) token ids and lengths (B, 2)."""
+        """Class logits of a batch of sequences.
+
+        Parameters
+        ----------
+        x
+            (B, L, d_input) floats, or token ids (B, L) with ``vocab_size``; with ``dual``, (B, 2, L) token ids.
+        lengths
+            (B,) valid lengths of right-padded x ((B, 2) with ``dual``), or None.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, n_classes) logits.
+        """
         self.check_inputs(x, lengths)
         if not self.hparams.dual:
             return self.decoder(self._encode(x, lengths))

@@ -132,7 +132,26 @@ def _columns(df: pd.DataFrame, target: str, features: str) -> list[str]:
 
 
 def load_informer(name: str, features: str, lookback: int, data_dir=None, download: bool = True) -> InformerSplits:
-    """Informer protocol splits of a dataset. ``features``: ``S`` (target column) or ``M`` (all columns)."""
+    """A dataset split by the Informer protocol (borders of Zhou et al. 2021, train-fitted scaler).
+
+    Parameters
+    ----------
+    name
+        ETTh1, ETTh2, ETTm1, WTH or ECL.
+    features
+        ``S`` (the target column) or ``M`` (all columns).
+    lookback
+        Steps of lead-in that val and test get from the split before them.
+    data_dir
+        Where the CSV files are; None: ``$S4FORECAST_DATA_DIR``, else the cache.
+    download
+        Fetch a missing file from its public location, checked against its checksum.
+
+    Returns
+    -------
+    InformerSplits
+        Scaled train / val / test series, the scaler and the columns.
+    """
     df = read_frame(name, data_dir, download)
     spec = DATASETS[name]
     return split_frame(df, _columns(df, spec.target, features), spec.split, lookback)

@@ -46,7 +46,26 @@ def load_config(path: str | Path, data: dict | None = None) -> dict:
 
 
 def run(config_path: str | Path, data_dir=None, output_dir=None, progress: bool = True, data: dict | None = None) -> dict:
-    """Fit, score and plot the config's model on its data (or on ``data``, a ``data/sources.py`` mapping)."""
+    """The main job: fit the config's S4Model, forecast every test window, score and plot.
+
+    Parameters
+    ----------
+    config_path
+        A forecast config (``configs/forecast/*.yaml``).
+    data_dir
+        Where the datasets are; None: ``$S4FORECAST_DATA_DIR``, else downloaded with a checksum.
+    output_dir
+        Where ``<name>_metrics.json`` and ``<name>_forecast.png`` go; None: the config's, else ``outputs``.
+    progress
+        Show Lightning's progress bars.
+    data
+        A ``data/sources.py`` mapping (a user's CSV, ...) in place of the config's data.
+
+    Returns
+    -------
+    dict
+        dataset, features, horizon, lookback, mse, mae, test_windows, wall_time_s.
+    """
     cfg = load_config(config_path, data)
     from s4forecast.data.sources import load_splits
     from s4forecast.forecasting.evaluation import scores, test_windows

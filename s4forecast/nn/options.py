@@ -32,14 +32,45 @@ def is_positive_finite(x) -> bool:
 
 @dataclass(frozen=True)
 class S4Options:
-    """Options of an S4 encoder (its blocks and layers); invalid values raise ValueError at construction.
+    """Options of an S4 encoder (its blocks and layers); invalid values raise ValueError at construction,
+    naming the option and what is valid. Frozen: built once at a front end and handed down.
 
-    ``d_model`` H channels, ``n_layers`` blocks, ``d_state`` N (even for nplr/diag: conjugate pairs),
-    ``mode`` nplr (S4) / diag (S4D) / dense (LSSL reference), ``init`` a HiPPO measure (or an S4D init for
-    diag), ``discretization`` bilinear / zoh, ``rank`` of the low-rank term, ``dt_min``/``dt_max`` the
-    log-uniform range of the initial Δ, ``backend`` the Cauchy backend, ``convolution`` how the kernel is
-    applied (``auto``: a Toeplitz product up to 64 positions, else FFT; ``fft``; ``direct``), ``activation`` and ``postact``
-    (glu: Linear(H, 2H) + GLU; linear: Linear(H, H)) of each layer, ``dropout``, ``prenorm``, ``norm``.
+    Parameters
+    ----------
+    d_model
+        H, the channels of every layer.
+    n_layers
+        The number of blocks.
+    d_state
+        N, each SSM's state size (even for nplr / diag: conjugate pairs).
+    mode
+        ``nplr`` (S4) / ``diag`` (S4D) / ``dense`` (LSSL reference).
+    init
+        A HiPPO measure (legs, legt, lagt, fout, random), or for diag an S4D init (diag-lin, diag-inv,
+        diag-legs).
+    discretization
+        ``bilinear`` / ``zoh`` (nplr: bilinear only).
+    rank
+        The rank of nplr's low-rank term (legt and fout need 2).
+    dt_min, dt_max
+        The log-uniform range of the initial Δ (App. D.2).
+    bidirectional
+        Every layer also reads the sequence backwards.
+    backend
+        The Cauchy kernel's backend (auto, naive, torch, keops, triton).
+    convolution
+        How the kernel is applied: ``auto`` (a Toeplitz product up to 64 positions, else FFT), ``fft``,
+        ``direct``.
+    activation
+        Each layer's nonlinearity (gelu, silu, relu, tanh, identity).
+    postact
+        Each layer's output map: ``glu`` (Linear(H, 2H) + GLU) or ``linear`` (Linear(H, H)).
+    dropout
+        In [0, 1).
+    prenorm
+        Normalise before each layer (True) or after its residual sum.
+    norm
+        ``layer`` or ``batch``.
     """
 
     d_model: int = 128

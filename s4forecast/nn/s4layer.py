@@ -78,11 +78,49 @@ def check_rate(rate: float) -> None:
 
 
 class S4Layer(nn.Module):
-    """S4 layer. (B, L, H) -> (B, L, H); causal unless ``bidirectional``.
+    """S4 layer: H independent SSMs convolved with their input (S4 eq. 5), then activation, dropout and a
+    channel-mixing output map. (B, L, H) -> (B, L, H); causal unless ``bidirectional``.
 
-    ``mode``: ``nplr`` (S4, Algorithm 1), ``diag`` (S4D) or ``dense`` (LSSL reference).
-    ``init``: a HiPPO measure (legs, legt, lagt, fout, random) or, for diag, diag-lin/diag-inv/diag-legs.
-    ``postact='glu'`` mixes channels with Linear(H, 2H) + GLU, ``'linear'`` with Linear(H, H).
+    Parameters
+    ----------
+    d_model
+        H, the number of channels (one SSM each).
+    d_state
+        N, the state size of each SSM (even for ``nplr``/``diag``: conjugate pairs).
+    l_max
+        The length the NPLR kernel is parametrised for (C̃ = C (I - Ā^l_max), Sec. 3.3); None: C itself.
+    mode
+        ``nplr`` (S4, Algorithm 1), ``diag`` (S4D) or ``dense`` (LSSL reference).
+    init
+        A HiPPO measure (legs, legt, lagt, fout, random) or, for diag, diag-lin / diag-inv / diag-legs.
+    discretization
+        ``bilinear`` (S4 eq. 3) or ``zoh`` (diag and dense).
+    bidirectional
+        A second SSM reads the sequence backwards (no recurrent view then).
+    dt_min, dt_max
+        The log-uniform range of each channel's initial step size Δ (App. D.2).
+    backend
+        The Cauchy kernel's backend (:func:`~s4forecast.ssm.cauchy.cauchy`): auto, torch, keops, triton.
+    convolution
+        ``auto``, ``fft`` or ``direct`` (:func:`~s4forecast.nn.conv.conv`).
+    rank
+        The rank of the low-rank term of ``nplr`` (legs needs 1, fout and legt 2).
+    activation
+        The pointwise nonlinearity after the convolution (gelu, silu, relu, tanh, identity).
+    postact
+        ``glu``: Linear(H, 2H) + GLU; ``linear``: Linear(H, H).
+    dropout
+        Dropout after the activation.
+    seed
+        The seed of the HiPPO ``random`` measure.
+    options
+        An :class:`~s4forecast.nn.options.S4Options` that replaces all the options above (an encoder passes
+        its own down); its ``d_model`` must be this layer's.
+
+    Raises
+    ------
+    ValueError
+        An option out of its range, naming it and what is valid.
     """
 
     def __init__(
@@ -106,10 +144,6 @@ class S4Layer(nn.Module):
         *,
         options: S4Options | None = None,
     ):
-        """The keywords are :class:`~s4forecast.nn.options.S4Options` fields (validated there, naming the
-        one that is wrong); ``options`` replaces them all (an encoder passes its own down), and its
-        ``d_model`` must be this layer's. ``l_max`` is the length the NPLR kernel is parametrised for
-        (Sec. 3.3), ``seed`` the HiPPO ``random`` measure's."""
         super().__init__()
         if options is None:
             options = S4Options(
@@ -147,7 +181,19 @@ class S4Layer(nn.Module):
         )
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
-        """Real kernel (H, L); (2, H, L) when bidirectional (forward, backward).
+        """The convolution kernel K̄ (S4 eq. 5) of every channel's SSM.
+
+        Parameters
+        ----------
+        L
+            The kernel length (positive integer).
+        rate
+            Multiplies every Δ (S4 Sec. 4.3).
+
+        Returns
+        -------
+        torch.Tensor
+            Real (H, L); (2, H, L) when bidirectional (forward, backward).
 
         Without autograd (validation, prediction) the kernel is kept and reused while L, the rate and
         the values of the SSM's parameters and buffers stay the same: it does not depend on the input,
@@ -185,13 +231,34 @@ class S4Layer(nn.Module):
         return torch.stack(k) if self.bidirectional else k[0]
 
     def ssm_matrices(self):
-        """(A (H, N, N) complex, B (H, N), C (H, N), dt (H,)) of the forward SSM; see SSM.ssm_matrices."""
+        """The forward SSM's continuous system as dense matrices (:meth:`~s4forecast.ssm.systems.SSM.ssm_matrices`).
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (A (H, N, N), B (H, N), C (H, N)) complex, conjugate pairs expanded, and Δ (H,) real.
+        """
         return tuple(t.resolve_conj() for t in self.ssm[0].ssm_matrices())  # plain tensors: .numpy() works
 
     def forward(self, x: torch.Tensor, rate: float = 1.0, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, L, H) -> (B, L, H). ``lengths`` (B,) marks x as right-padded: the convolution reads only
-        each sequence's first ``lengths[b]`` positions, so a bidirectional layer's output there is the
-        unpadded sequence's (a causal one never reads ahead, with or without it)."""
+        """Apply the layer to a sequence (convolution view).
+
+        Parameters
+        ----------
+        x
+            (B, L, H) real, finite.
+        rate
+            Multiplies every Δ (S4 Sec. 4.3).
+        lengths
+            (B,) or None: x is right-padded and the convolution reads only each sequence's first
+            ``lengths[b]`` positions, so a bidirectional layer's output there is the unpadded sequence's
+            (a causal one never reads ahead, with or without it).
+
+        Returns
+        -------
+        torch.Tensor
+            (B, L, H).
+        """
         check_sequence(x, self.d_model, self.D.dtype)
         check_rate(rate)
         return self.unchecked_forward(x, rate, length_mask(lengths, x))
@@ -217,19 +284,49 @@ class S4Layer(nn.Module):
 
     # -- recurrent view (S4 Sec. 3.1); unidirectional only -------------------------------------
     def setup_step(self, rate: float = 1.0) -> None:
-        """Prepare the recurrent view (S4 Sec. 2, eq. 3) from the current parameters, every Δ times ``rate``;
-        needed before :meth:`step` and again after the parameters change."""
+        """Prepare the recurrent view (S4 Sec. 2, eq. 3) from the current parameters; needed before
+        :meth:`step` and again after the parameters change.
+
+        Parameters
+        ----------
+        rate
+            Multiplies every Δ (S4 Sec. 4.3).
+        """
         if self.bidirectional:
             raise RuntimeError("a bidirectional S4 layer reads the future and has no recurrent view")
         check_rate(rate)
         self.ssm[0].setup_step(rate)
 
     def default_state(self, batch_size: int) -> torch.Tensor:
-        """The zero state of :meth:`step` for ``batch_size`` sequences: (batch_size, H, N_state) complex."""
+        """The zero state of :meth:`step`.
+
+        Parameters
+        ----------
+        batch_size
+            The number of sequences stepped together.
+
+        Returns
+        -------
+        torch.Tensor
+            (batch_size, H, N_state) complex zeros (N_state = N/2 for conjugate-pair modes).
+        """
         return self.ssm[0].default_state(batch_size)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x_t (B, H) -> (y_t (B, H), new state); equals ``forward`` one position at a time."""
+        """One position of the recurrent view (S4 eq. 3); equals :meth:`forward` one position at a time.
+
+        Parameters
+        ----------
+        x_t
+            (B, H) real: the input at one position.
+        state
+            (B, H, N_state) complex, as :meth:`default_state` or the previous step returned it.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            The output y_t (B, H) and the new state.
+        """
         ssm = self.ssm[0]
         check_step(x_t, state, (ssm.H, ssm.state_size), ssm.log_dt.dtype.to_complex(), self.d_model)
         y, state = self.ssm[0].step(x_t, state)

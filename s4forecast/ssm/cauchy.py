@@ -382,7 +382,32 @@ def cauchy_products(left, right, z: torch.Tensor, w: torch.Tensor, backend: str 
 
 
 def cauchy(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: str = "auto", conj: bool = False) -> torch.Tensor:
-    """Cauchy kernel. v (..., N) and w (..., N) complex, z (L,) complex -> (..., L) complex."""
+    """The Cauchy kernel ``k(z_l) = Σ_n v_n / (z_l - w_n)`` (S4 Sec. 3.3, Lemma C.3's core), by ``backend``.
+
+    Parameters
+    ----------
+    v, w
+        (..., N) complex of the same shape: numerators and poles.
+    z
+        (L,) complex: the evaluation points.
+    backend
+        ``auto`` (triton on CUDA, keops where it compiles, else torch), ``torch``, ``keops``, ``triton`` or
+        ``naive`` (the O(N L)-memory reference); an explicit backend that cannot run here is an error that
+        says why.
+    conj
+        Add each pole's conjugate pair, ``v_n / (z - w_n) + conj(v_n) / (z - conj(w_n))``, from the N stored
+        halves.
+
+    Returns
+    -------
+    torch.Tensor
+        (..., L) complex.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Shapes that do not fit, or real inputs.
+    """
     if v.shape != w.shape or z.dim() != 1:
         raise ValueError(
             f"cauchy expects v (..., N), w (..., N) of equal shape and z (L,); got v {tuple(v.shape)}, w {tuple(w.shape)}, z {tuple(z.shape)}"

@@ -243,8 +243,31 @@ def run_sweep(
     progress: bool = True,
     data: dict | None = None,
 ) -> optuna.Study:
-    """Add ``n_trials`` trials to the config's study, spread over ``workers`` processes; with ``data`` (a
-    ``data/sources.py`` mapping), to the study of the config's sweep on that data (:func:`on_data`)."""
+    """Add trials to the config's Optuna study (created or resumed in its storage).
+
+    Parameters
+    ----------
+    config_path
+        A sweep config (``configs/sweep/*.yaml``): the study, its space, sampler, pruner and objective.
+    n_trials
+        How many trials to add to those that ended.
+    url
+        The study's storage (SQLAlchemy URL); None: a SQLite file under the sweeps directory.
+    workers
+        Processes that run trials side by side (one torch thread each).
+    data_dir
+        Where the datasets are; None: ``$S4FORECAST_DATA_DIR``.
+    progress
+        Report each finished trial.
+    data
+        A ``data/sources.py`` mapping: sweep the config's space on that data, in a study of its own
+        (:func:`on_data`).
+
+    Returns
+    -------
+    optuna.Study
+        The study, reloaded after the trials.
+    """
     cfg = load_config(config_path)
     if data is not None:
         cfg = on_data(cfg, data)
