@@ -123,3 +123,20 @@ def test_zero_feedback_is_the_open_loop_system_without_input():
             [(C * (torch.linalg.matrix_power(A_bar, j) @ x[..., None])[..., 0]).sum(-1).real for j in range(1, 5)], 1
         )
     np.testing.assert_allclose(outputs.numpy(), expected.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["nplr", "diag"])
+def test_frozen_rollout_is_the_same_linear_map(mode):
+    """freeze_kernel (for export): the rollout as one real (H, T, L) map gives the same outputs."""
+    decoder = ClosedLoopDecoder(S4Options(d_model=3, d_state=8, mode=mode)).double()
+    with torch.no_grad():
+        decoder.K.normal_(0, 0.3)
+    u = torch.randn(2, 11, 3, dtype=torch.float64)
+    with torch.no_grad():
+        expected, _ = decoder(u, 7, rate=0.5)
+        decoder.freeze_kernel(11, 7, rate=0.5)
+        frozen, predicted = decoder(u, 7)
+    torch.testing.assert_close(frozen, expected)
+    assert predicted.shape[1] == 0
+    decoder.unfreeze_kernel()
+    assert decoder._frozen_map is None

@@ -1,5 +1,5 @@
 """S4Model exported to ONNX (Darts' ``to_onnx``, kernels as constants) forecasts with onnxruntime alone as
-``predict`` does, per step (FFT convolution) and over patches (Toeplitz product), masked and lookback."""
+``predict`` does, per step (FFT convolution) and over patches (Toeplitz product), in every layout."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ TRAINER = quiet_trainer()
         (48, {"patch_len": 1}),  # 56 positions: FFT convolution
         (48, {"patch_len": 8}),  # 7 positions: Toeplitz product
         (48, {"patch_len": 8, "layout": "lookback"}),
+        (48, {"patch_len": 8, "layout": "closed_loop"}),
+        (48, {"patch_len": 1, "layout": "closed_loop", "mode": "diag", "init": "diag-lin", "discretization": "zoh"}),
         (48, {"patch_len": 1, "mode": "diag", "init": "diag-lin", "discretization": "zoh"}),
     ],
 )
@@ -37,6 +39,7 @@ def test_onnxruntime_forecast_equals_predict(tmp_path, icl, options):
     onnx_forecast = run_onnx_prediction(n=8, session=ort.InferenceSession(path), series=series)
     np.testing.assert_allclose(onnx_forecast.values(), model.predict(8, series=series).values(), rtol=1e-5, atol=1e-5)
     assert all(layer._frozen_kernel is None for layer in model.model.encoder.blocks.modules() if hasattr(layer, "_frozen_kernel"))
+    assert getattr(getattr(model.model, "decoder", None), "_frozen_map", None) is None
 
 
 def test_export_before_fit_is_refused(tmp_path):

@@ -29,7 +29,7 @@ from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.nn import S4Options
 from s4forecast.nn.conv import conv
 from s4forecast.ssm import discretize
-from s4forecast.ssm.closed_loop import closed_loop_outputs, final_state, one_step_kernel
+from s4forecast.ssm.closed_loop import closed_loop_outputs, context_to_horizon, final_state, one_step_kernel
 from s4forecast.ssm.kernels import conj_pair
 from s4forecast.ssm.systems import build_ssm
 
@@ -45,6 +45,7 @@ class ClosedLoopDecoder(nn.Module):
         super().__init__()
         self.ssm = build_ssm(options.mode, options.d_model, **options.ssm_kwargs(None, seed))
         self.K = nn.Parameter(torch.zeros(options.d_model, self.ssm.state_size, 2))  # complex, stored as (re, im)
+        self._frozen_map: torch.Tensor | None = None  # freeze_kernel(): the rollout as a constant (H, T, L)
 
     def matrices(self, rate: float = 1.0):
         """(Ā, B̄, C, K) of the full state (H, N, N), (H, N) x 3, complex, every Δ times ``rate``; K of a
@@ -55,7 +56,22 @@ class ClosedLoopDecoder(nn.Module):
         K = conj_pair(K) if self.ssm.state_size < A.shape[-1] else K.real.to(K.dtype)
         return A_bar, B_bar, C.to(A_bar.dtype), K.to(A_bar.dtype)
 
+    def freeze_kernel(self, L: int, T: int, rate: float = 1.0) -> None:
+        """Keep the rollout of T tokens from a context of L as one real constant (H, T, L)
+        (:func:`~s4forecast.ssm.closed_loop.context_to_horizon`), which :meth:`forward` applies (with no
+        one-step predictions) until :meth:`unfreeze_kernel`: for export (ONNX has no complex numbers)."""
+        with torch.no_grad():
+            self._frozen_map = context_to_horizon(*self.matrices(rate), L, T).to(self.K.dtype)
+
+    def unfreeze_kernel(self) -> None:
+        """Compute the rollout from the parameters again (undo :meth:`freeze_kernel`)."""
+        self._frozen_map = None
+
     def forward(self, u: torch.Tensor, T: int, rate: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._frozen_map is not None:
+            return torch.einsum("htl,blh->bth", self._frozen_map.to(u.dtype), u), u[:, :0]
+        if torch.compiler.is_exporting():
+            raise RuntimeError("a closed-loop decoder is exported as a constant map: call freeze_kernel(L, T, rate) first")
         A_bar, B_bar, C, K = self.matrices(rate)
         x = final_state(A_bar, B_bar, u)
         y = closed_loop_outputs(A_bar, B_bar, C, K, x, T).to(u.dtype)

@@ -14,17 +14,22 @@ from contextlib import contextmanager
 
 from torch import nn
 
+from s4forecast.forecasting.closed_loop import ClosedLoopDecoder
 from s4forecast.nn import S4Layer
 
 
 @contextmanager
 def frozen_kernels(network: nn.Module) -> Iterator[None]:
     """Every S4 layer of ``network`` (a layout's network: ``n_tokens`` encoder positions, ``rate``) with its
-    kernel frozen for the duration (:meth:`S4Layer.freeze_kernel`)."""
-    layers = [m for m in network.modules() if isinstance(m, S4Layer)]
+    kernel frozen for the duration (:meth:`S4Layer.freeze_kernel`), and a closed-loop decoder's rollout
+    (``n_out`` tokens from the ``n_tokens`` of the context: :meth:`ClosedLoopDecoder.freeze_kernel`)."""
+    layers = [m for m in network.modules() if isinstance(m, (S4Layer, ClosedLoopDecoder))]
     rate = float(network.rate)
     for layer in layers:
-        layer.freeze_kernel(network.n_tokens, rate)
+        if isinstance(layer, ClosedLoopDecoder):
+            layer.freeze_kernel(network.n_tokens, network.n_out, rate)
+        else:
+            layer.freeze_kernel(network.n_tokens, rate)
     try:
         yield
     finally:

@@ -48,6 +48,15 @@ def closed_loop_outputs(A_bar, B_bar, C, K, x: torch.Tensor, T: int) -> torch.Te
     return torch.einsum("htn,bhn->bth", rows, x).real
 
 
+def context_to_horizon(A_bar, B_bar, C, K, L: int, T: int) -> torch.Tensor:
+    """The rollout as one real linear map of the context, ``y_{L-1+j} = Σ_t W[:, j-1, t] u_t`` with
+    ``W[:, j-1, t] = Re C (Ā + B̄K)^j Ā^{L-1-t} B̄``: (H, T, L) (the closed loop is linear in its inputs)."""
+    closed = A_bar + B_bar[..., :, None] * K[..., None, :]
+    rows = krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]  # (H, T, N)
+    columns = krylov(A_bar, B_bar, L).flip(-2)  # (H, L, N): Ā^{L-1-t} B̄
+    return (rows @ columns.transpose(-1, -2)).real
+
+
 def one_step_kernel(A_bar, B_bar, K, L: int) -> torch.Tensor:
     """The kernel ``Re K Ā^j B̄`` (H, L) of the one-step predictions ``û_{t+1} = Σ_{i<=t} k_{t-i} u_i``."""
     rows = krylov(A_bar.transpose(-1, -2), K, L)  # (H, L, N): K Ā^j as rows
