@@ -28,7 +28,7 @@ def loop_reference(A_bar, B_bar, C, K, u, T):
     return torch.stack(outputs, 1), torch.stack(predicted, 1)
 
 
-@pytest.mark.parametrize("L", [1, 2, 5, 16, 17])
+@pytest.mark.parametrize("L", [1, 2, 5, 16, 17, 40, 100])
 def test_krylov_is_the_sequence_of_powers(L):
     g = torch.Generator().manual_seed(L)
     M, v = torch.randn(3, 4, 4, generator=g, dtype=torch.float64) / 2, torch.randn(3, 4, generator=g, dtype=torch.float64)

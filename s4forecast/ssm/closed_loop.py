@@ -14,9 +14,9 @@ loop ``x_{t+1} = (Ā + B̄K) x_t`` and
 (a causal convolution with the kernel ``K Ā^j B̄``), against the inputs that followed.
 
 Shapes: Ā (H, N, N), B̄, C, K (H, N), complex (a conjugate-pair system's full state, as
-``ssm_matrices()`` gives it; the outputs are real parts), u (B, L, H) real. The powers are dense, by
-repeated squaring (:func:`krylov`): O(N^3 log L + N^2 L) per channel, whatever the SSM's structure (Ā + B̄K
-is neither diagonal nor S4's DPLR in Ā's eigenbasis).
+``ssm_matrices()`` gives it; the outputs are real parts), u (B, L, H) real. These are the dense forms,
+whatever the SSM's structure (O(N^3 log L) per channel by repeated squaring, :func:`krylov`): the reference
+the decoder's structured recurrence is tested against, and the rollout as one constant map for export.
 """
 
 from __future__ import annotations

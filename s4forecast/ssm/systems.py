@@ -64,8 +64,14 @@ class SSM(nn.Module):
     def setup_step(self, rate: float = 1.0) -> None:
         """Precompute the discrete step operators from the current parameters (no gradient)."""
         with torch.no_grad():
-            self._step_fn = self._make_step(rate)
+            self._step_fn = self.recurrence(rate)
         self._step_snapshot = ValueSnapshot(self)
+
+    def recurrence(self, rate: float = 1.0):
+        """The step operator of the recurrent view (S4 eq. 3) from the current parameters, with autograd (to
+        train through a recurrence: the closed-loop decoder): ``op(u (B, H), x (B, H, N_state)) -> (y (B, H),
+        new x)``, every Δ times ``rate``; :meth:`setup_step` keeps one without gradient for :meth:`step`."""
+        return self._make_step(rate)
 
     def default_state(self, batch_size: int) -> torch.Tensor:
         """Zero state (batch_size, H, N_state) complex."""
