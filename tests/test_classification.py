@@ -321,3 +321,13 @@ def test_export_without_a_run_names_the_missing_checkpoint(tmp_path, monkeypatch
     monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no run to export"):
         export(_tiny_config(tmp_path, "never"), tmp_path / "x.gz")
+
+
+def test_heap_growth_is_limited_under_glibc():
+    """The classify job sets glibc's mmap threshold (variable-length batches fragment the heap); elsewhere
+    it says it did nothing."""
+    import platform
+
+    from s4forecast.classification.job import limit_heap_growth
+
+    assert limit_heap_growth() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
