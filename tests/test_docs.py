@@ -87,6 +87,22 @@ FRONT_DOOR = [
     "s4forecast.classification.job.classify",
     "s4forecast.tune.sweep.run_sweep",
     "s4forecast.data.informer.load_informer",
+    "s4forecast.data.informer.load_csv",
+    "s4forecast.data.sources.csv_source",
+    "s4forecast.data.sources.load_splits",
+    "s4forecast.forecasting.s4_model.S4Model.fit",
+    "s4forecast.forecasting.s4_model.S4Model.predict",
+    "s4forecast.forecasting.s4_model.S4Model.stream",
+    "s4forecast.forecasting.s4_model.S4Model.with_rate",
+    "s4forecast.forecasting.s4_model.S4Model.save",
+    "s4forecast.forecasting.s4_model.S4Model.load",
+    "s4forecast.forecasting.s4_model.S4Model.to_onnx",
+    "s4forecast.forecasting.streaming.S4Stream",
+    "s4forecast.forecasting.streaming.S4Stream.update",
+    "s4forecast.forecasting.streaming.S4Stream.forecast",
+    "s4forecast.forecasting.evaluation.test_windows",
+    "s4forecast.forecasting.evaluation.scores",
+    "s4forecast.forecasting.ridge.ridge_fit",
 ]
 
 
@@ -124,7 +140,7 @@ def test_front_door_docstrings_are_numpydoc(dotted):
     else:
         signature = inspect.signature(obj)
     params = [
-        ("**" if p.kind is p.VAR_KEYWORD else "") + name
+        {p.VAR_KEYWORD: "**", p.VAR_POSITIONAL: "*"}.get(p.kind, "") + name
         for name, p in signature.parameters.items()
         if name not in ("self", "kwargs")
     ]

@@ -158,7 +158,26 @@ def load_informer(name: str, features: str, lookback: int, data_dir=None, downlo
 
 
 def load_csv(path, target: str, features: str, lookback: int, split: str = "ratio", date_col: str = "date") -> InformerSplits:
-    """The same protocol on any CSV with a date column (ETT-family files use ``split='ett-hour'``
-    or ``'ett-minute'``; other data the 70/10/20 ``'ratio'`` split)."""
+    """The Informer protocol on any CSV with a date column.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    target
+        The column to forecast.
+    features
+        ``S`` (the target column) or ``M`` (all columns).
+    lookback
+        Steps of lead-in that val and test get.
+    split
+        ``ratio`` (70 / 10 / 20) for most data; ``ett-hour`` / ``ett-minute`` for ETT-family files.
+    date_col
+        The time column.
+
+    Returns
+    -------
+    InformerSplits
+    """
     df = parse_frame(path, date_col)
     return split_frame(df, _columns(df, target, features), split, lookback)

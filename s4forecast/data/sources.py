@@ -38,7 +38,26 @@ def check_source(data: dict, where: str = "data") -> dict:
 
 
 def csv_source(path, target: str, features: str = "S", date_col: str = "date", split: str = "ratio") -> dict:
-    """The ``data`` mapping of a CSV (the command line's ``--csv``, ``--target``, ``--time-col``)."""
+    """The ``data`` mapping of a CSV (the command line's ``--csv``, ``--target``, ``--time-col``).
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    target
+        The column to forecast.
+    features
+        ``S`` (the target alone) or ``M`` (every column but the time).
+    date_col
+        The time column.
+    split
+        ``ratio`` (70 / 10 / 20), ``ett-hour`` or ``ett-minute`` (the Informer borders).
+
+    Returns
+    -------
+    dict
+        For :func:`load_splits`, ``run(..., data=)`` and ``run_sweep(..., data=)``.
+    """
     return {"source": "csv", "path": str(path), "target": target, "features": features, "date_col": date_col, "split": split}
 
 
@@ -50,7 +69,21 @@ def name_of(data: dict) -> str:
 
 
 def load_splits(data: dict, lookback: int, data_dir=None) -> InformerSplits:
-    """Scaled train / val / test series (val and test with ``lookback`` steps of lead-in) of a ``data`` mapping."""
+    """Scaled train / val / test series of a ``data`` mapping.
+
+    Parameters
+    ----------
+    data
+        ``{"source": "informer", "dataset", "features"}``, a :func:`csv_source` mapping, or a synthetic one.
+    lookback
+        Steps of lead-in that val and test get.
+    data_dir
+        Where the Informer datasets are; None: ``$S4FORECAST_DATA_DIR``.
+
+    Returns
+    -------
+    InformerSplits
+    """
     check_source(data)
     if data["source"] == "informer":
         return load_informer(data["dataset"], data["features"], lookback, data_dir)

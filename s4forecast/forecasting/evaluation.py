@@ -9,7 +9,24 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 
 
 def test_windows(model, test: TimeSeries, lookback: int, horizon: int, verbose: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(forecasts, truth), each (windows, horizon, components): one window per start in the test split."""
+    """Forecast every window of the test split (Informer protocol: stride 1, no retraining).
+
+    Parameters
+    ----------
+    model
+        A fitted Darts forecasting model.
+    test
+        The test split with ``lookback`` steps of lead-in.
+    lookback, horizon
+        The model's context and the forecast length.
+    verbose
+        Darts' progress bar.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (forecasts, truth), each (windows, horizon, components).
+    """
     forecasts = model.historical_forecasts(
         test,
         forecast_horizon=horizon,
@@ -27,7 +44,18 @@ def test_windows(model, test: TimeSeries, lookback: int, horizon: int, verbose: 
 
 
 def scores(forecast: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """``{"mse", "mae"}`` of ``forecast`` against ``truth`` (arrays of one shape), over every value."""
+    """Mean squared and absolute error over every value.
+
+    Parameters
+    ----------
+    forecast, truth
+        Arrays of one shape.
+
+    Returns
+    -------
+    dict
+        ``{"mse": ..., "mae": ...}``.
+    """
     if forecast.shape != truth.shape:
         raise ValueError(f"forecast {forecast.shape} and truth {truth.shape} differ in shape")
     f, t = forecast.reshape(-1, 1), truth.reshape(-1, 1)

@@ -121,8 +121,32 @@ def ridge_fit(
     val_values=None,
     strengths=STRENGTHS,
 ) -> RidgeFit:
-    """The ridge map of ``series_values`` (a list of (T, C) arrays), its strength chosen on ``val_values``
-    (a list of (T, C) arrays) when they hold a window, else on the last fifth of the training windows."""
+    """The closed-form ridge map window -> horizon over every training window of every component.
+
+    Parameters
+    ----------
+    series_values
+        A list of (T, C) arrays.
+    icl, shift, ocl
+        Input length, output shift and output length (Darts' chunk lengths).
+    rin, subtract_last
+        Normalise each window as the network does (reversible instance norm; last-value centring).
+    val_values
+        A list of (T, C) arrays to choose the strength on, when they hold a window; else the last fifth of
+        the training windows.
+    strengths
+        The candidate strengths (times the number of windows, as sklearn's ``alpha``).
+
+    Returns
+    -------
+    RidgeFit
+        weight (ocl, icl), bias (ocl,), the chosen strength and its selection MSE.
+
+    Raises
+    ------
+    ValueError
+        No training window of ``icl + shift + ocl`` steps.
+    """
     val_values = [v for v in (val_values or []) if len(v) >= icl + shift + ocl]
     if val_values:
         train, _ = _moments(series_values, icl, shift, ocl, rin, subtract_last)

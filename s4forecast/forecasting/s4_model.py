@@ -206,15 +206,41 @@ class S4Model(MixedCovariatesTorchModel):
         return build_network(self, train_sample, start)
 
     def fit(self, series, *args, **kwargs):
-        """Darts' ``fit``, after checking every series for NaNs and for enough length."""
+        """Darts' ``fit`` (same arguments: ``series``, ``past_covariates``, ``future_covariates``,
+        ``val_series``, ...), after checking every series for NaNs and for enough length, and, with
+        ``linear_init='ridge'``, fitting the linear start on ``series`` (strength chosen on ``val_series``).
+
+        Parameters
+        ----------
+        series
+            The target series (a TimeSeries or a sequence of them).
+        *args, **kwargs
+            Darts' ``fit`` arguments, bound to its own signature.
+
+        Returns
+        -------
+        S4Model
+            This model, fitted.
+        """
         named = series_arguments(super().fit, series, *args, **kwargs)
         check_fit_inputs(self, named)
         self._linear_start = linear_start(self, series, named.get("val_series"))
         return super().fit(series, *args, **kwargs)
 
     def stream(self, series):
-        """An :class:`~s4forecast.forecasting.streaming.S4Stream` that has consumed ``series``: then
-        ``update(new_values)`` costs O(N) per step and ``forecast(n)`` runs only the horizon steps."""
+        """A stateful forecaster that has consumed ``series`` through the recurrent view (S4 Sec. 3.1).
+
+        Parameters
+        ----------
+        series
+            The history, a TimeSeries of this model's components.
+
+        Returns
+        -------
+        S4Stream
+            Whose ``update(new_values)`` costs O(N) per step and ``forecast(n)`` runs only the horizon
+            steps (:class:`~s4forecast.forecasting.streaming.S4Stream`).
+        """
         from s4forecast.forecasting.streaming import S4Stream
 
         check_finite("series", series)
@@ -237,13 +263,34 @@ class S4Model(MixedCovariatesTorchModel):
         which needs ``patch_len=1`` and ``linear_skip=False``.
 
         The copy saves, loads and rebuilds (``untrained_model()``) with its new lengths and rate.
+
+        Parameters
+        ----------
+        rate
+            The new data's step over the training data's (positive).
+        resample
+            Resample lengths and patch maps (True) or only multiply Δ (False).
+
+        Returns
+        -------
+        S4Model
+            The resampled copy; this model is unchanged.
         """
         return resampled_copy(self, rate, resample)
 
     def save(self, path: str | None = None, clean: bool = False) -> None:
         """Darts' ``save``, which writes the network's checkpoint only through a trainer (or copies the
         checkpoint a loaded model came from): a network no trainer holds (a :meth:`with_rate` copy, a
-        loaded model) is written from the network itself, so the file always holds the weights in use."""
+        loaded model) is written from the network itself, so the file always holds the weights in use.
+
+        Parameters
+        ----------
+        path
+            The model file (the network's checkpoint goes beside it as ``path + ".ckpt"``); None: Darts'
+            default name.
+        clean
+            Darts' ``clean``: save without training series and trainer state.
+        """
         path = path or default_save_path(self)
         super().save(path, clean)
         if self.model is not None and self.trainer is None:
@@ -251,12 +298,33 @@ class S4Model(MixedCovariatesTorchModel):
 
     @staticmethod
     def load(path, *args, **kwargs) -> S4Model:
-        """Darts' ``load``; a file that is not a saved S4Model raises a ValueError that names it."""
+        """Darts' ``load``; a file that is not a saved S4Model raises a ValueError that names it.
+
+        Parameters
+        ----------
+        path
+            A file written by :meth:`save`.
+        *args, **kwargs
+            Darts' ``load`` arguments (``pl_trainer_kwargs``, ...).
+
+        Returns
+        -------
+        S4Model
+        """
         return load_model(path, S4Model, *args, **kwargs)
 
     def to_onnx(self, path: str | None = None, **kwargs) -> None:
         """Darts' ``to_onnx`` (forecast with ``darts.utils.onnx.run_onnx_prediction`` and onnxruntime), each
-        S4 kernel a constant of the graph (``onnx_export.py``). Needs ``pip install 's4forecast[onnx]'``."""
+        S4 kernel (and a closed-loop decoder's rollout) a constant of the graph (``onnx_export.py``). Needs
+        ``pip install 's4forecast[onnx]'``.
+
+        Parameters
+        ----------
+        path
+            The ONNX file; None: Darts' default name.
+        **kwargs
+            Darts' ``to_onnx`` arguments.
+        """
         from s4forecast.forecasting.onnx_export import frozen_kernels
 
         if self.model is None:
@@ -272,7 +340,19 @@ class S4Model(MixedCovariatesTorchModel):
         return super().predict_from_dataset(n, dataset, trainer, batch_size, verbose, *args, **kwargs)
 
     def predict(self, n, *args, **kwargs):
-        """Darts' ``predict``, after checking the inputs for NaNs."""
+        """Darts' ``predict``, after checking the inputs for NaNs.
+
+        Parameters
+        ----------
+        n
+            The number of steps to forecast.
+        *args, **kwargs
+            Darts' ``predict`` arguments (``series``, covariates, ``num_samples``, ...).
+
+        Returns
+        -------
+        TimeSeries or list of TimeSeries
+        """
         for name, value in series_arguments(super().predict, n, *args, **kwargs).items():
             check_finite(name, value)
         return super().predict(n, *args, **kwargs)

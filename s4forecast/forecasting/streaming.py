@@ -24,7 +24,21 @@ HINT = "; build a streamable model with S4Model(..., **s4forecast.forecasting.ST
 
 
 class S4Stream:
-    """Stateful forecaster over one (possibly multivariate) series of a fitted S4Model."""
+    """Stateful forecaster over one (possibly multivariate) series of a fitted S4Model (``S4Model.stream``).
+
+    Parameters
+    ----------
+    model
+        A fitted S4Model with the masked layout, per-step (``patch_len=1``), unidirectional, without
+        reversible instance norm or last-value centring (``s4forecast.forecasting.STREAMABLE``).
+    series
+        The history the stream consumes first.
+
+    Raises
+    ------
+    ValueError
+        A model the recurrent view cannot run, naming what to change.
+    """
 
     def __init__(self, model, series: TimeSeries):
         if model.layout != "masked":
@@ -82,8 +96,14 @@ class S4Stream:
 
     @torch.no_grad()
     def update(self, new: TimeSeries | np.ndarray) -> None:
-        """Consume new observations: a TimeSeries that continues the stream (same frequency and
-        components), or values (T, C) / (T,) for a one-component stream."""
+        """Consume new observations, O(N) per step.
+
+        Parameters
+        ----------
+        new
+            A TimeSeries that continues the stream (same frequency and components, starting one step after
+            its end), or values (T, C), or (T,) for a one-component stream.
+        """
         C = len(self.columns)
         if isinstance(new, TimeSeries):
             if new.freq != self.freq:
@@ -106,8 +126,18 @@ class S4Stream:
 
     @torch.no_grad()
     def forecast(self, n: int) -> TimeSeries:
-        """The next ``n`` steps. Chunks beyond ``output_chunk_length`` feed earlier forecasts back as
-        observations, as Darts' auto-regressive ``predict`` does. The stream's state is unchanged."""
+        """The next ``n`` steps; the stream's state is unchanged.
+
+        Parameters
+        ----------
+        n
+            Steps to forecast; chunks beyond ``output_chunk_length`` feed earlier forecasts back as
+            observations, as Darts' auto-regressive ``predict`` does.
+
+        Returns
+        -------
+        TimeSeries
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer number of steps; got {n!r}")
         m = self.module
