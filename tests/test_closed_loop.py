@@ -7,6 +7,7 @@ import torch
 
 from s4forecast.forecasting.closed_loop import ClosedLoopDecoder
 from s4forecast.nn import S4Options
+from s4forecast.ssm import discretize
 from s4forecast.ssm.closed_loop import closed_loop_outputs, final_state, krylov, one_step_kernel
 
 
@@ -117,7 +118,8 @@ def test_zero_feedback_is_the_open_loop_system_without_input():
     u = torch.randn(1, 6, 2, dtype=torch.float64)
     with torch.no_grad():
         outputs, _ = decoder(u, 4)
-        A_bar, B_bar, C, _ = decoder.matrices()
+        A, B, C, dt = decoder.ssm.ssm_matrices()  # the dense complex system, discretised on its own
+        A_bar, B_bar = discretize.dense(A, B, dt.to(A.dtype), decoder.ssm.discretization)
         x = final_state(A_bar, B_bar, u)
         expected = torch.stack(
             [(C * (torch.linalg.matrix_power(A_bar, j) @ x[..., None])[..., 0]).sum(-1).real for j in range(1, 5)], 1

@@ -28,9 +28,7 @@ from torch import nn
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.nn import S4Options
 from s4forecast.nn.conv import conv
-from s4forecast.ssm import discretize
-from s4forecast.ssm.closed_loop import context_to_horizon
-from s4forecast.ssm.kernels import conj_pair
+from s4forecast.ssm.closed_loop import closed_loop_outputs, context_to_horizon, final_state, one_step_kernel
 from s4forecast.ssm.systems import build_ssm
 
 ONE_STEP_WEIGHT = 1.0  # weight of the auxiliary one-step loss (SpaceTime adds it unweighted)
@@ -40,12 +38,12 @@ class ClosedLoopDecoder(nn.Module):
     """H SSMs of ``options``' mode with a learned feedback K (zero at the start: the open-loop system with
     no input over the horizon).
 
-    Training runs on the SSM's own structured recurrence (``SSM.recurrence``: O(N) a step for diag,
-    O(N r) for nplr, no dense matrix), independent of the batch: the impulse response ``Ā^j B̄`` over the
-    context gives the state after the context and the one-step predictions' kernel ``K Ā^j B̄``, and the
-    rows ``C (Ā + B̄K)^j = C (Ā + B̄K)^{j-1} Ā + (C (Ā + B̄K)^{j-1} B̄) K`` (Ā applied from the left,
-    ``step.left``) read the horizon off that state. The dense forms (``ssm/closed_loop.py``) are
-    the tests' reference and the export's constant map (:meth:`freeze_kernel`).
+    Its system is taken in real coordinates: the state's stored part ξ (H, S) complex (one of each
+    conjugate pair for nplr / diag) is the real vector [Re ξ, Im ξ] (2S). Ā and B̄ there come from the
+    SSM's own structured step (``SSM.recurrence``, with autograd) applied to the 2S basis states, and C
+    and K become the real rows that give ``C x`` and ``K x`` of the full state (2 Re over conjugate
+    pairs). The context and the horizon then run through the dense functions of ``ssm/closed_loop.py``
+    in real arithmetic: repeated squaring, O(S^3 log(L T)) per channel, independent of the batch.
     """
 
     def __init__(self, options: S4Options, seed: int = 0):
@@ -54,36 +52,32 @@ class ClosedLoopDecoder(nn.Module):
         self.K = nn.Parameter(torch.zeros(options.d_model, self.ssm.state_size, 2))  # complex, stored as (re, im)
         self._frozen_map: torch.Tensor | None = None  # freeze_kernel(): the rollout as a constant (H, T, L)
 
-    @property
-    def paired(self) -> bool:
-        """Whether the state holds one of each conjugate pair (nplr, diag), so that ``K x = 2 Re K_half x_half``."""
-        return self.ssm.state_size < self.ssm.N
-
-    def inner(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``a b`` of a row and a column of the full state from their stored parts (..., H, N_state) -> (..., H)
-        real: ``2 Re Σ a b`` over conjugate pairs, ``Re Σ a b`` for a real system."""
-        return (2 if self.paired else 1) * (a * b).sum(-1).real
-
-    def feedback_row(self, dtype: torch.dtype) -> torch.Tensor:
-        """K's stored part (H, N_state): complex for conjugate pairs, real (as complex) for a real system."""
+    def real_system(self, rate: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Ā (H, 2S, 2S), B̄, C, K (H, 2S)) real, in the coordinates [Re ξ, Im ξ] of the stored state, every
+        Δ times ``rate``: ``x' = Ā x + B̄ u``, ``y = C·x``, predicted input ``K·x``."""
+        step = self.ssm.recurrence(rate)
+        H, S = self.ssm.H, self.ssm.state_size
+        state = self.ssm.default_state(1)
+        eye = torch.eye(S, dtype=state.dtype, device=state.device)
+        basis = torch.cat([eye, 1j * eye])[:, None, :].expand(2 * S, H, S)  # (2S, H, S): e_k, then i e_k
+        _, images = step(torch.zeros(2 * S, H, dtype=self.K.dtype, device=self.K.device), basis)  # Ā e
+        A = torch.cat([images.real, images.imag], -1).permute(1, 2, 0)  # (H, 2S out, 2S in)
+        _, b = step(torch.ones(1, H, dtype=self.K.dtype, device=self.K.device), state)  # B̄ (1, H, S)
+        scale = 2 if S < self.ssm.N else 1  # C x = 2 Re Σ C ξ over conjugate pairs, Re Σ C ξ for a real system
         K = torch.view_as_complex(self.K)
-        return (K if self.paired else K.real.to(K.dtype)).to(dtype)
+        K = K if S < self.ssm.N else K.real.to(K.dtype)  # a real system's feedback is real
 
-    def matrices(self, rate: float = 1.0):
-        """(Ā, B̄, C, K) of the full state (H, N, N), (H, N) x 3, complex, every Δ times ``rate``; K of a
-        conjugate-pair system comes in conjugate pairs (so that ``K x`` is real), a real system's K is real."""
-        A, B, C, dt = self.ssm.ssm_matrices()
-        A_bar, B_bar = discretize.dense(A, B, (dt * rate).to(A.dtype), self.ssm.discretization)
-        K = torch.view_as_complex(self.K)
-        K = conj_pair(K) if self.paired else K.real.to(K.dtype)
-        return A_bar, B_bar, C.to(A_bar.dtype), K.to(A_bar.dtype)
+        def row(v: torch.Tensor) -> torch.Tensor:  # the real row r with r·[Re ξ, Im ξ] = scale Re Σ v ξ
+            return scale * torch.cat([v.real, -v.imag], -1)
+
+        return A, torch.cat([b.real, b.imag], -1)[0], row(step.C), row(K)
 
     def freeze_kernel(self, L: int, T: int, rate: float = 1.0) -> None:
         """Keep the rollout of T tokens from a context of L as one real constant (H, T, L)
         (:func:`~s4forecast.ssm.closed_loop.context_to_horizon`), which :meth:`forward` applies (with no
         one-step predictions) until :meth:`unfreeze_kernel`: for export (ONNX has no complex numbers)."""
         with torch.no_grad():
-            self._frozen_map = context_to_horizon(*self.matrices(rate), L, T).to(self.K.dtype)
+            self._frozen_map = context_to_horizon(*self.real_system(rate), L, T).to(self.K.dtype)
 
     def unfreeze_kernel(self) -> None:
         """Compute the rollout from the parameters again (undo :meth:`freeze_kernel`)."""
@@ -96,25 +90,13 @@ class ClosedLoopDecoder(nn.Module):
             return torch.einsum("htl,blh->bth", self._frozen_map.to(u.dtype), u), u[:, :0]
         if torch.compiler.is_exporting():
             raise RuntimeError("a closed-loop decoder is exported as a constant map: call freeze_kernel(L, T, rate) first")
-        B, L, H = u.shape
-        step = self.ssm.recurrence(rate)
-        x = self.ssm.default_state(1)
-        _, x = step(torch.ones(1, H, dtype=u.dtype, device=u.device), x)
-        impulse = [x]  # Ā^j B̄, j = 0..L-1: (1, H, N_state) each
-        for _ in range(L - 1):
-            _, x = step(torch.zeros(1, H, dtype=u.dtype, device=u.device), x)
-            impulse.append(x)
-        impulse = torch.cat(impulse)  # (L, H, N_state)
-        K = self.feedback_row(impulse.dtype)
-        x = torch.einsum("lhn,blh->bhn", impulse.flip(0), u.to(impulse.dtype))  # the state after the context
-        rows, row = [], step.C.to(impulse.dtype)[None]  # C (Ā + B̄K)^j, j = 1..T, one (1, H, N_state) each
-        for _ in range(T):
-            row = step.left(row) + self.inner(row, impulse[:1])[..., None] * K  # r Ā + (r B̄) K
-            rows.append(row)
-        outputs = self.inner(torch.cat(rows)[None], x[:, None])  # (B, T, H)
-        kernel = self.inner(K, impulse[: L - 1]).T  # (H, L-1): K Ā^j B̄
-        predicted = conv(u[:, :-1].transpose(1, 2), kernel.to(u.dtype)).transpose(1, 2) if L > 1 else u[:, :0]
-        return outputs.to(u.dtype), predicted
+        A, B, C, K = self.real_system(rate)
+        outputs = closed_loop_outputs(A, B, C, K, final_state(A, B, u), T)
+        L = u.shape[1]
+        if L == 1:  # a context of one token predicts nothing
+            return outputs.to(u.dtype), u[:, :0]
+        kernel = one_step_kernel(A, B, K, L - 1).to(u.dtype)  # (H, L-1): K Ā^j B̄
+        return outputs.to(u.dtype), conv(u[:, :-1].transpose(1, 2), kernel).transpose(1, 2)
 
 
 class ClosedLoopNetwork(LookbackNetwork):

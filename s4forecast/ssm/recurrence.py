@@ -6,9 +6,6 @@ Shapes: u (B, H) real, x (B, H, N2) complex.
 * :class:`DPLRBilinearStep` O(N r) per channel: ``(I - Δ/2 A)^{-1}`` of ``A = Λ - P_f P_f^*`` is
   applied with the Woodbury identity (S4 App. C.2), never formed densely.
 * :class:`DiagonalStep` O(N): Ā and B̄ are diagonal.
-
-Each also applies Ā from the left to row vectors (``left``, the transposed step, same cost): the rows
-``C Ā^j`` of a closed loop (``forecasting/closed_loop.py``) without forming Ā.
 """
 
 from __future__ import annotations
@@ -52,16 +49,6 @@ class DPLRBilinearStep:
         x_new = Dy - self.D_inv * torch.einsum("rhn,brh->bhn", self.P, corr.to(x.dtype))
         return 2 * (self.C * x_new).sum(-1).real, x_new
 
-    def left(self, r: torch.Tensor) -> torch.Tensor:
-        """``r Ā`` for conjugate-pair rows r (B, H, N2): ``Ā = (I + Δ/2 A)(I - Δ/2 A)^{-1}`` (the factors commute),
-        the inverse from the right by the same Woodbury capacitance (it is symmetric)."""
-        dt = self.dt.to(r.dtype)[:, None]
-        rP = _pair_inner(self.P.conj(), r)  # (B, r, H): r P_f = 2 Re Σ r P
-        s = r + dt / 2 * (self.Lambda * r - torch.einsum("rhn,brh->bhn", self.P.conj(), rP.to(r.dtype)))
-        w = s * self.D_inv
-        corr = torch.einsum("hij,bjh->bih", self.cap_inv, _pair_inner(self.P.conj(), w))
-        return w - self.D_inv * torch.einsum("rhn,brh->bhn", self.P.conj(), corr.to(r.dtype))
-
 
 @dataclass
 class DiagonalStep:
@@ -73,10 +60,6 @@ class DiagonalStep:
         x_new = self.A_bar * x + self.B_bar * u[..., None].to(x.dtype)
         return 2 * (self.C * x_new).sum(-1).real, x_new
 
-    def left(self, r: torch.Tensor) -> torch.Tensor:
-        """``r Ā`` for rows r (B, H, N2)."""
-        return r * self.A_bar
-
 
 @dataclass
 class DenseStep:
@@ -87,7 +70,3 @@ class DenseStep:
     def __call__(self, u: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_new = torch.einsum("hmn,bhn->bhm", self.A_bar, x) + self.B_bar * u[..., None].to(x.dtype)
         return (self.C * x_new).sum(-1).real, x_new
-
-    def left(self, r: torch.Tensor) -> torch.Tensor:
-        """``r Ā`` for rows r (B, H, N)."""
-        return torch.einsum("bhm,hmn->bhn", r, self.A_bar)
