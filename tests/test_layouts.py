@@ -203,3 +203,19 @@ def test_closed_loop_rolls_out_the_shift_and_the_horizon(series, shift, patch_le
     assert torch.isfinite(m.model.one_step_loss) and m.model.decoder.K.abs().sum() > 0
     pred = m.predict(6, series=series[:120])
     assert len(pred) == 6 and pred.start_time() == series.time_index[120 + shift]
+
+
+def test_ridge_fixed_trains_only_the_s4_part(series, tmp_path):
+    """linear_init='ridge-fixed': the skip keeps the ridge fit through training (and after save / load and
+    more training), the S4 part moves."""
+    train, val = series[:120], series[96:]
+    m = S4Model(24, 6, linear_skip=True, linear_init="ridge-fixed", n_epochs=2, **SMALL)
+    m.fit(train, val_series=val)
+    fit = ridge_fit([train.values()], 24, 0, 6, rin=True, subtract_last=True, val_values=[val.values()])
+    np.testing.assert_allclose(m.model.skip.weight.detach().numpy(), fit.weight, rtol=1e-5, atol=1e-6)
+    assert m.model.residual_head.weight.abs().sum() > 0
+    m.save(str(tmp_path / "m.pt"))
+    loaded = S4Model.load(str(tmp_path / "m.pt"))
+    assert not loaded.model.skip.weight.requires_grad
+    loaded.fit(train, val_series=val, epochs=1)
+    np.testing.assert_allclose(loaded.model.skip.weight.detach().numpy(), fit.weight, rtol=1e-5, atol=1e-6)

@@ -17,7 +17,7 @@ from s4forecast.forecasting.network import ForecastNetwork
 from s4forecast.forecasting.ridge import RidgeFit, ridge_fit
 
 LAYOUTS = {"masked": MaskedNetwork, "lookback": LookbackNetwork, "closed_loop": ClosedLoopNetwork}  # layout -> network class
-LINEAR_INITS = ("zero", "ridge")
+LINEAR_INITS = ("zero", "ridge", "ridge-fixed")
 
 
 def build_network(model, train_sample: TorchTrainingSample, linear_start: RidgeFit | None) -> ForecastNetwork:
@@ -37,16 +37,17 @@ def build_network(model, train_sample: TorchTrainingSample, linear_start: RidgeF
         encoder_kwargs=model.encoder_kwargs,
         subtract_last=model.subtract_last,
         linear_skip=model.linear_skip,
+        linear_fixed=model.linear_init == "ridge-fixed",
         patch_len=model.patch_len,
         rate=model.rate,
         **model.pl_module_params,
     )
-    if model.linear_init == "ridge":
+    if model.linear_init != "zero":
         if linear_start is None:
             raise_log(
                 ValueError(
-                    "linear_init='ridge' fits the linear start on the series given to fit(); call fit() (not "
-                    "fit_from_dataset()), or use linear_init='zero'"
+                    f"linear_init={model.linear_init!r} fits the linear start on the series given to fit(); call "
+                    "fit() (not fit_from_dataset()), or use linear_init='zero'"
                 )
             )
         network.start_from_linear(torch.as_tensor(linear_start.weight), torch.as_tensor(linear_start.bias))
@@ -54,10 +55,11 @@ def build_network(model, train_sample: TorchTrainingSample, linear_start: RidgeF
 
 
 def linear_start(model, series, val_series) -> RidgeFit | None:
-    """What ``fit(series, val_series=...)`` starts ``model``'s linear skip at: for ``linear_init='ridge'``
+    """What ``fit(series, val_series=...)`` starts ``model``'s linear skip at: for ``linear_init='ridge'`` (or
+    ``'ridge-fixed'``)
     the ridge fit of the window -> horizon map on the training windows, normalised as the network
     normalises them (``ridge.py``); None for ``zero``."""
-    if model.linear_init != "ridge":
+    if model.linear_init == "zero":
         return None
     return ridge_fit(
         [s.values(copy=False) for s in as_list(series)],

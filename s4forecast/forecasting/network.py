@@ -33,6 +33,7 @@ class ForecastNetwork(PLForecastingModule):
         ssm_lr: float | None,
         subtract_last: bool = False,
         linear_skip: bool = False,
+        linear_fixed: bool = False,
         rate: float = 1.0,
         **kwargs,
     ):
@@ -41,7 +42,7 @@ class ForecastNetwork(PLForecastingModule):
         self.subtract_last = subtract_last
         self.channel_independent, self.ssm_lr = channel_independent, ssm_lr
         self.series_dim = 1 if channel_independent else target_dim
-        self.linear_skip = linear_skip
+        self.linear_skip, self.linear_fixed = linear_skip, linear_fixed
         self.skip: nn.Linear | None = None  # add_linear_skip(), after the layout's own layers
         # multiplies every Δ (S4Model.with_rate); a buffer, so save/load and checkpoints keep it
         self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float64))
@@ -56,11 +57,13 @@ class ForecastNetwork(PLForecastingModule):
         """The linear skip (input_chunk_length,) -> (output_chunk_length * nr_params,) per component, shared by
         all components, at zero: the untrained model is the plain S4 model. A layout calls this after
         building its own layers, so that a seed draws the same weights and, after them, the same training
-        randomness as models saved before the layouts had modules of their own."""
+        randomness as models saved before the layouts had modules of their own. With ``linear_fixed`` the
+        skip is not trained (it keeps the start :meth:`start_from_linear` gives it)."""
         if self.linear_skip:
             self.skip = nn.Linear(self.input_chunk_length, self.output_chunk_length * self.nr_params)
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
+            self.skip.requires_grad_(not self.linear_fixed)
 
     def residual(self, centred: torch.Tensor, x_in: PLModuleInput) -> torch.Tensor:
         """The S4 encoder's part of the forecast: ``centred`` (B, input_chunk_length, C), the window after

@@ -64,7 +64,18 @@ def resample_axis(weight: torch.Tensor, axis: int, rate: float, *, reads: bool) 
 
 def resampled_copy(model, rate: float, resample: bool = True):
     """A copy of the fitted S4Model ``model`` for data sampled with steps ``rate`` times as long
-    (:meth:`S4Model.with_rate <s4forecast.forecasting.s4_model.S4Model.with_rate>` documents the meaning)."""
+    (:meth:`S4Model.with_rate <s4forecast.forecasting.s4_model.S4Model.with_rate>`): a model trained on
+    hourly data runs on 15-minute data with ``rate=0.25``, a 15-minute model on hourly data with ``rate=4``.
+
+    ``resample=True`` resamples the whole model, so that it reads the same span of time and forecasts the
+    same span ahead: every step size Δ x ``rate``; ``input_chunk_length``, ``output_chunk_length`` and
+    ``output_chunk_shift`` divided by ``rate``; a patch keeps its span (``patch_len / rate`` steps, the patch
+    embedding and head resampled by linear interpolation, Δ per patch unchanged); the linear skip reads the
+    new window and writes the new horizon through linear interpolation. The values are taken as point
+    samples of one signal (ETTh1 is ETTm1 on the hour). Every resampled length must be a whole number of
+    steps. ``resample=False`` only multiplies Δ: chunk lengths stay in steps (and so cover another span),
+    which needs ``patch_len=1`` and ``linear_skip=False``.
+    """
     if model.model is None:
         raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
     if not is_positive_finite(rate):

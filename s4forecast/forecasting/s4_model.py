@@ -1,6 +1,5 @@
 """S4Model: S4 as a Darts torch forecasting model, the adapter between Darts and the networks of the
-layouts (``layouts.py``: the paper's masked sequence-to-sequence, App. D.3.5, or S4 over the lookback
-window with a linear head or a closed-loop decoder), its defaults (``defaults.py``), input checks (``inputs.py``) and saving."""
+layouts (``layouts.py``), its defaults (``defaults.py``), input checks (``inputs.py``) and saving."""
 
 from __future__ import annotations
 
@@ -14,19 +13,14 @@ from torch import nn
 
 from s4forecast.forecasting.darts_private import default_save_path, pl_module_params, torch_model_params
 from s4forecast.forecasting.darts_private import use_static_covariates as use_static_covariates_of
-from s4forecast.forecasting.defaults import (
-    DEFAULT_LR,
-    DEFAULTS,
-    default_subtract_last,
-    optimiser_defaults,
-    window_defaults,
-)
+from s4forecast.forecasting.defaults import DEFAULT_LR, DEFAULTS, default_subtract_last, optimiser_defaults, window_defaults
 from s4forecast.forecasting.distributed import one_process_trainer, spans_processes
 from s4forecast.forecasting.inputs import check_arguments, check_finite, check_fit_inputs, checked_options, series_arguments
 from s4forecast.forecasting.layouts import LAYOUTS, LINEAR_INITS, build_network, linear_start
 from s4forecast.forecasting.masked import MaskedNetwork
 from s4forecast.forecasting.resampling import resampled_copy
 from s4forecast.forecasting.saving import load_model, write_network_checkpoint
+from s4forecast.nn import S4Options
 
 _S4Module = MaskedNetwork  # the network's name in models saved before the layouts had modules of their own
 
@@ -113,7 +107,7 @@ class S4Model(MixedCovariatesTorchModel):
         backend
             Cauchy kernel backend: ``auto``, ``torch``, ``keops``, ``naive``.
         convolution
-            How each layer applies its kernel: ``auto`` (a Toeplitz matrix product up to 32 encoder
+            How each layer applies its kernel: ``auto`` (a Toeplitz matrix product up to 64 encoder
             positions, as S4 over patches has, else by FFT), ``fft`` or ``direct``; the same sums.
         activation, postact
             Each S4 layer's activation (``gelu``, ``silu``, ``relu``, ``tanh``, ``identity``) and output map
@@ -122,32 +116,25 @@ class S4Model(MixedCovariatesTorchModel):
             Forecast each target component as its own univariate sequence with shared weights
             (covariates shared across components).
         subtract_last
-            Centre each input window on its last observed target value and add that value back to the
-            forecast (NLinear's normalisation; after reversible instance norm when both are on). Point
-            forecasts and quantile likelihoods only, since it shifts every predicted parameter. ``None``
-            (default): on for those, off with any other likelihood.
+            Centre each window on its last target value and add it back to the forecast (NLinear's
+            normalisation; after reversible instance norm). It shifts every predicted parameter: ``None``
+            (default) is on for point forecasts and quantile regression, off with other likelihoods.
         linear_skip
-            Add a linear map of each target component's input window to the forecast (one map shared
-            by all components, one per likelihood parameter; after ``subtract_last`` when both are on):
-            NLinear's whole model, TiDE's global residual. The S4 encoder then learns what a linear
-            extrapolation of the window misses. The map starts at zero, so training starts from the
-            plain S4 model (``linear_init='zero'``). Default on.
+            Add a linear map of each target component's input window to the forecast (shared by all
+            components, one per likelihood parameter; after ``subtract_last``): NLinear's whole model,
+            TiDE's global residual; S4 learns what it misses. Default on.
         linear_init
             How the linear skip starts: ``zero`` (the plain S4 model), or ``ridge``: at the closed-form
             ridge fit of the window -> horizon map on the training windows, normalised as the network
             normalises them (strength chosen on ``val_series``, else on the last fifth of the training
             windows; ``ridge.py``), the S4 part's output at zero: the untrained model forecasts as the best
-            linear map does. Needs ``linear_skip=True``.
+            linear map does; ``ridge-fixed``: that start kept, only S4's correction trains. Needs ``linear_skip``.
         layout
             ``masked`` (the paper's, App. D.3.5): the encoder reads the context then the masked horizon,
-            and each horizon position (or patch) is decoded from its own output. ``lookback``: the encoder
-            reads the context only and one linear head maps its outputs over the whole window to the
-            horizon (future covariates of the horizon enter through a linear map per step); no masked
-            positions. ``closed_loop`` (SpaceTime, Zhang et al. 2023): the encoder reads the context only,
-            and a decoder SSM rolls the horizon out from its state after the context, its next input
-            predicted from its state by a learned feedback (``Ā + B̄K``, trained with an auxiliary
-            one-step loss), one linear map per rolled-out token (``closed_loop.py``). ``stream`` and
-            ``with_rate`` need ``masked``.
+            each horizon position (or patch) decoded from its output. ``lookback``: the context only, one
+            linear head from the encoded window to the horizon. ``closed_loop`` (SpaceTime): the context
+            only, the horizon rolled out by a decoder SSM with a learned feedback (``closed_loop.py``).
+            ``stream`` and ``with_rate`` need ``masked``.
         patch_len
             Run the encoder over non-overlapping patches of this many steps (1: the paper's per-step
             layout): context and masked horizon zero-padded to whole patches, a patch one token whose
@@ -164,25 +151,7 @@ class S4Model(MixedCovariatesTorchModel):
         patch_len, dt_min, dt_max = window_defaults(input_chunk_length, patch_len, dt_min, dt_max)
         subtract_last = default_subtract_last(kwargs.get("likelihood")) if subtract_last is None else subtract_last
         check_arguments(locals(), LAYOUTS, LINEAR_INITS)
-        options = checked_options(
-            d_model=d_model,
-            n_layers=n_layers,
-            d_state=d_state,
-            mode=mode,
-            init=init,
-            discretization=discretization,
-            rank=rank,
-            dt_min=dt_min,
-            dt_max=dt_max,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            prenorm=prenorm,
-            norm=norm,
-            backend=backend,
-            convolution=convolution,
-            activation=activation,
-            postact=postact,
-        )
+        options = checked_options(**{k: v for k, v in locals().items() if k in S4Options.names()})  # built once, here
         super().__init__(**torch_model_params(self))
         self.pl_module_params = optimiser_defaults(self.model_params, pl_module_params(self))
         self.encoder_kwargs = dataclasses.asdict(options)  # a plain dict in the network's hparams (checkpoints)
@@ -206,21 +175,16 @@ class S4Model(MixedCovariatesTorchModel):
         return build_network(self, train_sample, start)
 
     def fit(self, series, *args, **kwargs):
-        """Darts' ``fit`` (same arguments: ``series``, ``past_covariates``, ``future_covariates``,
-        ``val_series``, ...), after checking every series for NaNs and for enough length, and, with
-        ``linear_init='ridge'``, fitting the linear start on ``series`` (strength chosen on ``val_series``).
+        """Darts' ``fit``, after checking every series for NaNs and length, and fitting the ridge start.
 
         Parameters
         ----------
-        series
-            The target series (a TimeSeries or a sequence of them).
-        *args, **kwargs
-            Darts' ``fit`` arguments, bound to its own signature.
+        series, *args, **kwargs
+            Darts' ``fit`` arguments (``past_covariates``, ``val_series``, ...), bound to its signature.
 
         Returns
         -------
         S4Model
-            This model, fitted.
         """
         named = series_arguments(super().fit, series, *args, **kwargs)
         check_fit_inputs(self, named)
@@ -228,18 +192,16 @@ class S4Model(MixedCovariatesTorchModel):
         return super().fit(series, *args, **kwargs)
 
     def stream(self, series):
-        """A stateful forecaster that has consumed ``series`` through the recurrent view (S4 Sec. 3.1).
+        """A stateful forecaster that has consumed ``series`` (the history) by the recurrent view.
 
         Parameters
         ----------
         series
-            The history, a TimeSeries of this model's components.
 
         Returns
         -------
         S4Stream
-            Whose ``update(new_values)`` costs O(N) per step and ``forecast(n)`` runs only the horizon
-            steps (:class:`~s4forecast.forecasting.streaming.S4Stream`).
+            ``update(new_values)`` costs O(N) a step, ``forecast(n)`` runs only the horizon.
         """
         from s4forecast.forecasting.streaming import S4Stream
 
@@ -248,48 +210,30 @@ class S4Model(MixedCovariatesTorchModel):
 
     def with_rate(self, rate: float, resample: bool = True) -> S4Model:
         """A copy of this fitted model for data sampled with steps ``rate`` times as long, without
-        retraining (S4 Sec. 4.3): a model trained on hourly data runs on 15-minute data with
-        ``rate=0.25``, a 15-minute model on hourly data with ``rate=4``.
-
-        ``resample=True`` (default) resamples the whole model, so that it reads the same span of time
-        and forecasts the same span ahead: every step size Δ x ``rate``; ``input_chunk_length``,
-        ``output_chunk_length`` and ``output_chunk_shift`` divided by ``rate``; a patch keeps its span
-        (``patch_len / rate`` steps, the patch embedding and head resampled by linear interpolation, Δ
-        per patch unchanged); the linear skip reads the new window and writes the new horizon through
-        linear interpolation. The values are taken as point samples of one signal (ETTh1 is ETTm1 on
-        the hour). Every resampled length must be a whole number of steps.
-
-        ``resample=False`` only multiplies Δ: chunk lengths stay in steps (and so cover another span),
-        which needs ``patch_len=1`` and ``linear_skip=False``.
-
-        The copy saves, loads and rebuilds (``untrained_model()``) with its new lengths and rate.
+        retraining (S4 Sec. 4.3; what is resampled: :func:`~s4forecast.forecasting.resampling.resampled_copy`).
 
         Parameters
         ----------
         rate
-            The new data's step over the training data's (positive).
+            The new data's step over the training data's: 0.25 runs an hourly model on 15-minute data.
         resample
-            Resample lengths and patch maps (True) or only multiply Δ (False).
+            Resample chunk lengths, patches and the linear skip too (True), or only multiply Δ (False).
 
         Returns
         -------
         S4Model
-            The resampled copy; this model is unchanged.
+            The copy (it saves, loads and rebuilds with its new lengths and rate); this model is unchanged.
         """
         return resampled_copy(self, rate, resample)
 
     def save(self, path: str | None = None, clean: bool = False) -> None:
-        """Darts' ``save``, which writes the network's checkpoint only through a trainer (or copies the
-        checkpoint a loaded model came from): a network no trainer holds (a :meth:`with_rate` copy, a
-        loaded model) is written from the network itself, so the file always holds the weights in use.
+        """Darts' ``save``; a network no trainer holds (a :meth:`with_rate` copy, a loaded model) is written
+        from the network itself, so the file always holds the weights in use.
 
         Parameters
         ----------
-        path
-            The model file (the network's checkpoint goes beside it as ``path + ".ckpt"``); None: Darts'
-            default name.
-        clean
-            Darts' ``clean``: save without training series and trainer state.
+        path, clean
+            Darts' (the checkpoint goes to ``path + ".ckpt"``).
         """
         path = path or default_save_path(self)
         super().save(path, clean)
@@ -302,10 +246,8 @@ class S4Model(MixedCovariatesTorchModel):
 
         Parameters
         ----------
-        path
-            A file written by :meth:`save`.
-        *args, **kwargs
-            Darts' ``load`` arguments (``pl_trainer_kwargs``, ...).
+        path, *args, **kwargs
+            Darts' ``load`` arguments.
 
         Returns
         -------
@@ -314,15 +256,12 @@ class S4Model(MixedCovariatesTorchModel):
         return load_model(path, S4Model, *args, **kwargs)
 
     def to_onnx(self, path: str | None = None, **kwargs) -> None:
-        """Darts' ``to_onnx`` (forecast with ``darts.utils.onnx.run_onnx_prediction`` and onnxruntime), each
-        S4 kernel (and a closed-loop decoder's rollout) a constant of the graph (``onnx_export.py``). Needs
-        ``pip install 's4forecast[onnx]'``.
+        """Darts' ``to_onnx`` (run with ``darts.utils.onnx.run_onnx_prediction``), the S4 kernels and a
+        closed-loop rollout constants of the graph (``onnx_export.py``; ``pip install 's4forecast[onnx]'``).
 
         Parameters
         ----------
-        path
-            The ONNX file; None: Darts' default name.
-        **kwargs
+        path, **kwargs
             Darts' ``to_onnx`` arguments.
         """
         from s4forecast.forecasting.onnx_export import frozen_kernels
@@ -344,9 +283,7 @@ class S4Model(MixedCovariatesTorchModel):
 
         Parameters
         ----------
-        n
-            The number of steps to forecast.
-        *args, **kwargs
+        n, *args, **kwargs
             Darts' ``predict`` arguments (``series``, covariates, ``num_samples``, ...).
 
         Returns
