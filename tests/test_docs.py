@@ -59,7 +59,8 @@ def test_every_public_name_in_the_reference_has_a_docstring():
     assert [name for m in documented_modules() for name in undocumented(m)] == []
 
 
-# The front door: what a user calls first (the package's exports, the contracts, the jobs the CLI runs).
+# Modules whose every public function, class and method carries numpydoc sections (the paper's mathematics),
+# and beyond them the front door: what a user calls first (the package's exports, the contracts, the jobs the CLI runs).
 # Each carries numpydoc sections that name every parameter and say what it returns.
 FRONT_DOOR = [
     "s4forecast.nn.s4layer.S4Layer",
@@ -106,6 +107,30 @@ FRONT_DOOR = [
 ]
 
 
+NUMPYDOC_MODULES = [
+    "s4forecast.ssm.hippo",
+    "s4forecast.ssm.discretize",
+    "s4forecast.ssm.kernels",
+    "s4forecast.ssm.closed_loop",
+]
+
+
+def public_callables(module_name: str) -> list[str]:
+    """Dotted names of the public functions and classes of a module, and of the methods its classes define."""
+    module = importlib.import_module(module_name)
+    names = []
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module_name:
+            continue
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            names.append(f"{module_name}.{name}")
+        if inspect.isclass(obj):
+            names += [
+                f"{module_name}.{name}.{a}" for a, v in vars(obj).items() if not a.startswith("_") and inspect.isfunction(v)
+            ]
+    return names
+
+
 def resolve(dotted: str):
     """The object at ``module.path.Name.attr``: the longest importable prefix, then attributes."""
     parts = dotted.split(".")
@@ -130,7 +155,7 @@ def section(doc: str, title: str) -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("dotted", FRONT_DOOR)
+@pytest.mark.parametrize("dotted", FRONT_DOOR + [name for m in NUMPYDOC_MODULES for name in public_callables(m)])
 def test_front_door_docstrings_are_numpydoc(dotted):
     obj = resolve(dotted)
     doc = inspect.getdoc(obj) or ""
@@ -145,7 +170,7 @@ def test_front_door_docstrings_are_numpydoc(dotted):
         if name not in ("self", "kwargs")
     ]
     if params:
-        body = section(doc, "Parameters")
+        body = section(doc, "Parameters") or section(doc, "Attributes")  # a dataclass's fields: Attributes
         assert body is not None, f"{dotted}: no Parameters section"
         named = {n.strip() for line in body if line and not line[0].isspace() for n in line.split(":")[0].split(",")}
         assert set(params) <= named, f"{dotted}: parameters not described: {sorted(set(params) - named)}"

@@ -28,7 +28,22 @@ def krylov(M: torch.Tensor, v: torch.Tensor, L: int) -> torch.Tensor:
     """The Krylov sequence ``(v, M v, ..., M^{L-1} v)``: M (..., N, N), v (..., N) -> (..., L, N), by doubling
     (the first m vectors times M^m give the next m): ceil(log2 L) products and squarings, O(N^3 log L), in
     a few large batched products (measured faster on the CPU than L matrix-vector products even for
-    L < N: a batched product of vectors is memory-bound, and so is its backward)."""
+    L < N: a batched product of vectors is memory-bound, and so is its backward).
+
+    Parameters
+    ----------
+    M
+        (..., N, N).
+    v
+        (..., N).
+    L
+        The sequence length.
+
+    Returns
+    -------
+    torch.Tensor
+        (..., L, N).
+    """
     out, power = v[..., None, :], M
     while out.shape[-2] < L:
         out = torch.cat([out, out @ power.transpose(-1, -2)], -2)  # rows (M^j v)^T (M^m)^T = (M^{j+m} v)^T
@@ -38,21 +53,68 @@ def krylov(M: torch.Tensor, v: torch.Tensor, L: int) -> torch.Tensor:
 
 
 def final_state(A_bar: torch.Tensor, B_bar: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """The state after the context, ``x_{L-1} = Σ_t Ā^{L-1-t} B̄ u_t``: u (B, L, H) -> (B, H, N)."""
+    """The state after the context, ``x_{L-1} = Σ_t Ā^{L-1-t} B̄ u_t``.
+
+    Parameters
+    ----------
+    A_bar
+        (H, N, N).
+    B_bar
+        (H, N).
+    u
+        (B, L, H) real.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, H, N).
+    """
     columns = krylov(A_bar, B_bar, u.shape[1])  # (H, L, N): Ā^j B̄
     return torch.einsum("hjn,bjh->bhn", columns.flip(-2), u.to(columns.dtype))
 
 
 def closed_loop_outputs(A_bar, B_bar, C, K, x: torch.Tensor, T: int) -> torch.Tensor:
-    """``y_{L-1+j} = Re C (Ā + B̄K)^j x``, j = 1..T: x (B, H, N) -> (B, T, H)."""
+    """The horizon on the closed loop, ``y_{L-1+j} = Re C (Ā + B̄K)^j x``, j = 1..T.
+
+    Parameters
+    ----------
+    A_bar
+        (H, N, N).
+    B_bar, C, K
+        (H, N).
+    x
+        (B, H, N): the state after the context.
+    T
+        Horizon steps.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, T, H) real.
+    """
     closed = A_bar + B_bar[..., :, None] * K[..., None, :]
     rows = krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]  # (H, T, N): C (Ā + B̄K)^j as rows
     return torch.einsum("htn,bhn->bth", rows, x).real
 
 
 def context_to_horizon(A_bar, B_bar, C, K, L: int, T: int) -> torch.Tensor:
-    """The rollout as one real linear map of the context, ``y_{L-1+j} = Σ_t W[:, j-1, t] u_t`` with
-    ``W[:, j-1, t] = Re C (Ā + B̄K)^j Ā^{L-1-t} B̄``: (H, T, L) (the closed loop is linear in its inputs)."""
+    """The rollout as one real linear map of the context (the closed loop is linear in its inputs):
+    ``y_{L-1+j} = Σ_t W[:, j-1, t] u_t`` with ``W[:, j-1, t] = Re C (Ā + B̄K)^j Ā^{L-1-t} B̄``.
+
+    Parameters
+    ----------
+    A_bar
+        (H, N, N).
+    B_bar, C, K
+        (H, N).
+    L, T
+        Context and horizon steps.
+
+    Returns
+    -------
+    torch.Tensor
+        W (H, T, L) real.
+    """
     closed = A_bar + B_bar[..., :, None] * K[..., None, :]
     rows = krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]  # (H, T, N)
     columns = krylov(A_bar, B_bar, L).flip(-2)  # (H, L, N): Ā^{L-1-t} B̄
@@ -60,6 +122,21 @@ def context_to_horizon(A_bar, B_bar, C, K, L: int, T: int) -> torch.Tensor:
 
 
 def one_step_kernel(A_bar, B_bar, K, L: int) -> torch.Tensor:
-    """The kernel ``Re K Ā^j B̄`` (H, L) of the one-step predictions ``û_{t+1} = Σ_{i<=t} k_{t-i} u_i``."""
+    """The kernel of the one-step predictions ``û_{t+1} = K x_t = Σ_{i<=t} k_{t-i} u_i``.
+
+    Parameters
+    ----------
+    A_bar
+        (H, N, N).
+    B_bar, K
+        (H, N).
+    L
+        The kernel length.
+
+    Returns
+    -------
+    torch.Tensor
+        ``k_j = Re K Ā^j B̄`` (H, L).
+    """
     rows = krylov(A_bar.transpose(-1, -2), K, L)  # (H, L, N): K Ā^j as rows
     return (rows * B_bar[..., None, :]).sum(-1).real

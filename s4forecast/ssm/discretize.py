@@ -16,13 +16,36 @@ DISCRETIZATIONS = ("bilinear", "zoh")
 
 
 def check_discretization(method: str) -> None:
-    """Refuse a discretization outside ``DISCRETIZATIONS`` (``bilinear``, ``zoh``), naming the valid ones."""
+    """Refuse a discretization outside ``DISCRETIZATIONS`` (``bilinear``, ``zoh``), naming the valid ones.
+
+    Parameters
+    ----------
+    method
+        The name to check.
+    """
     if method not in DISCRETIZATIONS:
         raise ValueError(f"unknown discretization {method!r}; valid: {', '.join(DISCRETIZATIONS)}")
 
 
 def dense(A: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Discretise a dense system. A (..., N, N), B (..., N), dt (...,) -> (Ā (..., N, N), B̄ (..., N))."""
+    """Discretise a dense system: bilinear (S4 eq. 3) or zero-order hold.
+
+    Parameters
+    ----------
+    A
+        (..., N, N).
+    B
+        (..., N).
+    dt
+        (...,) step sizes Δ.
+    method
+        ``bilinear`` or ``zoh``.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        (Ā (..., N, N), B̄ (..., N)).
+    """
     check_discretization(method)
     I = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
     dtA = dt[..., None, None] * A
@@ -53,7 +76,24 @@ def _inverse(M: torch.Tensor) -> torch.Tensor:
 
 
 def diagonal(Lambda: torch.Tensor, B: torch.Tensor, dt: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Discretise a diagonal system. Λ (..., N), B (..., N), dt (...,) -> (Ā (..., N), B̄ (..., N))."""
+    """Discretise a diagonal system: bilinear (S4 eq. 3) or zero-order hold (S4D).
+
+    Parameters
+    ----------
+    Lambda
+        (..., N), the diagonal of A.
+    B
+        (..., N).
+    dt
+        (...,) step sizes Δ.
+    method
+        ``bilinear`` or ``zoh``.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        (Ā (..., N), B̄ (..., N)), the diagonal of Ā and B̄.
+    """
     check_discretization(method)
     dtL = dt[..., None] * Lambda
     if method == "bilinear":

@@ -25,13 +25,39 @@ REQUIRED_RANK = {"legs": 1, "legt": 2, "lagt": 1, "fout": 1, "random": 1}
 
 
 def check_measure(measure: str) -> None:
-    """Refuse a HiPPO measure outside ``MEASURES``, naming the valid ones."""
+    """Refuse a HiPPO measure outside ``MEASURES``, naming the valid ones.
+
+    Parameters
+    ----------
+    measure
+        The name to check.
+
+    Raises
+    ------
+    ValueError
+        An unknown measure.
+    """
     if measure not in MEASURES:
         raise ValueError(f"unknown HiPPO measure {measure!r}; valid measures: {', '.join(MEASURES)}")
 
 
 def transition(measure: str, N: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The HiPPO state matrix ``A`` (N, N) and input matrix ``B`` (N,) of a measure, float64."""
+    """The HiPPO state and input matrices of a measure (S4 eq. 2 for LegS; HiPPO, Gu et al. 2020).
+
+    Parameters
+    ----------
+    measure
+        ``legs``, ``legt``, ``lagt``, ``fout`` or ``random`` (a random NPLR system, for ablations).
+    N
+        The state size.
+    seed
+        The random measure's seed.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``A`` (N, N) and ``B`` (N,), float64.
+    """
     check_measure(measure)
     n = np.arange(N, dtype=np.float64)
     if measure == "legs":  # scaled Legendre (S4 eq. 2)
@@ -65,7 +91,29 @@ def transition(measure: str, N: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 
 def rank_correction(measure: str, N: int, rank: int = 1, seed: int = 0) -> np.ndarray:
-    """Low-rank ``P`` (rank, N) with ``A + P^T P`` normal. Extra rows beyond the required rank are 0."""
+    """The low-rank term that makes a HiPPO matrix normal (S4 Thm. 1).
+
+    Parameters
+    ----------
+    measure
+        ``legs``, ``legt``, ``lagt``, ``fout`` or ``random``.
+    N
+        The state size.
+    rank
+        Rows of P; at least the measure's ``REQUIRED_RANK`` (legt: 2), extra rows are 0.
+    seed
+        The random measure's seed (the same stream as :func:`transition`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P`` (rank, N) with ``A + P^T P`` normal.
+
+    Raises
+    ------
+    ValueError
+        A rank below the measure's.
+    """
     check_measure(measure)
     need = REQUIRED_RANK[measure]
     if rank < need:
@@ -96,9 +144,16 @@ def rank_correction(measure: str, N: int, rank: int = 1, seed: int = 0) -> np.nd
 class DPLR:
     """Half of a conjugate-symmetric DPLR system ``A = V (Λ - P̃ P̃^*) V^*`` (S4 Sec. 3.2).
 
-    Attributes: ``Lambda`` (N/2,) complex, ``P`` (r, N/2) complex, ``B`` (N/2,) complex,
-    ``V`` (N, N/2) complex: columns are orthonormal eigenvectors of the normal part ``A + P^T P``;
-    ``[V, conj(V)]`` is unitary.
+    Attributes
+    ----------
+    Lambda
+        (N/2,) complex: the eigenvalues of the normal part ``A + P^T P``, one of each conjugate pair.
+    P
+        (r, N/2) complex: the low-rank term in the eigenbasis.
+    B
+        (N/2,) complex: the input matrix in the eigenbasis.
+    V
+        (N, N/2) complex: orthonormal eigenvectors; ``[V, conj(V)]`` is unitary.
     """
 
     Lambda: np.ndarray
@@ -112,6 +167,29 @@ def nplr(measure: str, N: int, rank: int = 1, seed: int = 0, tol: float = 1e-8) 
 
     The normal part ``A + P^T P = c I + S`` (S skew-symmetric) is diagonalised through the Hermitian
     matrix ``-i S`` with ``eigh``, which is unitary and well conditioned, unlike diagonalising ``A``.
+
+    Parameters
+    ----------
+    measure
+        ``legs``, ``legt``, ``lagt``, ``fout`` or ``random``.
+    N
+        The state size (even: the eigenvalues come in conjugate pairs).
+    rank
+        The low-rank term's (:func:`rank_correction`).
+    seed
+        The random measure's seed.
+    tol
+        How far from skew-symmetric ``S`` may be, relative to its largest entry.
+
+    Returns
+    -------
+    DPLR
+        One half of the conjugate pairs: Λ, P, B and the eigenvectors V.
+
+    Raises
+    ------
+    ValueError
+        An odd N, or a normal part that is not ``cI + skew``.
     """
     if N % 2:
         raise ValueError(f"d_state must be even (states come in conjugate pairs); got {N}")
@@ -146,7 +224,20 @@ DIAG_INITS = ("diag-lin", "diag-inv", "diag-legs")
 
 def diagonal_init(init: str, N: int) -> tuple[np.ndarray, np.ndarray]:
     """S4D initialisations (Gu et al. 2022, "On the Parameterization and Initialization of Diagonal
-    State Space Models"): ``Λ`` (N/2,) and ``B`` (N/2,) complex for one half of the conjugate pairs."""
+    State Space Models").
+
+    Parameters
+    ----------
+    init
+        ``diag-lin`` (S4D-Lin), ``diag-inv`` (S4D-Inv) or ``diag-legs`` (LegS's Λ).
+    N
+        The state size (even).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``Λ`` (N/2,) and ``B`` (N/2,) complex, one half of the conjugate pairs.
+    """
     if N % 2:
         raise ValueError(f"d_state must be even (states come in conjugate pairs); got {N}")
     n = np.arange(N // 2, dtype=np.float64)

@@ -20,18 +20,55 @@ from s4forecast.ssm.cauchy import cauchy_products
 
 
 def conj_pair(x: torch.Tensor) -> torch.Tensor:
-    """(..., N2) -> (..., N): a half-system vector and its conjugate, the full real system's vector."""
+    """A half-system vector and its conjugate: the full real system's vector.
+
+    Parameters
+    ----------
+    x
+        (..., N2) complex.
+
+    Returns
+    -------
+    torch.Tensor
+        (..., N) = [x, conj(x)].
+    """
     return torch.cat([x, x.conj()], -1)
 
 
 def dplr_dense(Lambda: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
-    """Dense full-state matrix ``diag(Λ, conj Λ) - P_f P_f^*`` (H, N, N) from Λ (H, N2) and P (r, H, N2)."""
+    """The dense full-state matrix ``diag(Λ, conj Λ) - P_f P_f^*`` (S4 Sec. 3.2), for references.
+
+    Parameters
+    ----------
+    Lambda
+        (H, N2) complex.
+    P
+        (r, H, N2) complex.
+
+    Returns
+    -------
+    torch.Tensor
+        (H, N, N) complex.
+    """
     Pf = conj_pair(P)
     return torch.diag_embed(conj_pair(Lambda)) - torch.einsum("rhm,rhn->hmn", Pf, Pf.conj())
 
 
 def roots_of_unity(L: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """ω_k = exp(-2πi k / L), k = 0..L//2: the points where an rfft evaluates a generating function."""
+    """The points where an rfft evaluates a generating function: ω_k = exp(-2πi k / L), k = 0..L//2.
+
+    Parameters
+    ----------
+    L
+        The transform length.
+    dtype, device
+        Of the result (complex).
+
+    Returns
+    -------
+    torch.Tensor
+        (L//2 + 1,).
+    """
     k = torch.arange(L // 2 + 1, device=device, dtype=torch.float64)
     return torch.exp(-2j * math.pi * k / L).to(dtype)
 
@@ -44,6 +81,24 @@ def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tens
     ``C̃ (I - Ā ω)^{-1} B̄ = 2/(1+ω) C̃ (g(ω) - A)^{-1} B`` with ``g(ω) = 2/Δ (1-ω)/(1+ω)``
     (Lemma C.3), and the Woodbury identity turns the DPLR resolvent into Cauchy products
     ``k_ab(ω) = Σ_n a_n b_n / (g(ω) - Λ_n) = Δ Σ_n a_n b_n / (2(1-ω)/(1+ω) - ΔΛ_n)``.
+
+    Parameters
+    ----------
+    Lambda, B, C_tilde
+        (H, N2) complex: one half of the conjugate pairs.
+    P
+        (r, H, N2) complex.
+    dt
+        (H,) real.
+    L
+        The kernel length (C̃ is stored for it).
+    backend
+        The Cauchy kernel's (:func:`~s4forecast.ssm.cauchy.cauchy`).
+
+    Returns
+    -------
+    torch.Tensor
+        K (H, L) real.
     """
     cdtype = Lambda.dtype
     omega = roots_of_unity(L, cdtype, Lambda.device)
@@ -71,7 +126,24 @@ def nplr(Lambda, P, B, C_tilde, dt, L: int, backend: str = "auto") -> torch.Tens
 
 
 def diagonal(Lambda, B, C, dt, L: int, method: str = "zoh") -> torch.Tensor:
-    """S4D kernel ``K_l = 2 Re Σ_n C_n B̄_n Ā_n^l`` (Vandermonde). Λ, B, C (H, N2) complex, dt (H,) -> (H, L)."""
+    """The S4D kernel ``K_l = 2 Re Σ_n C_n B̄_n Ā_n^l`` (a Vandermonde product).
+
+    Parameters
+    ----------
+    Lambda, B, C
+        (H, N2) complex.
+    dt
+        (H,) real.
+    L
+        The kernel length.
+    method
+        The discretisation, ``zoh`` or ``bilinear``.
+
+    Returns
+    -------
+    torch.Tensor
+        K (H, L) real.
+    """
     A_bar, B_bar = discretize.diagonal(Lambda, B, dt.to(Lambda.dtype), method)
     log_A = dt.to(Lambda.dtype)[:, None] * Lambda if method == "zoh" else torch.log(A_bar)
     powers = torch.exp(log_A[..., None] * torch.arange(L, device=Lambda.device, dtype=Lambda.real.dtype))
@@ -79,7 +151,26 @@ def diagonal(Lambda, B, C, dt, L: int, method: str = "zoh") -> torch.Tensor:
 
 
 def dense(A, B, C, dt, L: int, method: str = "bilinear") -> torch.Tensor:
-    """Reference kernel by explicit powers: A (H, N, N), B, C (H, N), dt (H,) -> Re(C Ā^l B̄) (H, L)."""
+    """The reference kernel ``Re C Ā^l B̄`` by explicit powers (LSSL; O(N^2 L) per channel).
+
+    Parameters
+    ----------
+    A
+        (H, N, N).
+    B, C
+        (H, N).
+    dt
+        (H,).
+    L
+        The kernel length.
+    method
+        The discretisation, ``bilinear`` or ``zoh``.
+
+    Returns
+    -------
+    torch.Tensor
+        K (H, L) real.
+    """
     A_bar, x = discretize.dense(A, B, dt.to(A.dtype), method)
     out = []
     for _ in range(L):
