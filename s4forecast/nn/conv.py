@@ -57,8 +57,21 @@ def _circular_kernel(k: torch.Tensor, L: int) -> torch.Tensor:
 
 
 def fft_conv(u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``y[t] = Σ_{j<=t} k[j] u[t-j]`` (causal); with k (2, H, L) the second kernel also reads the
-    future, ``+ Σ_{j>=0} k[1, j] u[t+1+j]``, as in the bidirectional S4."""
+    """The convolution by FFT with zero padding: ``y[t] = Σ_{j<=t} k[j] u[t-j]`` (causal); with k (2, H, L)
+    the second kernel also reads the future, ``+ Σ_{j>=0} k[1, j] u[t+1+j]``, as in the bidirectional S4.
+
+    Parameters
+    ----------
+    u
+        (B, H, L) real.
+    k
+        (H, L) causal or (2, H, L) bidirectional.
+
+    Returns
+    -------
+    torch.Tensor
+        y (B, H, L).
+    """
     L = u.shape[-1]
     return _PaddedConv.apply(u, _circular_kernel(k, L), 2 * L)
 
@@ -69,7 +82,20 @@ def direct_conv(u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     strided view of the 2L - 1 kernel values it holds (unfold, not a gather: ~30% faster forward and
     backward at L = 27, whose gather backward is a scatter); autograd's matmul backward gives the
     gradients of u and k. It runs in the inputs' dtype under autocast too, as the FFT does (the layer
-    keeps its convolution in at least float32)."""
+    keeps its convolution in at least float32).
+
+    Parameters
+    ----------
+    u
+        (B, H, L) real.
+    k
+        (H, L) causal or (2, H, L) bidirectional.
+
+    Returns
+    -------
+    torch.Tensor
+        y (B, H, L).
+    """
     L = u.shape[-1]
     k = _circular_kernel(k, L)
     k = F.pad(k, (0, 2 * L - k.shape[-1]))
@@ -83,8 +109,23 @@ CONVOLUTIONS = ("auto", "fft", "direct")
 
 
 def conv(u: torch.Tensor, k: torch.Tensor, method: str = "auto") -> torch.Tensor:
-    """The layer's convolution by ``method``: ``fft``, ``direct``, or ``auto`` (:func:`direct_conv` up
-    to :data:`DIRECT_MAX_LEN` positions, else :func:`fft_conv`)."""
+    """The layer's convolution y = K * u (S4 eq. 5).
+
+    Parameters
+    ----------
+    u
+        (B, H, L) real.
+    k
+        (H, L) causal or (2, H, L) bidirectional.
+    method
+        ``fft``, ``direct``, or ``auto`` (:func:`direct_conv` up to :data:`DIRECT_MAX_LEN` positions, else
+        :func:`fft_conv`).
+
+    Returns
+    -------
+    torch.Tensor
+        y (B, H, L).
+    """
     if method == "direct" or (method == "auto" and u.shape[-1] <= DIRECT_MAX_LEN):
         return direct_conv(u, k)
     return fft_conv(u, k)

@@ -21,12 +21,32 @@ NORMS = ("layer", "batch")
 
 
 def is_integer(x) -> bool:
-    """An int or numpy integer, not a bool."""
+    """Whether ``x`` is an int or a numpy integer, not a bool.
+
+    Parameters
+    ----------
+    x
+        Any value.
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def is_positive_finite(x) -> bool:
-    """A real number (numpy's too, not a bool) in (0, inf)."""
+    """Whether ``x`` is a real number (numpy's too, not a bool) in (0, inf).
+
+    Parameters
+    ----------
+    x
+        Any value.
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < math.inf
 
 
@@ -160,7 +180,19 @@ class S4Options:
 
     def ssm_kwargs(self, l_max: int | None, seed: int) -> dict:
         """The arguments of :func:`~s4forecast.ssm.systems.build_ssm` for one SSM of these options (the one
-        place they are mapped): ``l_max``, ``backend`` and ``rank`` for nplr only."""
+        place they are mapped): ``l_max``, ``backend`` and ``rank`` for nplr only.
+
+        Parameters
+        ----------
+        l_max
+            The length nplr's C̃ is stored for; None: C itself.
+        seed
+            The random measure's seed.
+
+        Returns
+        -------
+        dict
+        """
         kwargs = dict(
             d_state=self.d_state,
             init=self.init,
@@ -175,7 +207,15 @@ class S4Options:
 
 
 def require_bool(name: str, value) -> None:
-    """A flag must be True or False (numpy's too): ``"no"`` or ``0`` would be taken as a truth value."""
+    """Refuse a flag that is not True or False (numpy's too): ``"no"`` or ``0`` would be taken as a truth value.
+
+    Parameters
+    ----------
+    name
+        The option's name, for the error.
+    value
+        Its value.
+    """
     _require(isinstance(value, (bool, np.bool_)), f"`{name}` must be True or False; got {value!r}")
 
 

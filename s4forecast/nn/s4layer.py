@@ -15,8 +15,25 @@ from s4forecast.ssm.systems import build_ssm
 
 
 def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "input") -> None:
-    """Raise a clear error for anything but a finite (B, L, d) tensor of the module's ``dtype``
-    (any floating dtype under autocast, which casts it)."""
+    """Raise a clear error for anything but a finite (B, L, d) tensor of the module's dtype (any floating
+    dtype under autocast, which casts it).
+
+    Parameters
+    ----------
+    x
+        The input to check.
+    d
+        Its feature size.
+    dtype
+        The module's parameter dtype.
+    name
+        What the error calls it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming what is wrong.
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (batch, length, {d}); got {type(x).__name__}"
@@ -39,8 +56,25 @@ def check_sequence(x: torch.Tensor, d: int, dtype: torch.dtype, name: str = "inp
 
 
 def length_mask(lengths: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
-    """(B,) valid lengths of the right-padded x (B, L, H) -> (B, L) mask, 1 on the first ``lengths[b]``
-    positions; None for None. Raises a clear error for lengths that do not fit x."""
+    """The mask of the valid positions of a right-padded batch.
+
+    Parameters
+    ----------
+    lengths
+        (B,) integers in [1, L], or None.
+    x
+        (B, L, H): the padded batch.
+
+    Returns
+    -------
+    torch.Tensor or None
+        (B, L) in x's dtype, 1 on the first ``lengths[b]`` positions; None for None.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Lengths that do not fit x.
+    """
     if lengths is None:
         return None
     if (
@@ -59,8 +93,19 @@ def length_mask(lengths: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor |
 
 
 def check_step(x_t: torch.Tensor, state: torch.Tensor, state_shape: tuple, state_dtype: torch.dtype, d_model: int) -> None:
-    """The input and state of one recurrent step: x_t (B, H) real floats, state ``(B, *state_shape)`` of
-    ``state_dtype``, as ``default_state(B)`` makes it."""
+    """Refuse an input or state that one recurrent step cannot take, naming what is wrong.
+
+    Parameters
+    ----------
+    x_t
+        Must be (B, d_model) real floats.
+    state
+        Must be (B, *state_shape) of ``state_dtype``, as ``default_state(B)`` makes it.
+    state_shape, state_dtype
+        The layer's state's.
+    d_model
+        The layer's width.
+    """
     if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2 or x_t.shape[-1] != d_model or not x_t.is_floating_point():
         got = f"{tuple(x_t.shape)} {x_t.dtype}" if isinstance(x_t, torch.Tensor) else type(x_t).__name__
         raise ValueError(f"step: x_t must be a (batch, {d_model}) float tensor; got {got}")
@@ -71,8 +116,14 @@ def check_step(x_t: torch.Tensor, state: torch.Tensor, state_shape: tuple, state
 
 
 def check_rate(rate: float) -> None:
-    """``rate`` multiplies Δ: it must be a positive finite number (0, a negative or an infinite rate
-    gives a degenerate or NaN kernel)."""
+    """Refuse a rate that is not a positive finite number (0, a negative or an infinite rate gives a
+    degenerate or NaN kernel).
+
+    Parameters
+    ----------
+    rate
+        Multiplies Δ.
+    """
     if not is_positive_finite(rate):
         raise ValueError(f"rate must be a positive finite number; got {rate!r}")
 
@@ -216,9 +267,17 @@ class S4Layer(nn.Module):
         return self._kernel_cache[3]
 
     def freeze_kernel(self, L: int, rate: float = 1.0) -> None:
-        """Keep the kernel of length ``L`` at ``rate`` as a constant, which ``conv_kernel(L)`` returns whatever
-        the rate asked until :meth:`unfreeze_kernel`: at inference the kernel does not depend on the input,
-        and an exported graph (torch.export, ONNX, which has no complex numbers) takes it as a constant."""
+        """Keep the kernel as a constant, which ``conv_kernel(L)`` returns whatever the rate asked until
+        :meth:`unfreeze_kernel`: at inference the kernel does not depend on the input, and an exported graph
+        (torch.export, ONNX, which has no complex numbers) takes it as a constant.
+
+        Parameters
+        ----------
+        L
+            The kernel length.
+        rate
+            Multiplies Δ.
+        """
         with torch.no_grad():
             self._frozen_kernel = self._kernel(L, rate).detach().clone()
 
@@ -264,12 +323,25 @@ class S4Layer(nn.Module):
         return self.unchecked_forward(x, rate, length_mask(lengths, x))
 
     def unchecked_forward(self, x: torch.Tensor, rate: float = 1.0, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``forward`` without the input scan, for callers that checked their input once (S4Encoder);
-        ``mask`` (B, L) zeroes padded positions before the convolution (see :func:`length_mask`).
+        """``forward`` without the input scan, for callers that checked their input once (S4Encoder).
 
         The kernel and the FFT convolution run in at least float32 (FFTs have no bfloat16 kernels),
         and the result goes back to the input's dtype, so under bfloat16 autocast only the output
         matmuls run in bfloat16.
+
+        Parameters
+        ----------
+        x
+            (B, L, H).
+        rate
+            Multiplies Δ.
+        mask
+            (B, L) or None: zeroes padded positions before the convolution (:func:`length_mask`).
+
+        Returns
+        -------
+        torch.Tensor
+            (B, L, H).
         """
         u = x.transpose(1, 2).to(torch.promote_types(x.dtype, torch.float32))  # (B, H, L)
         if mask is not None:  # the convolution is linear: zeros past the end add nothing to any sum

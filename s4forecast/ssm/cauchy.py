@@ -45,8 +45,22 @@ def _conj_pairs(v: torch.Tensor, w: torch.Tensor, conj: bool) -> tuple[torch.Ten
 
 
 def cauchy_naive(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool = False) -> torch.Tensor:
-    """The reference: v (..., N), z (L,), w (..., N) -> (..., L), through the broadcast (..., N, L) tensor;
-    with ``conj`` each (v, w) also counts with its complex conjugate (the pairs of a real system)."""
+    """The reference Cauchy kernel, through the broadcast (..., N, L) tensor.
+
+    Parameters
+    ----------
+    v, w
+        (..., N) complex: numerators and poles.
+    z
+        (L,) complex: the evaluation points.
+    conj
+        Each (v, w) also counts with its complex conjugate (the pairs of a real system).
+
+    Returns
+    -------
+    torch.Tensor
+        (..., L) complex.
+    """
     v, w = _conj_pairs(v, w, conj)
     return (v[..., None, :] / (z[:, None] - w[..., None, :])).sum(-1)
 
@@ -82,9 +96,24 @@ def _chunk_length(elements_per_step: int, L: int) -> int:
 
 
 def cauchy_torch(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool = False) -> torch.Tensor:
-    """Chunks of z, each under activation checkpointing: backward recomputes one (..., N, chunk)
-    block at a time, so peak memory stays O(H (N + chunk)) in forward and backward. Falls back to
-    eager (logged once) if compilation fails here, e.g. without a C++ compiler."""
+    """The torch backend: chunks of z, each under activation checkpointing, so that backward recomputes one
+    (..., N, chunk) block at a time and peak memory stays O(H (N + chunk)) in forward and backward; compiled,
+    or eager (logged once) where compilation fails, e.g. without a C++ compiler.
+
+    Parameters
+    ----------
+    v, w
+        (..., N) complex: numerators and poles.
+    z
+        (L,) complex: the evaluation points.
+    conj
+        Each (v, w) also counts with its complex conjugate (the pairs of a real system).
+
+    Returns
+    -------
+    torch.Tensor
+        (..., L) complex.
+    """
     a, b, c, d = v.real[..., None], v.imag[..., None], w.real[..., None], w.imag[..., None]
     size = _chunk_length(v.numel(), z.shape[0])
 
@@ -106,12 +135,27 @@ def cauchy_torch(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool =
 
 
 def keops_available() -> bool:
-    """Whether pykeops is installed (not whether it can compile: see :func:`keops_runnable`)."""
+    """Whether pykeops is installed (not whether it can compile: see :func:`keops_runnable`).
+
+    Returns
+    -------
+    bool
+    """
     return importlib.util.find_spec("pykeops") is not None
 
 
 def triton_available(device_type: str) -> bool:
-    """Whether the Triton kernel can run on ``device_type`` (CUDA, or CPU under ``TRITON_INTERPRET=1``)."""
+    """Whether the Triton kernel can run on a device: CUDA, or CPU under ``TRITON_INTERPRET=1``.
+
+    Parameters
+    ----------
+    device_type
+        ``cuda``, ``cpu``, ...
+
+    Returns
+    -------
+    bool
+    """
     if importlib.util.find_spec("triton") is None:
         return False
     from s4forecast.ssm.cauchy_triton import runnable
@@ -120,7 +164,22 @@ def triton_available(device_type: str) -> bool:
 
 
 def cauchy_triton(v, z, w, conj=False):
-    """The Triton backend (``cauchy_triton.py``), imported on first use; arguments as :func:`cauchy_naive`."""
+    """The Triton backend (``cauchy_triton.py``), imported on first use.
+
+    Parameters
+    ----------
+    v, w
+        (..., N) complex: numerators and poles.
+    z
+        (L,) complex: the evaluation points.
+    conj
+        Each (v, w) also counts with its complex conjugate (the pairs of a real system).
+
+    Returns
+    -------
+    torch.Tensor
+        (..., L) complex.
+    """
     from s4forecast.ssm.cauchy_triton import cauchy_triton as run
 
     return run(v, z, w, conj)
@@ -136,8 +195,23 @@ def _keops_reduction(conj: bool):
 
 
 def cauchy_keops(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, conj: bool = False) -> torch.Tensor:
-    """v (..., N) and w (..., N) with broadcastable batch shapes (w shared over leading dims of v is
-    never copied: KeOps broadcasts batch dimensions and sums the gradient over them), z (L,) -> (..., L)."""
+    """The KeOps backend; v and w may have broadcastable batch shapes (w shared over leading dims of v is
+    never copied: KeOps broadcasts batch dimensions and sums the gradient over them).
+
+    Parameters
+    ----------
+    v, w
+        (..., N) complex: numerators and poles.
+    z
+        (L,) complex: the evaluation points.
+    conj
+        Each (v, w) also counts with its complex conjugate (the pairs of a real system).
+
+    Returns
+    -------
+    torch.Tensor
+        (..., L) complex.
+    """
     if not keops_available():
         raise RuntimeError("backend='keops' needs pykeops: pip install 's4forecast[keops]' (or pykeops)")
     batch = torch.broadcast_shapes(v.shape[:-1], w.shape[:-1])
@@ -162,6 +236,18 @@ def resolve_backend(backend: str, device_type: str) -> str:
     :func:`cauchy_products`, H=256, N=64): keops 55 / 233 ms forward and 158 / 585 ms forward+backward
     at L = 1024 / 4096, against compiled torch 253 / 1071 and 813 / 3573 ms; keops also caches its
     compiled kernels on disk.
+
+    Parameters
+    ----------
+    backend
+        One of ``BACKENDS``.
+    device_type
+        Where the kernel runs (``cpu``, ``cuda``).
+
+    Returns
+    -------
+    str
+        The backend that runs; an explicit one that cannot run here is an error that says why.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown Cauchy backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -235,6 +321,24 @@ def cauchy_shared(v: torch.Tensor, z: torch.Tensor, w: torch.Tensor, backend: st
     O(H N chunk) in forward and backward). keops runs the K sums with w broadcast over K (no copies)
     and is the faster of the two on the CPU (see :func:`resolve_backend`); other backends run the K
     sums on an expanded w.
+
+    Parameters
+    ----------
+    v
+        (K, ..., N) complex: K numerator vectors.
+    z
+        (L,) complex.
+    w
+        (..., N) complex: the shared poles.
+    backend
+        One of ``BACKENDS``.
+    conj
+        Count each pair's conjugate too.
+
+    Returns
+    -------
+    torch.Tensor
+        (K, ..., L) complex.
     """
     if v.shape[1:] != w.shape or z.dim() != 1:
         raise ValueError(
@@ -364,6 +468,24 @@ def cauchy_products(left, right, z: torch.Tensor, w: torch.Tensor, backend: str 
     of (C̃, Q^*) with (B, P). keops evaluates them in one reduction without forming the R·S product
     vectors and reads sequence members in place, conjugate views included (forward and backward:
     see :class:`_KeopsProducts`); the other backends form the products and call :func:`cauchy_shared`.
+
+    Parameters
+    ----------
+    left, right
+        (R, ..., N) and (S, ..., N) complex, or sequences of R and S (..., N) tensors.
+    z
+        (L,) complex.
+    w
+        (..., N) complex: the shared poles.
+    backend
+        One of ``BACKENDS``.
+    conj
+        Count each pair's conjugate too.
+
+    Returns
+    -------
+    torch.Tensor
+        (R, S, ..., L) complex.
     """
     lefts, rights = list(left), list(right)
     if any(t.shape != w.shape for t in lefts + rights) or z.dim() != 1:

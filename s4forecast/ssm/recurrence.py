@@ -22,7 +22,18 @@ def _pair_inner(P: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class DPLRBilinearStep:
-    """Precomputed operators of the bilinear step of ``A = Λ - P_f P_f^*`` (true C, not C̃)."""
+    """Precomputed operators of the bilinear step of ``A = Λ - P_f P_f^*`` (true C, not C̃). Called as
+    ``step(u (B, H), x (B, H, N2)) -> (y (B, H), new x)``.
+
+    Attributes
+    ----------
+    Lambda, B, C
+        (H, N2) complex.
+    P
+        (r, H, N2) complex.
+    dt
+        (H,) real.
+    """
 
     Lambda: torch.Tensor  # (H, N2)
     P: torch.Tensor  # (r, H, N2)
@@ -52,6 +63,14 @@ class DPLRBilinearStep:
 
 @dataclass
 class DiagonalStep:
+    """The step of a diagonal system, ``step(u (B, H), x (B, H, N2)) -> (y (B, H), new x)``.
+
+    Attributes
+    ----------
+    A_bar, B_bar, C
+        (H, N2) complex: the diagonal of Ā, B̄ and C.
+    """
+
     A_bar: torch.Tensor  # (H, N2)
     B_bar: torch.Tensor  # (H, N2)
     C: torch.Tensor  # (H, N2)
@@ -63,6 +82,16 @@ class DiagonalStep:
 
 @dataclass
 class DenseStep:
+    """The step of a dense system, ``step(u (B, H), x (B, H, N)) -> (y (B, H), new x)``.
+
+    Attributes
+    ----------
+    A_bar
+        (H, N, N).
+    B_bar, C
+        (H, N).
+    """
+
     A_bar: torch.Tensor  # (H, N, N)
     B_bar: torch.Tensor  # (H, N)
     C: torch.Tensor  # (H, N)

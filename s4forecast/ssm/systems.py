@@ -41,6 +41,17 @@ class SSM(nn.Module):
     """Common part: per-channel step size Δ, log-uniform in [dt_min, dt_max] at init (S4 App. D.2).
 
     ``rate`` multiplies Δ: a model trained at one sampling rate runs at another (S4 Sec. 4.3).
+
+    Parameters
+    ----------
+    d_model
+        H, the number of channels (independent SSMs).
+    d_state
+        N, the state size.
+    dt_min, dt_max
+        The log-uniform range of the initial Δ.
+    discretization
+        ``bilinear`` or ``zoh``.
     """
 
     def __init__(self, d_model: int, d_state: int, dt_min: float, dt_max: float, discretization: str):
@@ -57,28 +68,79 @@ class SSM(nn.Module):
         self._step_snapshot = None  # the parameter values the step operators were made from
 
     def dt(self, rate: float = 1.0) -> torch.Tensor:
-        """Δ (H,): each channel's step size, times ``rate`` (S4 Sec. 4.3)."""
+        """Each channel's step size.
+
+        Parameters
+        ----------
+        rate
+            Multiplies Δ (S4 Sec. 4.3).
+
+        Returns
+        -------
+        torch.Tensor
+            Δ (H,).
+        """
         return torch.exp(self.log_dt) * rate
 
     # -- recurrent view ----------------------------------------------------------------------
     def setup_step(self, rate: float = 1.0) -> None:
-        """Precompute the discrete step operators from the current parameters (no gradient)."""
+        """Precompute the discrete step operators from the current parameters (no gradient).
+
+        Parameters
+        ----------
+        rate
+            Multiplies Δ.
+        """
         with torch.no_grad():
             self._step_fn = self.recurrence(rate)
         self._step_snapshot = ValueSnapshot(self)
 
     def recurrence(self, rate: float = 1.0):
         """The step operator of the recurrent view (S4 eq. 3) from the current parameters, with autograd (to
-        train through a recurrence: the closed-loop decoder): ``op(u (B, H), x (B, H, N_state)) -> (y (B, H),
-        new x)``, every Δ times ``rate``; :meth:`setup_step` keeps one without gradient for :meth:`step`."""
+        train through a recurrence: the closed-loop decoder); :meth:`setup_step` keeps one without gradient.
+
+        Parameters
+        ----------
+        rate
+            Multiplies Δ.
+
+        Returns
+        -------
+        callable
+            ``op(u (B, H), x (B, H, N_state)) -> (y (B, H), new x)``.
+        """
         return self._make_step(rate)
 
     def default_state(self, batch_size: int) -> torch.Tensor:
-        """Zero state (batch_size, H, N_state) complex."""
+        """The zero state of :meth:`step`.
+
+        Parameters
+        ----------
+        batch_size
+            Sequences stepped together.
+
+        Returns
+        -------
+        torch.Tensor
+            (batch_size, H, N_state) complex.
+        """
         return torch.zeros(batch_size, self.H, self.state_size, dtype=self.log_dt.dtype.to_complex(), device=self.log_dt.device)
 
     def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step: u (B, H) real, state (B, H, N_state) -> (y (B, H), new state)."""
+        """One step of the recurrent view (after :meth:`setup_step`).
+
+        Parameters
+        ----------
+        u
+            (B, H) real.
+        state
+            (B, H, N_state) complex.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (y (B, H), new state).
+        """
         if self._step_fn is None:
             raise RuntimeError("call setup_step() before step()")
         if not self._step_snapshot.matches(self):
@@ -94,6 +156,27 @@ class NPLRSSM(SSM):
     C̃ exactly at O(N^3 log L) cost. The state dict holds ``l_max`` (buffer ``kernel_length``, 0 for None)
     beside C̃, and weights saved for another ``l_max`` are converted on load to this system's: C̃ means
     nothing without its length.
+
+    Parameters
+    ----------
+    d_model
+        H, the number of channels (independent SSMs).
+    d_state
+        N, the state size.
+    dt_min, dt_max
+        The log-uniform range of the initial Δ.
+    discretization
+        ``bilinear`` (Algorithm 1 needs it).
+    l_max
+        The length C̃ is stored for; None: C itself.
+    init
+        A HiPPO measure (legs, legt, lagt, fout, random).
+    rank
+        The low-rank term's rank.
+    backend
+        The Cauchy kernel's.
+    seed
+        The random measure's seed.
     """
 
     def __init__(
@@ -132,7 +215,13 @@ class NPLRSSM(SSM):
         self.register_buffer("kernel_length", torch.tensor(l_max or 0))  # the l_max that C̃ is stored for
 
     def Lambda(self) -> torch.Tensor:
-        """Λ (H, N/2) complex, the normal part's eigenvalues (one of each conjugate pair); Re Λ < 0."""
+        """The normal part's eigenvalues, one of each conjugate pair; Re Λ < 0.
+
+        Returns
+        -------
+        torch.Tensor
+            Λ (H, N/2) complex.
+        """
         return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -166,7 +255,13 @@ class NPLRSSM(SSM):
         return torch.eye(self.N, dtype=A_bar.dtype, device=A_bar.device) - torch.linalg.matrix_power(A_bar, L)
 
     def true_C(self) -> torch.Tensor:
-        """C (H, N) of the full system, recovered from C̃ = C (I - Ā^{l_max}) (in complex128)."""
+        """C of the full system, recovered from C̃ = C (I - Ā^{l_max}) (in complex128).
+
+        Returns
+        -------
+        torch.Tensor
+            C (H, N) complex.
+        """
         C = kernels.conj_pair(_complex(self.C_tilde))
         if self.l_max is None:
             return C
@@ -176,7 +271,20 @@ class NPLRSSM(SSM):
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
         """The convolution kernel K̄ (H, L) (S4 eq. 5, Alg. 1), every Δ times ``rate``: the generating function at
         the roots of unity through the Woodbury identity (eq. 6) and the Cauchy kernel, then an inverse FFT.
-        C̃ = C (I - Ā^L) is stored for ``l_max``; another length or rate re-derives it from C."""
+        C̃ = C (I - Ā^L) is stored for ``l_max``; another length or rate re-derives it from C.
+
+        Parameters
+        ----------
+        L
+            The kernel length.
+        rate
+            Multiplies Δ.
+
+        Returns
+        -------
+        torch.Tensor
+            K̄ (H, L) real.
+        """
         Lambda, P, B = self.Lambda(), _complex(self.P), _complex(self.B)
         if rate == 1.0 and self.l_max is not None and L <= self.l_max:
             return kernels.nplr(Lambda, P, B, _complex(self.C_tilde), self.dt(), self.l_max, self.backend)[:, :L]
@@ -197,7 +305,23 @@ class NPLRSSM(SSM):
 
 
 class DiagSSM(SSM):
-    """S4D: diagonal ``A = Λ`` (diag-lin / diag-inv / diag-legs, or the Λ of any HiPPO measure)."""
+    """S4D: diagonal ``A = Λ`` (diag-lin / diag-inv / diag-legs, or the Λ of any HiPPO measure).
+
+    Parameters
+    ----------
+    d_model
+        H, the number of channels (independent SSMs).
+    d_state
+        N, the state size.
+    dt_min, dt_max
+        The log-uniform range of the initial Δ.
+    discretization
+        ``bilinear`` or ``zoh``.
+    init
+        An S4D init or a HiPPO measure.
+    seed
+        The random measure's seed.
+    """
 
     def __init__(self, d_model, d_state=64, init="diag-lin", dt_min=1e-3, dt_max=1e-1, discretization="zoh", seed=0):
         super().__init__(d_model, d_state, dt_min, dt_max, discretization)
@@ -216,12 +340,31 @@ class DiagSSM(SSM):
         self.C = _real_param(torch.randn(d_model, d_state // 2, dtype=torch.complex128))
 
     def Lambda(self) -> torch.Tensor:
-        """Λ (H, N/2) complex, the diagonal of A (one of each conjugate pair); Re Λ < 0."""
+        """The diagonal of A, one of each conjugate pair; Re Λ < 0.
+
+        Returns
+        -------
+        torch.Tensor
+            Λ (H, N/2) complex.
+        """
         return torch.complex(-torch.exp(self.log_neg_re), self.Lambda_im)
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
-        """The convolution kernel K̄ (H, L) of the diagonal system (S4D: a Vandermonde product), discretised by
-        ``discretization``, every Δ times ``rate``."""
+        """The convolution kernel of the diagonal system (S4D: a Vandermonde product), discretised by
+        ``discretization``.
+
+        Parameters
+        ----------
+        L
+            The kernel length.
+        rate
+            Multiplies Δ.
+
+        Returns
+        -------
+        torch.Tensor
+            K̄ (H, L) real.
+        """
         return kernels.diagonal(self.Lambda(), _complex(self.B), _complex(self.C), self.dt(rate), L, self.discretization)
 
     def ssm_matrices(self):
@@ -240,7 +383,23 @@ class DiagSSM(SSM):
 
 
 class DenseSSM(SSM):
-    """LSSL-style dense real system (Gu et al. 2021): the slow reference, O(N^2 L) per channel."""
+    """LSSL-style dense real system (Gu et al. 2021): the slow reference, O(N^2 L) per channel.
+
+    Parameters
+    ----------
+    d_model
+        H, the number of channels (independent SSMs).
+    d_state
+        N, the state size.
+    dt_min, dt_max
+        The log-uniform range of the initial Δ.
+    discretization
+        ``bilinear`` or ``zoh``.
+    init
+        A HiPPO measure (its dense transition matrix).
+    seed
+        The random measure's seed.
+    """
 
     def __init__(self, d_model, d_state=64, init="legs", dt_min=1e-3, dt_max=1e-1, discretization="bilinear", seed=0):
         super().__init__(d_model, d_state, dt_min, dt_max, discretization)
@@ -253,8 +412,20 @@ class DenseSSM(SSM):
         self.C = nn.Parameter(torch.randn(d_model, d_state) / math.sqrt(d_state))
 
     def conv_kernel(self, L: int, rate: float = 1.0) -> torch.Tensor:
-        """The convolution kernel K̄ (H, L) by powers of the discretised dense Ā (LSSL; O(N^2 L)), every Δ times
-        ``rate``."""
+        """The convolution kernel by powers of the discretised dense Ā (LSSL; O(N^2 L)).
+
+        Parameters
+        ----------
+        L
+            The kernel length.
+        rate
+            Multiplies Δ.
+
+        Returns
+        -------
+        torch.Tensor
+            K̄ (H, L) real.
+        """
         return kernels.dense(self.A, self.B, self.C, self.dt(rate), L, self.discretization)
 
     def ssm_matrices(self):
@@ -272,7 +443,21 @@ _CLASSES = {"nplr": NPLRSSM, "diag": DiagSSM, "dense": DenseSSM}
 
 
 def build_ssm(mode: str, d_model: int, **kwargs) -> SSM:
-    """The SSM of ``mode`` with H = ``d_model`` channels; an option that mode does not take is an error."""
+    """The SSM of a mode.
+
+    Parameters
+    ----------
+    mode
+        ``nplr`` (:class:`NPLRSSM`), ``diag`` (:class:`DiagSSM`) or ``dense`` (:class:`DenseSSM`).
+    d_model
+        H, the number of channels.
+    **kwargs
+        That class's options; one the mode does not take is a ValueError that names the valid ones.
+
+    Returns
+    -------
+    SSM
+    """
     if mode not in _CLASSES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     cls = _CLASSES[mode]
