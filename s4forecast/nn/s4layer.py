@@ -100,7 +100,7 @@ def check_step(x_t: torch.Tensor, state: torch.Tensor, state_shape: tuple, state
     x_t
         Must be (B, d_model) real floats.
     state
-        Must be (B, *state_shape) of ``state_dtype``, as ``default_state(B)`` makes it.
+        Must be ``(B, *state_shape)`` of ``state_dtype``, as ``default_state(B)`` makes it.
     state_shape, state_dtype
         The layer's state's.
     d_model
