@@ -44,6 +44,13 @@ class ClosedLoopDecoder(nn.Module):
     and K become the real rows that give ``C x`` and ``K x`` of the full state (2 Re over conjugate
     pairs). The context and the horizon then run through the dense functions of ``ssm/closed_loop.py``
     in real arithmetic: repeated squaring, O(S^3 log(L T)) per channel, independent of the batch.
+
+    Parameters
+    ----------
+    options
+        The encoder's :class:`~s4forecast.nn.options.S4Options` (mode, d_model, d_state, init, Δ range).
+    seed
+        The random measure's seed.
     """
 
     def __init__(self, options: S4Options, seed: int = 0):
@@ -54,7 +61,17 @@ class ClosedLoopDecoder(nn.Module):
 
     def real_system(self, rate: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(Ā (H, 2S, 2S), B̄, C, K (H, 2S)) real, in the coordinates [Re ξ, Im ξ] of the stored state, every
-        Δ times ``rate``: ``x' = Ā x + B̄ u``, ``y = C·x``, predicted input ``K·x``."""
+        Δ times ``rate``: ``x' = Ā x + B̄ u``, ``y = C·x``, predicted input ``K·x``.
+
+        Parameters
+        ----------
+        rate
+            Multiplies Δ.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+        """
         step = self.ssm.recurrence(rate)
         H, S = self.ssm.H, self.ssm.state_size
         state = self.ssm.default_state(1)
@@ -75,7 +92,15 @@ class ClosedLoopDecoder(nn.Module):
     def freeze_kernel(self, L: int, T: int, rate: float = 1.0) -> None:
         """Keep the rollout of T tokens from a context of L as one real constant (H, T, L)
         (:func:`~s4forecast.ssm.closed_loop.context_to_horizon`), which :meth:`forward` applies (with no
-        one-step predictions) until :meth:`unfreeze_kernel`: for export (ONNX has no complex numbers)."""
+        one-step predictions) until :meth:`unfreeze_kernel`: for export (ONNX has no complex numbers).
+
+        Parameters
+        ----------
+        L, T
+            Context and horizon tokens.
+        rate
+            Multiplies Δ.
+        """
         with torch.no_grad():
             self._frozen_map = context_to_horizon(*self.real_system(rate), L, T).to(self.K.dtype)
 
@@ -85,7 +110,21 @@ class ClosedLoopDecoder(nn.Module):
 
     def forward(self, u: torch.Tensor, T: int, rate: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """u (B, L, H) -> (outputs over T horizon tokens (B, T, H), the one-step predictions of u[:, 1:]
-        (B, L-1, H))."""
+        (B, L-1, H)).
+
+        Parameters
+        ----------
+        u
+            (B, L, H): the encoded context.
+        T
+            Horizon tokens.
+        rate
+            Multiplies Δ.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+        """
         if self._frozen_map is not None:
             return torch.einsum("htl,blh->bth", self._frozen_map.to(u.dtype), u), u[:, :0]
         if torch.compiler.is_exporting():
@@ -101,7 +140,22 @@ class ClosedLoopDecoder(nn.Module):
 
 class ClosedLoopNetwork(LookbackNetwork):
     """The closed-loop layout's network (see :class:`~s4forecast.forecasting.lookback.LookbackNetwork`
-    for the arguments). Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
+    for the arguments). Forward returns (batch, output_chunk_length, target_dim, nr_params).
+
+    Parameters
+    ----------
+    past_cov_dim, future_cov_dim, static_cov_dim
+        The covariates' widths (0: none).
+    encoder_kwargs
+        The S4 encoder's options (:class:`~s4forecast.nn.options.S4Options` fields, a plain dict so that
+        checkpoints keep it).
+    patch_len
+        Steps a token.
+    l_max
+        The length the S4 kernels are parametrised for; None: the encoder's positions.
+    **kwargs
+        :class:`~s4forecast.forecasting.network.ForecastNetwork`'s.
+    """
 
     def make_head(self, d_model: int) -> nn.Linear:
         """The decoder, and the map of each rolled-out token to its ``patch_len`` steps."""

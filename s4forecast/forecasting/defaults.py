@@ -27,18 +27,51 @@ DEFAULT_REVERSIBLE_INSTANCE_NORM = True
 
 def default_subtract_last(likelihood) -> bool:
     """``subtract_last=None``: on for point forecasts and quantile regression, which it shifts exactly; off
-    for a parametric likelihood, whose scale parameters a shift would corrupt."""
+    for a parametric likelihood, whose scale parameters a shift would corrupt.
+
+    Parameters
+    ----------
+    likelihood
+        Darts' likelihood model, or None.
+
+    Returns
+    -------
+    bool
+    """
     return likelihood is None or isinstance(likelihood, QuantileRegression)
 
 
 def default_patch_len(input_chunk_length: int) -> int:
-    """``patch_len=None``: 16 for lookbacks of at least 128 steps (>= 8 context patches), else 1."""
+    """``patch_len=None``: 16 for lookbacks of at least 128 steps (>= 8 context patches), else 1.
+
+    Parameters
+    ----------
+    input_chunk_length
+        The lookback.
+
+    Returns
+    -------
+    int
+    """
     return 16 if is_integer(input_chunk_length) and input_chunk_length >= PATCH_FROM_LOOKBACK else 1
 
 
 def window_defaults(input_chunk_length: int, patch_len: int | None, dt_min: float | None, dt_max: float | None):
     """``(patch_len, dt_min, dt_max)`` with each ``None`` resolved: the patch length from the lookback, the
-    step size range from the patch length (in units of one encoder position)."""
+    step size range from the patch length (in units of one encoder position).
+
+    Parameters
+    ----------
+    input_chunk_length
+        The lookback.
+    patch_len, dt_min, dt_max
+        As given to S4Model (None: the default).
+
+    Returns
+    -------
+    tuple
+        (patch_len, dt_min, dt_max).
+    """
     patch_len = default_patch_len(input_chunk_length) if patch_len is None else patch_len
     default_dt = DT_RANGE_PER_STEP if patch_len == 1 else DT_RANGE_PER_PATCH
     return patch_len, default_dt[0] if dt_min is None else dt_min, default_dt[1] if dt_max is None else dt_max
@@ -46,7 +79,20 @@ def window_defaults(input_chunk_length: int, patch_len: int | None, dt_min: floa
 
 def optimiser_defaults(model_params: dict, pl_module_params: dict) -> dict:
     """Darts' module parameters with S4Model's defaults where the user set nothing: reversible instance
-    norm, and the optimiser's learning rate."""
+    norm, and the optimiser's learning rate.
+
+    Parameters
+    ----------
+    model_params
+        The arguments S4Model was called with.
+    pl_module_params
+        Darts' module parameters.
+
+    Returns
+    -------
+    dict
+        A copy with the defaults filled in.
+    """
     out = dict(pl_module_params)
     if "use_reversible_instance_norm" not in model_params:
         out["use_reversible_instance_norm"] = DEFAULT_REVERSIBLE_INSTANCE_NORM

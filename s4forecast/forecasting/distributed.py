@@ -17,7 +17,17 @@ PARALLEL_KEYS = ("strategy", "devices", "num_nodes")
 
 def spans_processes(trainer_params: dict) -> bool:
     """Whether a trainer of ``trainer_params`` trains on several processes (a DDP-like strategy, several
-    devices or nodes)."""
+    devices or nodes).
+
+    Parameters
+    ----------
+    trainer_params
+        Lightning Trainer keywords.
+
+    Returns
+    -------
+    bool
+    """
     strategy = trainer_params.get("strategy", "auto")
     if isinstance(strategy, str):
         parallel = strategy.startswith(("ddp", "fsdp", "deepspeed"))
@@ -29,7 +39,19 @@ def spans_processes(trainer_params: dict) -> bool:
 
 
 def one_process_trainer(trainer_params: dict, verbose: bool | None = None) -> pl.Trainer:
-    """A prediction trainer on one device of the same accelerator, without the callbacks of training."""
+    """A prediction trainer on one device of the same accelerator, without the callbacks of training.
+
+    Parameters
+    ----------
+    trainer_params
+        The training trainer's keywords.
+    verbose
+        Show the progress bar (None: as trained).
+
+    Returns
+    -------
+    pytorch_lightning.Trainer
+    """
     params = {k: v for k, v in trainer_params.items() if k not in (*PARALLEL_KEYS, "callbacks")}
     if verbose is not None:
         params["enable_progress_bar"] = verbose

@@ -16,7 +16,15 @@ from s4forecast.optim import check_optimiser_numbers
 
 def check_arguments(p: dict, layouts, linear_inits) -> None:
     """Reject invalid S4Model arguments (``p``: the constructor's locals) before any training, naming the
-    argument; ``layouts`` and ``linear_inits`` are the valid ``layout`` and ``linear_init`` values."""
+    argument; ``layouts`` and ``linear_inits`` are the valid ``layout`` and ``linear_init`` values.
+
+    Parameters
+    ----------
+    p
+        The constructor's locals.
+    layouts, linear_inits
+        The valid values.
+    """
 
     def check(ok, message):
         if not ok:
@@ -58,7 +66,17 @@ def check_arguments(p: dict, layouts, linear_inits) -> None:
 
 
 def checked_options(**values) -> S4Options:
-    """The S4Model's S4 options, built once; a bad one raises the ValueError that names it through Darts' log."""
+    """The S4Model's S4 options, built once; a bad one raises the ValueError that names it through Darts' log.
+
+    Parameters
+    ----------
+    **values
+        :class:`~s4forecast.nn.options.S4Options` fields.
+
+    Returns
+    -------
+    S4Options
+    """
     try:
         return S4Options(**values)
     except ValueError as e:
@@ -66,7 +84,17 @@ def checked_options(**values) -> S4Options:
 
 
 def as_list(value) -> list:
-    """A series argument as a list of series (None: empty)."""
+    """A series argument as a list of series (None: empty).
+
+    Parameters
+    ----------
+    value
+        A series, a sequence of series, or None.
+
+    Returns
+    -------
+    list
+    """
     if value is None:
         return []
     return list(value) if isinstance(value, Sequence) else [value]
@@ -74,7 +102,15 @@ def as_list(value) -> list:
 
 def check_backend_runs(backend: str, trainer_params: dict) -> None:
     """Refuse, before training, a Cauchy backend that cannot run where the trainer trains (triton on a CPU
-    without TRITON_INTERPRET; keops where pykeops cannot run): the kernel would fail at the first step."""
+    without TRITON_INTERPRET; keops where pykeops cannot run): the kernel would fail at the first step.
+
+    Parameters
+    ----------
+    backend
+        The Cauchy backend asked for.
+    trainer_params
+        The trainer's keywords (its accelerator).
+    """
     import torch
 
     from s4forecast.ssm import cauchy
@@ -89,7 +125,15 @@ def check_backend_runs(backend: str, trainer_params: dict) -> None:
 
 def check_finite(name: str, value) -> None:
     """Refuse a series (or list of series) ``name`` with NaN or Inf values or static covariates, naming the
-    first time (or the static covariate)."""
+    first time (or the static covariate).
+
+    Parameters
+    ----------
+    name
+        The argument's name, for the error.
+    value
+        A series, a list of series, or None.
+    """
     for i, s in enumerate(as_list(value)):
         static = s.static_covariates
         if static is not None and (
@@ -108,7 +152,15 @@ def check_finite(name: str, value) -> None:
 
 
 def check_long_enough(named: dict, needed: int) -> None:
-    """Every series of ``named['series']`` and ``named['val_series']`` holds ``needed`` steps (one window)."""
+    """Every series of ``named['series']`` and ``named['val_series']`` holds ``needed`` steps (one window).
+
+    Parameters
+    ----------
+    named
+        Argument name -> series.
+    needed
+        Steps of one training window.
+    """
     for name in ("series", "val_series"):
         for i, s in enumerate(as_list(named.get(name))):
             if len(s) < needed:
@@ -133,7 +185,20 @@ SERIES_ARGUMENTS = (
 def series_arguments(method, *args, **kwargs) -> dict:
     """The series arguments (:data:`SERIES_ARGUMENTS` that ``method`` takes) of a call ``method(*args,
     **kwargs)`` by name, bound by Darts' own signature of ``method`` (a bound method of the model), so that
-    an override need not copy Darts' positional order; an argument Darts would refuse is left to Darts."""
+    an override need not copy Darts' positional order; an argument Darts would refuse is left to Darts.
+
+    Parameters
+    ----------
+    method
+        A bound Darts method (``fit``, ``predict``).
+    *args, **kwargs
+        The call's arguments.
+
+    Returns
+    -------
+    dict
+        Argument name -> series (or list of series, or None).
+    """
     signature = inspect.signature(method)
     try:
         bound = signature.bind(*args, **kwargs).arguments
@@ -145,7 +210,15 @@ def series_arguments(method, *args, **kwargs) -> dict:
 def check_fit_inputs(model, named: dict) -> None:
     """What ``model.fit`` (an S4Model) is given, before Darts reads it: every series of ``named`` (argument
     name -> series, list of series or None) finite, the training and val series one window long, and an
-    explicit Cauchy backend able to run where the trainer trains."""
+    explicit Cauchy backend able to run where the trainer trains.
+
+    Parameters
+    ----------
+    model
+        The S4Model.
+    named
+        Argument name -> series, list of series or None.
+    """
     for name, value in named.items():
         check_finite(name, value)
     check_long_enough(named, model.input_chunk_length + model.output_chunk_shift + model.output_chunk_length)

@@ -26,7 +26,19 @@ OPTIONAL = ("dataset", "features", "data", "output_dir", "trainer", "sweep")  # 
 def load_config(path: str | Path, data: dict | None = None) -> dict:
     """A forecast config (see configs/forecast/etth1.yaml), its keys checked before any heavy import;
     ``data`` (a ``data/sources.py`` mapping) replaces the config's data. Returns the config with its data
-    as one ``data`` mapping."""
+    as one ``data`` mapping.
+
+    Parameters
+    ----------
+    path
+        The config file.
+    data
+        A data mapping, or None.
+
+    Returns
+    -------
+    dict
+    """
     cfg = check_keys(read_yaml(path), path, REQUIRED, OPTIONAL, sections=("model", "trainer", "data"))
     named = {k: cfg.pop(k) for k in ("dataset", "features") if k in cfg}
     if data is None and "data" not in cfg:

@@ -23,7 +23,21 @@ LINEAR_INITS = ("zero", "ridge", "ridge-fixed")
 def build_network(model, train_sample: TorchTrainingSample, linear_start: RidgeFit | None) -> ForecastNetwork:
     """The network of ``model`` (an S4Model) for the dimensions of ``train_sample``; with
     ``linear_init='ridge'`` its linear skip starts at ``linear_start``, the ridge fit of the series given
-    to ``fit()``."""
+    to ``fit()``.
+
+    Parameters
+    ----------
+    model
+        The S4Model.
+    train_sample
+        Darts' training sample (its components' dimensions).
+    linear_start
+        The ridge fit, or None.
+
+    Returns
+    -------
+    ForecastNetwork
+    """
     dims = train_sample.component_dims()
     static = train_sample.static_covariates
     network = LAYOUTS[model.layout](
@@ -58,7 +72,19 @@ def linear_start(model, series, val_series) -> RidgeFit | None:
     """What ``fit(series, val_series=...)`` starts ``model``'s linear skip at: for ``linear_init='ridge'`` (or
     ``'ridge-fixed'``)
     the ridge fit of the window -> horizon map on the training windows, normalised as the network
-    normalises them (``ridge.py``); None for ``zero``."""
+    normalises them (``ridge.py``); None for ``zero``.
+
+    Parameters
+    ----------
+    model
+        The S4Model.
+    series, val_series
+        As given to ``fit()``.
+
+    Returns
+    -------
+    RidgeFit or None
+    """
     if model.linear_init == "zero":
         return None
     return ridge_fit(

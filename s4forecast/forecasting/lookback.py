@@ -38,7 +38,22 @@ class LookbackNetwork(ForecastNetwork):
         the shared arguments). Forward returns (batch, output_chunk_length, target_dim, nr_params).
 
         ``l_max``: the length the S4 kernels are parametrised for (C̃ = C (I - Ā^l_max), Sec. 3.3);
-        ``None`` is the number of encoder positions (context tokens)."""
+        ``None`` is the number of encoder positions (context tokens).
+
+        Parameters
+        ----------
+        past_cov_dim, future_cov_dim, static_cov_dim
+            The covariates' widths (0: none).
+        encoder_kwargs
+            The S4 encoder's options (:class:`~s4forecast.nn.options.S4Options` fields, a plain dict so that
+            checkpoints keep it).
+        patch_len
+            Steps a token.
+        l_max
+            The length the S4 kernels are parametrised for; None: the encoder's positions.
+        **kwargs
+            :class:`~s4forecast.forecasting.network.ForecastNetwork`'s.
+        """
         super().__init__(**kwargs)
         self.patch_len = patch_len
         self.pad_front = -self.input_chunk_length % patch_len
@@ -54,7 +69,17 @@ class LookbackNetwork(ForecastNetwork):
 
     def make_head(self, d_model: int) -> nn.Linear:
         """The flatten head (n_tokens * d_model,) -> (output_chunk_length * series_dim * nr_params,); a layout
-        that decodes otherwise (``closed_loop.py``) builds its own here."""
+        that decodes otherwise (``closed_loop.py``) builds its own here.
+
+        Parameters
+        ----------
+        d_model
+            The encoder's width.
+
+        Returns
+        -------
+        torch.nn.Linear
+        """
         return nn.Linear(self.n_tokens * d_model, self.output_chunk_length * self.series_dim * self.nr_params)
 
     @property
@@ -63,13 +88,37 @@ class LookbackNetwork(ForecastNetwork):
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         """The encoded window (B', n_tokens, d_model) -> the forecast steps (B', output_chunk_length,
-        series_dim * nr_params)."""
+        series_dim * nr_params).
+
+        Parameters
+        ----------
+        h
+            (B', n_tokens, d_model).
+
+        Returns
+        -------
+        torch.Tensor
+            (B', output_chunk_length, series_dim * nr_params).
+        """
         return self.head(self.head_dropout(h.flatten(1))).reshape(h.shape[0], self.output_chunk_length, -1)
 
     def window(self, target: torch.Tensor, past_covariates=None, future_covariates=None, static_covariates=None):
         """Encoder input by steps (B', T, d_input): target (B, T, C), past_covariates (B, T, Cp) or None,
         the window's future covariates (B, T, Cf) or None, static_covariates (B, C or 1, Cs) or None;
-        B' = B * C when channel independent."""
+        B' = B * C when channel independent.
+
+        Parameters
+        ----------
+        target
+            (B, T, C).
+        past_covariates, future_covariates, static_covariates
+            As above, or None.
+
+        Returns
+        -------
+        torch.Tensor
+            (B', T, d_input).
+        """
         B, T, C = target.shape
         shared = [t for t in (past_covariates, future_covariates) if t is not None]
         if static_covariates is not None:
@@ -80,7 +129,18 @@ class LookbackNetwork(ForecastNetwork):
         return torch.cat([series, *(t.repeat_interleave(C, 0) for t in shared)], -1)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """(B', T, d_input) -> (B', n_tokens, patch_len * d_input), zeros before the context."""
+        """(B', T, d_input) -> (B', n_tokens, patch_len * d_input), zeros before the context.
+
+        Parameters
+        ----------
+        x
+            (B', T, d_input).
+
+        Returns
+        -------
+        torch.Tensor
+            (B', n_tokens, patch_len * d_input).
+        """
         if self.patch_len == 1:
             return x
         x = F.pad(x, (0, 0, self.pad_front, 0))

@@ -42,7 +42,22 @@ class MaskedNetwork(ForecastNetwork):
         the shared arguments). Forward returns (batch, output_chunk_length, target_dim, nr_params).
 
         ``l_max``: the length the S4 kernels are parametrised for (C̃ = C (I - Ā^l_max), Sec. 3.3);
-        ``None`` is the number of encoder positions. A resampled network keeps its original one."""
+        ``None`` is the number of encoder positions. A resampled network keeps its original one.
+
+        Parameters
+        ----------
+        past_cov_dim, future_cov_dim, static_cov_dim
+            The covariates' widths (0: none).
+        encoder_kwargs
+            The S4 encoder's options (:class:`~s4forecast.nn.options.S4Options` fields, a plain dict so that
+            checkpoints keep it).
+        patch_len
+            Steps a token.
+        l_max
+            The length the S4 kernels are parametrised for; None: the encoder's positions.
+        **kwargs
+            :class:`~s4forecast.forecasting.network.ForecastNetwork`'s.
+        """
         super().__init__(**kwargs)
         d_input = self.series_dim + past_cov_dim + future_cov_dim + static_cov_dim + 1
         self._set_layout(patch_len)
@@ -73,6 +88,11 @@ class MaskedNetwork(ForecastNetwork):
         patch_len / rate steps, the embedding reads and the head writes them through linear
         interpolation (resampling.py), and Δ per patch is unchanged. The linear skip reads the new
         window and writes the new horizon the same way.
+
+        Parameters
+        ----------
+        rate
+            The new data's step over the old.
         """
         d_model = self.head.in_features
         self.input_chunk_length = round(self.input_chunk_length / rate)
@@ -115,6 +135,20 @@ class MaskedNetwork(ForecastNetwork):
 
         target (B, T, C); past_covariates (B, T, Cp) or None; future_covariates (B, T + n_masked, Cf)
         or None; static_covariates (B, C or 1, Cs) or None. B' = B * C when channel independent.
+
+        Parameters
+        ----------
+        target
+            (B, T, C).
+        n_masked
+            Horizon positions appended.
+        past_covariates, future_covariates, static_covariates
+            As in :meth:`~s4forecast.forecasting.lookback.LookbackNetwork.window`, or None.
+
+        Returns
+        -------
+        torch.Tensor
+            (B', T + n_masked, d_input).
         """
         B, T, C = target.shape
 
@@ -134,7 +168,18 @@ class MaskedNetwork(ForecastNetwork):
         return torch.cat([series, shared.repeat_interleave(C, 0)], -1)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoder input by steps (B', L, d_input) -> by patches (B', n_tokens, patch_len * d_input)."""
+        """Encoder input by steps (B', L, d_input) -> by patches (B', n_tokens, patch_len * d_input).
+
+        Parameters
+        ----------
+        x
+            (B', T, d_input).
+
+        Returns
+        -------
+        torch.Tensor
+            (B', n_tokens, patch_len * d_input).
+        """
         if self.patch_len == 1:
             return x
         x = F.pad(x, (0, 0, self.pad_front, self.pad_back))
@@ -142,7 +187,18 @@ class MaskedNetwork(ForecastNetwork):
 
     def horizon(self, h: torch.Tensor) -> torch.Tensor:
         """Encoder outputs (B', n_tokens, d_model) -> head outputs at the output_chunk_length forecast
-        steps (B', output_chunk_length, series_dim * nr_params): each horizon patch decodes its steps."""
+        steps (B', output_chunk_length, series_dim * nr_params): each horizon patch decodes its steps.
+
+        Parameters
+        ----------
+        h
+            (B', n_tokens, d_model): the encoder's outputs.
+
+        Returns
+        -------
+        torch.Tensor
+            (B', output_chunk_length, series_dim * nr_params).
+        """
         P = self.patch_len
         n_out = (self.L - self.input_chunk_length + self.pad_back) // P  # tokens of the masked part
         y = self.head(h[:, -n_out:])

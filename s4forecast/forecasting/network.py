@@ -23,7 +23,29 @@ from s4forecast.optim import param_groups, with_fused
 
 
 class ForecastNetwork(PLForecastingModule):
-    """Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
+    """Forward returns (batch, output_chunk_length, target_dim, nr_params).
+
+    Parameters
+    ----------
+    target_dim
+        The target's components.
+    nr_params
+        Parameters per forecast value (the likelihood's; 1 for point forecasts).
+    channel_independent
+        Each component as its own sequence, with shared weights.
+    ssm_lr
+        The SSM parameters' learning rate (None: the optimiser's).
+    subtract_last
+        Centre the window on its last value.
+    linear_skip
+        Add the linear skip.
+    linear_fixed
+        Keep the skip at its start (not trained).
+    rate
+        Multiplies every Δ.
+    **kwargs
+        Darts' ``PLForecastingModule`` arguments (chunk lengths, optimiser, ...).
+    """
 
     def __init__(
         self,
@@ -50,7 +72,12 @@ class ForecastNetwork(PLForecastingModule):
     def encoder_rate(self) -> float:
         """Δ's multiplier (the ``rate`` buffer) as the number the encoder takes. Under torch.export (the ONNX
         export, ``onnx.py``) the S4 kernels are frozen at this rate and do not read it, and the buffer's
-        value is data to the exporter: 1.0 is passed instead."""
+        value is data to the exporter: 1.0 is passed instead.
+
+        Returns
+        -------
+        float
+        """
         return 1.0 if torch.compiler.is_exporting() else float(self.rate)
 
     def add_linear_skip(self) -> None:
@@ -67,7 +94,20 @@ class ForecastNetwork(PLForecastingModule):
 
     def residual(self, centred: torch.Tensor, x_in: PLModuleInput) -> torch.Tensor:
         """The S4 encoder's part of the forecast: ``centred`` (B, input_chunk_length, C), the window after
-        centring -> (B, output_chunk_length, C, nr_params)."""
+        centring -> (B, output_chunk_length, C, nr_params).
+
+        Parameters
+        ----------
+        centred
+            (B, input_chunk_length, C).
+        x_in
+            Darts' module input (covariates).
+
+        Returns
+        -------
+        torch.Tensor
+            (B, output_chunk_length, C, nr_params).
+        """
         raise NotImplementedError
 
     @property
@@ -78,7 +118,15 @@ class ForecastNetwork(PLForecastingModule):
     @torch.no_grad()
     def start_from_linear(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         """Start as the linear map ``weight`` (output_chunk_length, input_chunk_length), ``bias``
-        (output_chunk_length,) of the centred window, one per likelihood parameter, with a zero residual."""
+        (output_chunk_length,) of the centred window, one per likelihood parameter, with a zero residual.
+
+        Parameters
+        ----------
+        weight
+            (output_chunk_length, input_chunk_length).
+        bias
+            (output_chunk_length,).
+        """
         if self.skip is None:
             raise ValueError("start_from_linear needs linear_skip=True")
         ocl, icl, nr = self.output_chunk_length, self.input_chunk_length, self.nr_params
@@ -104,13 +152,37 @@ class ForecastNetwork(PLForecastingModule):
 
     def linear_forecast(self, target: torch.Tensor) -> torch.Tensor:
         """The linear skip's term: target (B, input_chunk_length, C) -> (B, output_chunk_length, C, nr_params),
-        one linear map of each component's window (NLinear's model; TiDE's global residual)."""
+        one linear map of each component's window (NLinear's model; TiDE's global residual).
+
+        Parameters
+        ----------
+        target
+            (B, input_chunk_length, C).
+
+        Returns
+        -------
+        torch.Tensor
+            (B, output_chunk_length, C, nr_params).
+        """
         B, _, C = target.shape
         y = self.skip(target.transpose(1, 2)).reshape(B, C, self.output_chunk_length, self.nr_params)
         return y.transpose(1, 2)
 
     def predictions(self, y: torch.Tensor, batch: int) -> torch.Tensor:
-        """Head outputs at T horizon steps (B', T, series_dim * nr_params) -> (batch, T, target_dim, nr_params)."""
+        """Head outputs at T horizon steps (B', T, series_dim * nr_params) -> (batch, T, target_dim, nr_params).
+
+        Parameters
+        ----------
+        y
+            (B', T, series_dim * nr_params).
+        batch
+            B.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, T, target_dim, nr_params).
+        """
         T = y.shape[1]
         if self.channel_independent:
             y = y.reshape(batch, self.target_dim, T, self.nr_params).permute(0, 2, 1, 3)
@@ -141,7 +213,19 @@ class ForecastNetwork(PLForecastingModule):
 
 def future_covariates(x_in: PLModuleInput, output_chunk_shift: int, output_chunk_length: int) -> torch.Tensor | None:
     """The future covariates over the window, the shift and the horizon (B, L_in + shift + ocl, Cf), zeros
-    where Darts gives none (the shift; a side that is absent), or None without future covariates."""
+    where Darts gives none (the shift; a side that is absent), or None without future covariates.
+
+    Parameters
+    ----------
+    x_in
+        Darts' module input.
+    output_chunk_shift, output_chunk_length
+        The network's.
+
+    Returns
+    -------
+    torch.Tensor or None
+    """
     hist, fut = x_in.historic_future_covariates, x_in.future_covariates
     if hist is None and fut is None:
         return None
@@ -154,7 +238,18 @@ def future_covariates(x_in: PLModuleInput, output_chunk_shift: int, output_chunk
 
 
 def mc_dropout(module: nn.Module) -> nn.Module:
-    """Swap every nn.Dropout for Darts' MonteCarloDropout (same p) so ``mc_dropout=True`` works."""
+    """Swap every nn.Dropout for Darts' MonteCarloDropout (same p) so ``mc_dropout=True`` works.
+
+    Parameters
+    ----------
+    module
+        Changed in place.
+
+    Returns
+    -------
+    torch.nn.Module
+        The same module.
+    """
     for name, child in module.named_children():
         if type(child) is nn.Dropout:
             setattr(module, name, MonteCarloDropout(child.p))

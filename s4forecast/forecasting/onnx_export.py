@@ -22,7 +22,17 @@ from s4forecast.nn import S4Layer
 def frozen_kernels(network: nn.Module) -> Iterator[None]:
     """Every S4 layer of ``network`` (a layout's network: ``n_tokens`` encoder positions, ``rate``) with its
     kernel frozen for the duration (:meth:`S4Layer.freeze_kernel`), and a closed-loop decoder's rollout
-    (``n_out`` tokens from the ``n_tokens`` of the context: :meth:`ClosedLoopDecoder.freeze_kernel`)."""
+    (``n_out`` tokens from the ``n_tokens`` of the context: :meth:`ClosedLoopDecoder.freeze_kernel`).
+
+    Parameters
+    ----------
+    network
+        A layout's network.
+
+    Yields
+    ------
+    None
+    """
     layers = [m for m in network.modules() if isinstance(m, (S4Layer, ClosedLoopDecoder))]
     rate = float(network.rate)
     for layer in layers:

@@ -24,14 +24,36 @@ from s4forecast.nn.options import is_positive_finite
 
 
 def sample_times(n: int, step: float) -> np.ndarray:
-    """Times (n,) of a run of ``n`` samples ``step`` apart: step, 2 step, ..., n step."""
+    """Times (n,) of a run of ``n`` samples ``step`` apart: step, 2 step, ..., n step.
+
+    Parameters
+    ----------
+    n
+        Samples.
+    step
+        Their spacing.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return step * np.arange(1, n + 1, dtype=np.float64)
 
 
 def interpolation_matrix(times_from: np.ndarray, times_to: np.ndarray) -> torch.Tensor:
     """M (len(times_to), len(times_from)), float64: ``M @ values`` linearly interpolates values sampled
     at ``times_from`` (increasing) to ``times_to``, extrapolating the end segments' lines beyond either
-    end (a single sample is held)."""
+    end (a single sample is held).
+
+    Parameters
+    ----------
+    times_from, times_to
+        The two grids' sample times.
+
+    Returns
+    -------
+    torch.Tensor
+    """
     n = len(times_from)
     M = np.zeros((len(times_to), n))
     if n == 1:
@@ -50,6 +72,21 @@ def resample_axis(weight: torch.Tensor, axis: int, rate: float, *, reads: bool) 
     the same span: an axis the weight ``reads`` (an input window, a patch embedding) then reads the new
     samples through new -> old interpolation; an axis it writes (a forecast, a patch decoder) writes
     the new samples, interpolated from what it wrote at the old ones.
+
+    Parameters
+    ----------
+    weight
+        Any tensor.
+    axis
+        The axis of ``n`` step-tied entries.
+    rate
+        The new step over the old.
+    reads
+        Whether the axis reads the samples (an input axis) or writes them (an output axis).
+
+    Returns
+    -------
+    torch.Tensor
     """
     n_old = weight.shape[axis]
     n_new = round(n_old / rate)
@@ -75,6 +112,19 @@ def resampled_copy(model, rate: float, resample: bool = True):
     samples of one signal (ETTh1 is ETTm1 on the hour). Every resampled length must be a whole number of
     steps. ``resample=False`` only multiplies Δ: chunk lengths stay in steps (and so cover another span),
     which needs ``patch_len=1`` and ``linear_skip=False``.
+
+    Parameters
+    ----------
+    model
+        A fitted S4Model with the masked layout.
+    rate
+        The new data's step over the old.
+    resample
+        Resample lengths, patches and the linear skip too, or only multiply Δ.
+
+    Returns
+    -------
+    S4Model
     """
     if model.model is None:
         raise_log(ValueError("with_rate() needs a fitted model: call fit() first"))
@@ -109,7 +159,21 @@ def resampled_copy(model, rate: float, resample: bool = True):
 
 
 def resampled_length(name: str, n: int, rate: float) -> int:
-    """``n / rate`` steps, which must be a whole number (at least 1 for a patch)."""
+    """``n / rate`` steps, which must be a whole number (at least 1 for a patch).
+
+    Parameters
+    ----------
+    name
+        The length's name, for the error.
+    n
+        The length in old steps.
+    rate
+        The new step over the old.
+
+    Returns
+    -------
+    int
+    """
     steps = n / rate
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or (name == "patch_len" and round(steps) < 1):
         raise_log(

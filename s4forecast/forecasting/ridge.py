@@ -32,7 +32,19 @@ CHUNK = 4096  # windows per block of the Gram sums
 @dataclass(frozen=True)
 class RidgeFit:
     """weight (output_chunk_length, input_chunk_length), bias (output_chunk_length,), the chosen strength and
-    its selection MSE (normalised units)."""
+    its selection MSE (normalised units).
+
+    Attributes
+    ----------
+    weight
+        (output_chunk_length, input_chunk_length).
+    bias
+        (output_chunk_length,).
+    strength
+        The chosen ridge strength.
+    selection_mse
+        Its MSE on the windows it was chosen on.
+    """
 
     weight: np.ndarray
     bias: np.ndarray
@@ -79,7 +91,22 @@ class _Moments:
 def normalised_windows(values: np.ndarray, icl: int, shift: int, ocl: int, rin: bool, subtract_last: bool):
     """Every window of one series ``values`` (T, C), each component on its own, normalised as the network
     sees it: yields blocks (x (n, icl), y (n, ocl), scale (n, 1)), scale the instance norm's standard
-    deviation (ones without it)."""
+    deviation (ones without it).
+
+    Parameters
+    ----------
+    values
+        (T, C).
+    icl, shift, ocl
+        Input length, output shift and output length.
+    rin, subtract_last
+        The network's normalisations.
+
+    Yields
+    ------
+    tuple of numpy.ndarray
+        (x (n, icl), y (n, ocl), scale (n, 1)).
+    """
     values = np.asarray(values, dtype=np.float64)
     length = icl + shift + ocl
     if len(values) < length:

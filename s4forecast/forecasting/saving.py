@@ -11,7 +11,15 @@ from darts.models.forecasting.torch_forecasting_model import TorchForecastingMod
 
 def write_network_checkpoint(network: pl.LightningModule, path: str) -> None:
     """The checkpoint Darts would write through a trainer (weights, hyperparameters, Darts' own entries such as
-    the dtype and the training sample's shape), written from ``network`` at ``path``."""
+    the dtype and the training sample's shape), written from ``network`` at ``path``.
+
+    Parameters
+    ----------
+    network
+        Darts' Lightning module.
+    path
+        The checkpoint file.
+    """
     checkpoint = {
         "state_dict": network.state_dict(),
         "hyper_parameters": dict(network.hparams),
@@ -23,7 +31,21 @@ def write_network_checkpoint(network: pl.LightningModule, path: str) -> None:
 
 def load_model(path, cls: type, *args, **kwargs) -> TorchForecastingModel:
     """Darts' ``load`` of ``path``, which must hold a ``cls``; any other file raises a ValueError that names
-    it (Darts' own error for a corrupted file comes from deep inside its restricted unpickler)."""
+    it (Darts' own error for a corrupted file comes from deep inside its restricted unpickler).
+
+    Parameters
+    ----------
+    path
+        The saved model file.
+    cls
+        The model class it must hold.
+    *args, **kwargs
+        Darts' ``load`` arguments.
+
+    Returns
+    -------
+    TorchForecastingModel
+    """
     try:
         model = TorchForecastingModel.load(path, *args, **kwargs)
     except FileNotFoundError:
