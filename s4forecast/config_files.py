@@ -10,17 +10,43 @@ import yaml
 
 
 class ConfigError(ValueError):
-    """A config file that cannot be run as written; the message names the file and the key."""
+    """A config file that cannot be run as written; the message names the file and the key.
+
+    Parameters
+    ----------
+    *args
+        The message.
+    """
 
 
 def default_config(relative: str) -> Path:
     """A config shipped with the package, e.g. ``default_config("forecast/etth1.yaml")``: the checkout's
-    ``configs/`` in a development install, the wheel's package data otherwise."""
+    ``configs/`` in a development install, the wheel's package data otherwise.
+
+    Parameters
+    ----------
+    relative
+        The path under ``configs/``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(str(importlib.resources.files("s4forecast.configs").joinpath(relative)))
 
 
 def read_yaml(path: str | Path) -> dict:
-    """A YAML file that holds a mapping."""
+    """A YAML file that holds a mapping.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    dict
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -35,7 +61,17 @@ def read_yaml(path: str | Path) -> dict:
 
 def merge(*configs: dict) -> dict:
     """Later configs over earlier ones, deep: a mapping value merges key by key (recursively) with what is
-    there, anything else replaces. The result shares no mapping with its inputs."""
+    there, anything else replaces. The result shares no mapping with its inputs.
+
+    Parameters
+    ----------
+    *configs
+        Mappings, earliest first.
+
+    Returns
+    -------
+    dict
+    """
     out: dict = {}
     for cfg in configs:
         for key, value in cfg.items():
@@ -50,7 +86,23 @@ def check_keys(
     cfg: dict, path: str | Path, required: tuple[str, ...], optional: tuple[str, ...] = (), sections: tuple[str, ...] = ()
 ) -> dict:
     """``cfg`` if it has every ``required`` key and no key outside ``required + optional``; each
-    ``sections`` key present must hold a mapping. Returns ``cfg``."""
+    ``sections`` key present must hold a mapping. Returns ``cfg``.
+
+    Parameters
+    ----------
+    cfg
+        The config.
+    path
+        Its file, for the error.
+    required, optional
+        The keys it must and may have.
+    sections
+        Keys whose values must be mappings.
+
+    Returns
+    -------
+    dict
+    """
     allowed = required + optional
     if unknown := [k for k in cfg if k not in allowed]:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; valid: {', '.join(allowed)}")

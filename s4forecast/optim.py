@@ -45,7 +45,21 @@ def with_fused(optimizer_cls: type, groups: list[dict], kwargs: dict) -> dict:
     AdamW, SGD, Adagrad) and every parameter is a real floating tensor on the CPU or a GPU, unless the
     caller chose ``fused`` or ``foreach``. One kernel for all parameters instead of a loop over them:
     on one CPU thread an AdamW step of the main job's 26 tensors takes ~0.7 ms instead of ~7.8 ms
-    (epoch times side by side with the per-tensor loop: benchmarks/results/training_cost_fused.md)."""
+    (epoch times side by side with the per-tensor loop: benchmarks/results/training_cost_fused.md).
+
+    Parameters
+    ----------
+    optimizer_cls
+        The optimiser class.
+    groups
+        Its parameter groups.
+    kwargs
+        Its keyword arguments.
+
+    Returns
+    -------
+    dict
+    """
     if "fused" in kwargs or "foreach" in kwargs or "fused" not in inspect.signature(optimizer_cls).parameters:
         return kwargs
     params = [p for g in groups for p in g["params"]]
@@ -56,7 +70,15 @@ def with_fused(optimizer_cls: type, groups: list[dict], kwargs: dict) -> dict:
 
 def check_optimiser_numbers(lr=None, weight_decay=None, ssm_lr=None, where: str = "") -> None:
     """``lr`` and ``ssm_lr`` positive and finite, ``weight_decay`` non-negative and finite (None: unset); a
-    negative learning rate or weight decay would train by gradient ascent without a word."""
+    negative learning rate or weight decay would train by gradient ascent without a word.
+
+    Parameters
+    ----------
+    lr, weight_decay, ssm_lr
+        The numbers to check (None: unset).
+    where
+        A prefix for the error (the argument they came in).
+    """
     from s4forecast.nn.options import is_positive_finite
 
     for name, value, zero_ok in (("lr", lr, False), ("weight_decay", weight_decay, True), ("ssm_lr", ssm_lr, False)):

@@ -25,6 +25,15 @@ class RemoteFile:
 
     ``checksum`` is ``"sha256:<hex>"``, ``"md5:<hex>"`` or ``"git-blob-sha1:<hex>"`` (the id
     ``git hash-object`` prints), always of the uncompressed bytes; a ``.gz`` download is unpacked.
+
+    Attributes
+    ----------
+    name
+        The file name.
+    url
+        Where it is published.
+    checksum
+        ``kind:hex``.
     """
 
     name: str
@@ -33,12 +42,35 @@ class RemoteFile:
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """Where the data files are: ``path``, else ``$S4FORECAST_DATA_DIR``, else the download cache."""
+    """Where the data files are: ``path``, else ``$S4FORECAST_DATA_DIR``, else the download cache.
+
+    Parameters
+    ----------
+    path
+        A directory, or None.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(path or os.environ.get("S4FORECAST_DATA_DIR") or DEFAULT_CACHE).expanduser()
 
 
 def digest(data: bytes, checksum: str) -> str:
-    """``data``'s digest in the kind ``checksum`` names (``sha256:``, ``md5:``, ``git-blob-sha1:``), as ``kind:hex``."""
+    """``data``'s digest in the kind ``checksum`` names (``sha256:``, ``md5:``, ``git-blob-sha1:``), as ``kind:hex``.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    checksum
+        ``kind:hex``, naming the kind.
+
+    Returns
+    -------
+    str
+        ``kind:hex`` of ``data``.
+    """
     kind = checksum.split(":", 1)[0]
     if kind == "sha256":
         return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -50,7 +82,21 @@ def digest(data: bytes, checksum: str) -> str:
 
 
 def fetch(remote: RemoteFile, directory: str | os.PathLike | None = None, download: bool = True) -> bytes:
-    """The verified bytes of ``remote`` from ``directory`` (plain or .gz), downloading it if absent."""
+    """The verified bytes of ``remote`` from ``directory`` (plain or .gz), downloading it if absent.
+
+    Parameters
+    ----------
+    remote
+        The file.
+    directory
+        Where to look first; None: :func:`data_dir`.
+    download
+        Fetch it when absent.
+
+    Returns
+    -------
+    bytes
+    """
     root = data_dir(directory)
     plain, gzipped = root / remote.name, root / (remote.name + ".gz")
     if plain.exists() or gzipped.exists():  # a gzipped copy is verified on its uncompressed bytes

@@ -25,6 +25,20 @@ PADDLE_URL = "https://raw.githubusercontent.com/arrayofstar/2022_Informer_Paddle
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A registered dataset.
+
+    Attributes
+    ----------
+    file
+        Its published CSV (:class:`~s4forecast.data.files.RemoteFile`).
+    target
+        The column forecast with ``features="S"``.
+    split
+        ``ett-hour``, ``ett-minute`` (the Informer borders) or ``ratio`` (70 / 10 / 20).
+    date_col
+        The time column.
+    """
+
     file: RemoteFile
     target: str
     split: str  # "ett-hour", "ett-minute" or "ratio"
@@ -59,7 +73,19 @@ DATASETS = {
 
 
 def parse_frame(source, date_col: str = "date") -> pd.DataFrame:
-    """A CSV (path, buffer) as a DataFrame indexed by its parsed date column, rows in file order."""
+    """A CSV (path, buffer) as a DataFrame indexed by its parsed date column, rows in file order.
+
+    Parameters
+    ----------
+    source
+        A path or a file-like object.
+    date_col
+        The time column.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     df = pd.read_csv(source)
     if date_col not in df.columns:
         raise ValueError(f"the CSV has no date column {date_col!r}; its columns: {', '.join(df.columns)}")
@@ -68,7 +94,21 @@ def parse_frame(source, date_col: str = "date") -> pd.DataFrame:
 
 
 def read_frame(name: str, data_dir=None, download: bool = True) -> pd.DataFrame:
-    """A registered dataset as a DataFrame indexed by date (verified file; downloaded if absent)."""
+    """A registered dataset as a DataFrame indexed by date (verified file; downloaded if absent).
+
+    Parameters
+    ----------
+    name
+        A registered dataset.
+    data_dir
+        Where its file is; None: ``$S4FORECAST_DATA_DIR``, else the cache.
+    download
+        Fetch a missing file.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     spec = DATASETS[name]
@@ -76,7 +116,22 @@ def read_frame(name: str, data_dir=None, download: bool = True) -> pd.DataFrame:
 
 
 def borders(split: str, n_rows: int, lookback: int) -> dict[str, tuple[int, int]]:
-    """Row ranges [start, end) of train/val/test; val and test begin ``lookback`` rows early."""
+    """Row ranges [start, end) of train/val/test; val and test begin ``lookback`` rows early.
+
+    Parameters
+    ----------
+    split
+        ``ett-hour``, ``ett-minute`` or ``ratio``.
+    n_rows
+        The data's rows.
+    lookback
+        The lead-in of val and test.
+
+    Returns
+    -------
+    dict
+        ``{"train": (start, end), "val": ..., "test": ...}``.
+    """
     if split in ("ett-hour", "ett-minute"):
         unit = 30 * 24 * (4 if split == "ett-minute" else 1)
         ends = [12 * unit, 16 * unit, 20 * unit]
@@ -94,7 +149,19 @@ def borders(split: str, n_rows: int, lookback: int) -> dict[str, tuple[int, int]
 
 @dataclass
 class InformerSplits:
-    """Scaled train/val/test series (val/test include the ``lookback`` lead-in) and the scaler."""
+    """Scaled train/val/test series (val/test include the ``lookback`` lead-in) and the scaler.
+
+    Attributes
+    ----------
+    train, val, test
+        Scaled float32 series.
+    scaler
+        Fitted on the training rows.
+    columns
+        The series' components.
+    lookback
+        The lead-in of val and test.
+    """
 
     train: TimeSeries
     val: TimeSeries
@@ -105,7 +172,23 @@ class InformerSplits:
 
 
 def split_frame(df: pd.DataFrame, columns: list[str], split: str, lookback: int) -> InformerSplits:
-    """Select ``columns``, split by the protocol, fit the scaler on train rows, return float32 series."""
+    """Select ``columns``, split by the protocol, fit the scaler on train rows, return float32 series.
+
+    Parameters
+    ----------
+    df
+        Indexed by time.
+    columns
+        The components to keep.
+    split
+        ``ett-hour``, ``ett-minute`` or ``ratio``.
+    lookback
+        The lead-in of val and test.
+
+    Returns
+    -------
+    InformerSplits
+    """
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"columns {missing} not in the data; its columns: {', '.join(df.columns)}")

@@ -25,7 +25,19 @@ KEYS = {  # source -> (required keys, optional keys) besides ``source``
 
 
 def check_source(data: dict, where: str = "data") -> dict:
-    """``data`` if it names a known source with its keys, else a ConfigError that names the problem."""
+    """``data`` if it names a known source with its keys, else a ConfigError that names the problem.
+
+    Parameters
+    ----------
+    data
+        A data mapping.
+    where
+        Its place in the config, for the error.
+
+    Returns
+    -------
+    dict
+    """
     source = data.get("source")
     if source not in KEYS:
         raise ConfigError(f"{where}: source must be one of {', '.join(KEYS)}; got {source!r}")
@@ -62,7 +74,17 @@ def csv_source(path, target: str, features: str = "S", date_col: str = "date", s
 
 
 def name_of(data: dict) -> str:
-    """A short name of the data for file and study names: the dataset, the CSV's stem, or ``synthetic``."""
+    """A short name of the data for file and study names: the dataset, the CSV's stem, or ``synthetic``.
+
+    Parameters
+    ----------
+    data
+        A data mapping.
+
+    Returns
+    -------
+    str
+    """
     return {"informer": lambda: data["dataset"], "csv": lambda: Path(data["path"]).stem}.get(
         data["source"], lambda: data["source"]
     )()

@@ -17,7 +17,20 @@ from s4forecast.tune.pruning import OptunaPruning
 
 
 def forecast_objective(cfg: dict, data_dir=None):
-    """An Optuna objective (trial -> best val MSE) for a sweep config (see ``configs/sweep/*.yaml``)."""
+    """An Optuna objective (trial -> best val MSE) for a sweep config (see ``configs/sweep/*.yaml``).
+
+    Parameters
+    ----------
+    cfg
+        A forecasting sweep config.
+    data_dir
+        Where the datasets are.
+
+    Returns
+    -------
+    callable
+        trial -> best val MSE.
+    """
     search_space.validate(cfg["space"])
     obj = cfg["objective"]
 
@@ -52,7 +65,20 @@ def forecast_objective(cfg: dict, data_dir=None):
 
 
 def classify_objective(cfg: dict, data_dir=None):
-    """An Optuna objective (trial -> -best val accuracy, so that the study minimises) for a classification sweep."""
+    """An Optuna objective (trial -> -best val accuracy, so that the study minimises) for a classification sweep.
+
+    Parameters
+    ----------
+    cfg
+        A classification sweep config.
+    data_dir
+        Where the datasets are.
+
+    Returns
+    -------
+    callable
+        trial -> minus the best val accuracy.
+    """
     import pytorch_lightning as pl
 
     from s4forecast.classification.data import ClassificationData

@@ -13,6 +13,19 @@ import pytorch_lightning
 
 
 class OptunaPruning(pytorch_lightning.Callback):
+    """Report the monitored metric to an Optuna trial after each validation epoch; stop training when the
+    pruner says so (``pruned`` then tells the objective to raise ``optuna.TrialPruned``).
+
+    Parameters
+    ----------
+    trial
+        The trial being trained.
+    monitor
+        The logged metric to report.
+    direction
+        ``minimize`` or ``maximize`` (the study minimises: a maximised metric is reported negated).
+    """
+
     def __init__(self, trial: optuna.Trial, monitor: str = "val_loss", direction: str = "minimize"):
         super().__init__()
         self.trial, self.monitor, self.sign = trial, monitor, 1.0 if direction == "minimize" else -1.0

@@ -26,7 +26,13 @@ CONDITIONAL = ("init", "discretization")
 
 def check_entries(space: dict) -> None:
     """Every entry samples something: a non-empty list, a range with low <= high (low > 0 on a log scale),
-    named in the message; checked before the first trial, so no failed trial is left in the study."""
+    named in the message; checked before the first trial, so no failed trial is left in the study.
+
+    Parameters
+    ----------
+    space
+        Name -> entry.
+    """
     for name, entry in space.items():
         if isinstance(entry, dict) and "when" in entry:
             entry = entry.get("choices", entry)
@@ -44,7 +50,13 @@ def check_entries(space: dict) -> None:
 
 
 def validate(space: dict) -> None:
-    """Reject a space that could yield an invalid S4 configuration, before any trial runs."""
+    """Reject a space that could yield an invalid S4 configuration, before any trial runs.
+
+    Parameters
+    ----------
+    space
+        Name -> entry.
+    """
     check_entries(space)
     modes = space.get("mode", ["nplr"])
     for mode in modes:
@@ -86,7 +98,19 @@ def _suggest(trial: optuna.Trial, name: str, entry):
 
 def sample_plain(trial: optuna.Trial, space: dict) -> dict:
     """One configuration of a space without S4's conditional entries (any model's keyword arguments): the
-    entries without ``when`` first, then each ``when`` entry whose conditions the sampled values meet."""
+    entries without ``when`` first, then each ``when`` entry whose conditions the sampled values meet.
+
+    Parameters
+    ----------
+    trial
+        The Optuna trial.
+    space
+        Name -> entry.
+
+    Returns
+    -------
+    dict
+    """
     params = {name: _suggest(trial, name, entry) for name, entry in space.items() if not _is_conditional(entry)}
     for name, entry in space.items():
         if _is_conditional(entry) and all(params.get(k) == v for k, v in entry["when"].items()):
@@ -100,7 +124,17 @@ def _is_conditional(entry) -> bool:
 
 def parameters(space: dict) -> dict:
     """Each trial parameter a space samples, by the name :func:`sample` gives it, with its entry (the
-    conditional entries once per mode: ``init_nplr``, ``init_diag``, ...)."""
+    conditional entries once per mode: ``init_nplr``, ``init_diag``, ...).
+
+    Parameters
+    ----------
+    space
+        Name -> entry.
+
+    Returns
+    -------
+    dict
+    """
     out = {}
     for name, entry in space.items():
         out |= {f"{name}_{mode}": choices for mode, choices in entry.items()} if name in CONDITIONAL else {name: entry}
@@ -109,7 +143,19 @@ def parameters(space: dict) -> dict:
 
 def holds(entry, value) -> bool:
     """Whether ``value`` is one of the entry's choices (of the same type: ``True`` is not ``1``) or lies in
-    its range (an integer for an integer range)."""
+    its range (an integer for an integer range).
+
+    Parameters
+    ----------
+    entry
+        A list of choices or a range.
+    value
+        Any value.
+
+    Returns
+    -------
+    bool
+    """
     if isinstance(entry, dict) and "choices" in entry:
         return holds(entry["choices"], value)
     if isinstance(entry, list):
@@ -122,7 +168,19 @@ def holds(entry, value) -> bool:
 
 
 def sample(trial: optuna.Trial, space: dict) -> dict:
-    """One configuration: S4Model keyword arguments plus ``lr`` and ``lookback``."""
+    """One configuration: S4Model keyword arguments plus ``lr`` and ``lookback``.
+
+    Parameters
+    ----------
+    trial
+        The Optuna trial.
+    space
+        Name -> entry.
+
+    Returns
+    -------
+    dict
+    """
     params = {}
     params["mode"] = trial.suggest_categorical("mode", space.get("mode", ["nplr"]))
     for name in CONDITIONAL:

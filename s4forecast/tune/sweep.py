@@ -37,14 +37,38 @@ SWEEP_DIR = Path("sweeps")
 
 def check_study_name(name) -> str:
     """A study name is also a file name under ``sweeps/``: letters, digits, ``-``, ``_`` and ``.``, not
-    starting with ``.`` (so ``../x`` cannot write outside the folder, nor ``""`` make a hidden file)."""
+    starting with ``.`` (so ``../x`` cannot write outside the folder, nor ``""`` make a hidden file).
+
+    Parameters
+    ----------
+    name
+        The study name.
+
+    Returns
+    -------
+    str
+    """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
         raise ConfigError(f"study_name must be letters, digits, '-', '_' or '.' (not starting with '.'); got {name!r}")
     return name
 
 
 def storage_url(study_name: str, url: str | None = None, root: Path = SWEEP_DIR) -> str:
-    """``url``, or the default SQLite file ``<root>/<study_name>.db`` (nothing is created here)."""
+    """``url``, or the default SQLite file ``<root>/<study_name>.db`` (nothing is created here).
+
+    Parameters
+    ----------
+    study_name
+        The study.
+    url
+        An SQLAlchemy URL, or None.
+    root
+        The directory of the default SQLite files.
+
+    Returns
+    -------
+    str
+    """
     return url or f"sqlite:///{(root / f'{check_study_name(study_name)}.db').resolve()}"
 
 
@@ -54,7 +78,19 @@ def _sqlite_path(url: str) -> Path | None:
 
 def open_existing_study(study_name: str, url: str) -> optuna.Study:
     """The study ``study_name`` in storage ``url``; a missing SQLite file or study is a ConfigError that
-    lists the studies there, and no file or database is created."""
+    lists the studies there, and no file or database is created.
+
+    Parameters
+    ----------
+    study_name
+        The study.
+    url
+        Its storage.
+
+    Returns
+    -------
+    optuna.Study
+    """
     path = _sqlite_path(url)
     if path is not None and not path.is_file():
         found = sorted(p.stem for p in path.parent.glob("*.db")) if path.parent.is_dir() else []
@@ -70,7 +106,17 @@ def open_existing_study(study_name: str, url: str) -> optuna.Study:
 
 
 def make_storage(url: str) -> RDBStorage:
-    """RDB storage with heartbeats: a trial whose worker died is failed after 30 s and retried once."""
+    """RDB storage with heartbeats: a trial whose worker died is failed after 30 s and retried once.
+
+    Parameters
+    ----------
+    url
+        An SQLAlchemy URL.
+
+    Returns
+    -------
+    optuna.storages.RDBStorage
+    """
     with warnings.catch_warnings():  # heartbeats are flagged experimental in Optuna; we rely on them knowingly
         warnings.simplefilter("ignore", ExperimentalWarning)
         try:
@@ -85,7 +131,17 @@ def make_storage(url: str) -> RDBStorage:
 
 
 def load_config(path: str | Path) -> dict:
-    """A sweep config (see ``configs/sweep/*.yaml``), keys and search space checked."""
+    """A sweep config (see ``configs/sweep/*.yaml``), keys and search space checked.
+
+    Parameters
+    ----------
+    path
+        The config file.
+
+    Returns
+    -------
+    dict
+    """
     cfg = check_keys(
         read_yaml(path),
         path,
@@ -111,7 +167,19 @@ def load_config(path: str | Path) -> dict:
 def on_data(cfg: dict, data: dict) -> dict:
     """A forecasting sweep config ``cfg`` run on ``data`` (a ``data/sources.py`` mapping, e.g. the command
     line's ``--csv``) instead of its own: the same space, objective, sampler and pruner, in a study of its
-    own, ``s4-<data name>-<features>-<horizon>`` (``s4-sales-S-24``)."""
+    own, ``s4-<data name>-<features>-<horizon>`` (``s4-sales-S-24``).
+
+    Parameters
+    ----------
+    cfg
+        A forecasting sweep config.
+    data
+        A data mapping.
+
+    Returns
+    -------
+    dict
+    """
     if cfg["objective"]["task"] != "forecast":
         raise ConfigError(
             f"--csv gives a forecasting sweep its data; study {cfg['study_name']!r} is a {cfg['objective']['task']} sweep"
@@ -134,7 +202,15 @@ class PerTrialSeed(optuna.samplers.BaseSampler):
     are the same however its runs were split. Seeding at load time instead (``seed + worker``, or
     ``(seed, worker, trials so far)``) gave two commands that loaded the study at the same count the same
     stream: the WTH-S-168 TSMixer study repeated two trials so. Wraps the configured sampler; its random
-    states (TPE's and its start-up random sampler's) are reseeded before each trial."""
+    states (TPE's and its start-up random sampler's) are reseeded before each trial.
+
+    Parameters
+    ----------
+    sampler
+        The sampler whose draws are seeded.
+    seed
+        The study's seed.
+    """
 
     def __init__(self, sampler: optuna.samplers.BaseSampler, seed: int):
         self._sampler, self._seed = sampler, seed
@@ -167,7 +243,17 @@ class PerTrialSeed(optuna.samplers.BaseSampler):
 
 
 def make_sampler(spec: dict | None) -> optuna.samplers.BaseSampler:
-    """The config's sampler (none given: TPE); with a ``seed``, seeded per trial (:class:`PerTrialSeed`)."""
+    """The config's sampler (none given: TPE); with a ``seed``, seeded per trial (:class:`PerTrialSeed`).
+
+    Parameters
+    ----------
+    spec
+        ``{"name": ..., "seed": ..., ...}`` or None.
+
+    Returns
+    -------
+    optuna.samplers.BaseSampler
+    """
     spec = dict(spec or {"name": "TPESampler"})
     seed = spec.pop("seed", None)
     sampler = _component(optuna.samplers, spec)
@@ -176,7 +262,19 @@ def make_sampler(spec: dict | None) -> optuna.samplers.BaseSampler:
 
 def load_study(cfg: dict, url: str) -> optuna.Study:
     """The study ``cfg["study_name"]`` in storage ``url`` (created if absent), minimised, with the
-    config's pruner and sampler (:func:`make_sampler`); the config is kept as the study's user attribute."""
+    config's pruner and sampler (:func:`make_sampler`); the config is kept as the study's user attribute.
+
+    Parameters
+    ----------
+    cfg
+        A sweep config (``study_name``, ``sampler``, ``pruner``).
+    url
+        The storage.
+
+    Returns
+    -------
+    optuna.Study
+    """
     study = optuna.create_study(
         study_name=cfg["study_name"],
         storage=make_storage(url),
@@ -206,7 +304,27 @@ def run_trials(
     ``url`` with the objective ``objective(*args)`` (built in each worker) until it holds ``until`` trials in
     ``states``, over ``workers`` processes (spawned: ``objective`` and ``args`` must pickle). Each worker stops
     once the study has them; trials the others are running then still finish, so up to ``workers - 1``
-    more. The one runner of the package's sweeps and of the benchmark harness's studies."""
+    more. The one runner of the package's sweeps and of the benchmark harness's studies.
+
+    Parameters
+    ----------
+    spec
+        ``study_name``, ``sampler``, ``pruner``.
+    url
+        The storage.
+    objective
+        ``objective(*args)`` gives the trial function.
+    args
+        Its arguments (picklable: workers are spawned).
+    until
+        The number of ended trials to reach.
+    workers
+        Processes side by side.
+    progress
+        Report each finished trial.
+    states
+        The trial states that count as ended.
+    """
     load_study(spec, url)  # created once before the workers race for it
     if workers == 1:
         _worker(spec, url, objective, args, until, states, 0, progress)
@@ -230,7 +348,20 @@ def _worker(spec, url, objective, args, until, states, worker, progress) -> None
 
 
 def sweep_objective(cfg: dict, data_dir):
-    """The objective of a sweep config: its task's (``objective.py``)."""
+    """The objective of a sweep config: its task's (``objective.py``).
+
+    Parameters
+    ----------
+    cfg
+        A sweep config.
+    data_dir
+        Where the datasets are.
+
+    Returns
+    -------
+    callable
+        trial -> value.
+    """
     return OBJECTIVES[cfg["objective"]["task"]](cfg, data_dir)
 
 
@@ -287,7 +418,17 @@ def run_sweep(
 
 def best_config(study: optuna.Study) -> dict:
     """The best trial as a ready config: for ``s4forecast forecast --config`` (forecasting sweeps) or
-    ``s4forecast classify --config`` (classification sweeps)."""
+    ``s4forecast classify --config`` (classification sweeps).
+
+    Parameters
+    ----------
+    study
+        A study made by :func:`run_sweep`.
+
+    Returns
+    -------
+    dict
+    """
     cfg = study.user_attrs["config"]
     params = search_space.sample(optuna.trial.FixedTrial(study.best_trial.params), cfg["space"])
     obj, data = cfg["objective"], cfg["data"]
@@ -325,7 +466,22 @@ def best_config(study: optuna.Study) -> dict:
 
 
 def report(study_name: str, url: str | None = None, out_dir: str | Path | None = None) -> Path:
-    """Write ``best.yaml`` and the plots (optimisation history, parameter importances, slice of Δ and N)."""
+    """Write ``best.yaml`` and the plots (optimisation history, parameter importances, slice of Δ and N).
+
+    Parameters
+    ----------
+    study_name
+        The study.
+    url
+        Its storage; None: the default SQLite file.
+    out_dir
+        Where the files go; None: ``sweeps/<study_name>/``.
+
+    Returns
+    -------
+    pathlib.Path
+        The directory written.
+    """
     import matplotlib.pyplot as plt  # optuna's plots use pyplot; with no display it picks the Agg backend
     from optuna.visualization import matplotlib as ovm
 
