@@ -19,7 +19,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 def item_lengths(dataset: Dataset) -> list[int] | None:
     """The length of every item of ``dataset`` (through ``Subset`` views), from its ``lengths()`` method;
-    None when it has none."""
+    None when it has none.
+
+    Parameters
+    ----------
+    dataset
+        A dataset, or a ``Subset`` of one.
+
+    Returns
+    -------
+    list of int or None
+    """
     if isinstance(dataset, Subset):
         inner = item_lengths(dataset.dataset)
         return None if inner is None else [inner[i] for i in dataset.indices]
@@ -37,6 +47,17 @@ class SeededBatches(Sampler[list[int]]):
     sampler: ``use_distributed_sampler=False``). The pass of one epoch may start at a later batch
     (:meth:`start_at`): what a run resumed in the middle of that epoch reads, through
     :class:`ResumableLoader`.
+
+    Parameters
+    ----------
+    n_items
+        Items of the dataset.
+    batch_size
+        Items a batch (the last may be smaller).
+    shuffle
+        Draw a new order each pass (else in order).
+    seed
+        The seed of every pass's order.
     """
 
     def __init__(self, n_items: int, batch_size: int, shuffle: bool = True, seed: int = 0):
@@ -49,12 +70,26 @@ class SeededBatches(Sampler[list[int]]):
         self._start = (None, 0)
 
     def set_epoch(self, epoch: int) -> None:
-        """The epoch whose order the next pass draws (Lightning calls it each epoch)."""
+        """The epoch whose order the next pass draws (Lightning calls it each epoch).
+
+        Parameters
+        ----------
+        epoch
+            The trainer's epoch.
+        """
         self.epoch = epoch
 
     def start_at(self, batch: int, epoch: int) -> None:
         """Make the next pass skip its first ``batch`` batches (of this process's share) if it is the pass of
-        ``epoch``; a pass of another epoch starts at its beginning."""
+        ``epoch``; a pass of another epoch starts at its beginning.
+
+        Parameters
+        ----------
+        batch
+            Batches to skip.
+        epoch
+            The pass they belong to.
+        """
         self._start = (epoch, batch)
 
     def __len__(self) -> int:
@@ -92,6 +127,19 @@ class LengthBatches(SeededBatches):
     cuts the pools into batches and shuffles the batches. Without (evaluation), the batches are cut from the
     items sorted by length and come in one fixed seeded order: a loader limited to its first batches
     (Lightning's ``limit_val_batches``) then reads a sample of every length, not the shortest.
+
+    Parameters
+    ----------
+    lengths
+        Every item's length.
+    batch_size
+        Items a batch.
+    shuffle
+        Draw a new order each pass.
+    pool
+        Batches a sorting pool.
+    seed
+        The seed of every pass's order.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, pool: int = 50, seed: int = 0):
@@ -118,7 +166,17 @@ class ResumableLoader(DataLoader):
     """A ``DataLoader`` over :class:`SeededBatches` whose position Lightning keeps in its checkpoints (the
     ``state_dict`` / ``load_state_dict`` of a stateful loader): the epoch of the pass and the batches it
     has yielded. A run resumed from a checkpoint written in the middle of an epoch reads that epoch's
-    remaining batches, as if never stopped, instead of its first ones again."""
+    remaining batches, as if never stopped, instead of its first ones again.
+
+    Parameters
+    ----------
+    dataset
+        The dataset.
+    batch_sampler
+        Its seeded batches.
+    **kwargs
+        DataLoader's other arguments.
+    """
 
     def __init__(self, dataset: Dataset, batch_sampler: SeededBatches, **kwargs):
         super().__init__(dataset, batch_sampler=batch_sampler, **kwargs)
@@ -131,13 +189,24 @@ class ResumableLoader(DataLoader):
             yield batch
 
     def state_dict(self) -> dict:
-        """Where the loader stands: ``{"epoch": the pass's epoch, "batches": batches of the pass behind it}``."""
+        """Where the loader stands: ``{"epoch": the pass's epoch, "batches": batches of the pass behind it}``.
+
+        Returns
+        -------
+        dict
+        """
         sampler = self.batch_sampler
         return {"epoch": sampler.pass_epoch, "batches": sampler.pass_start + self._yielded}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue the pass of ``state["epoch"]`` after its ``state["batches"]`` batches, unless the pass
-        was complete (Lightning then starts the next epoch, whose hook sets the sampler's epoch)."""
+        was complete (Lightning then starts the next epoch, whose hook sets the sampler's epoch).
+
+        Parameters
+        ----------
+        state
+            As :meth:`state_dict` made it.
+        """
         if state["batches"] < len(self.batch_sampler):
             self.batch_sampler.set_epoch(state["epoch"])
             self.batch_sampler.start_at(state["batches"], state["epoch"])

@@ -21,7 +21,17 @@ GRAY = np.array([0.2989, 0.5870, 0.1140])  # ITU-R 601 luma, as tf.image.rgb_to_
 
 
 def parse_batch(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled batch -> (images (n, 32, 32, 3) uint8, labels (n,) int64)."""
+    """One pickled batch -> (images (n, 32, 32, 3) uint8, labels (n,) int64).
+
+    Parameters
+    ----------
+    raw
+        The pickled batch's bytes.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+    """
     batch = pickle.loads(raw, encoding="bytes")
     data, labels = batch[b"data"], batch[b"labels"]
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
@@ -31,7 +41,19 @@ def parse_batch(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 def load_cifar10(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """Images (n, 32, 32, 3) and labels of ``train`` or ``test``: from ``cifar-10-batches-py/`` in the
-    data directory if present, else from the verified official tarball."""
+    data directory if present, else from the verified official tarball.
+
+    Parameters
+    ----------
+    split
+        ``train`` or ``test``.
+    data_dir
+        Where the files are.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+    """
     from s4forecast.data.files import data_dir as resolve
 
     folder = resolve(data_dir) / "cifar-10-batches-py"
@@ -45,6 +67,18 @@ def load_cifar10(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def as_sequences(images: np.ndarray, grayscale: bool) -> np.ndarray:
-    """(n, 32, 32, 3) uint8 -> (n, 1024, 3) (sCIFAR) or (n, 1024, 1) uint8-range floats (LRA Image)."""
+    """(n, 32, 32, 3) uint8 -> (n, 1024, 3) (sCIFAR) or (n, 1024, 1) uint8-range floats (LRA Image).
+
+    Parameters
+    ----------
+    images
+        (n, 32, 32, 3) uint8.
+    grayscale
+        LRA Image's one channel (else sCIFAR's three).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     seq = images.reshape(len(images), 1024, 3).astype(np.float32)
     return (seq @ GRAY.astype(np.float32))[..., None] if grayscale else seq

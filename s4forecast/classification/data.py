@@ -15,7 +15,17 @@ from s4forecast.classification.batching import LengthBatches, ResumableLoader, S
 
 
 def pad_batch(batch):
-    """(x (L_i, ...), y, length) items -> (x (B, max L, ...) right-padded with 0, y (B,), lengths (B,))."""
+    """(x (L_i, ...), y, length) items -> (x (B, max L, ...) right-padded with 0, y (B,), lengths (B,)).
+
+    Parameters
+    ----------
+    batch
+        A list of (x, y, length) items.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+    """
     xs, ys, lengths = zip(*batch)
     return pad_sequence(list(xs), batch_first=True), torch.stack(ys), torch.stack(lengths)
 
@@ -98,7 +108,15 @@ def _aan(task: dict, data_dir):
 @dataclass(frozen=True)
 class Task:
     """A classification task: the config keys it reads (besides ``name``) and its loader, ``(task config,
-    data_dir) -> (train, val, test, model dims)``."""
+    data_dir) -> (train, val, test, model dims)``.
+
+    Attributes
+    ----------
+    keys
+        The task config's keys.
+    build
+        Its loader.
+    """
 
     keys: tuple[str, ...]
     build: Callable
@@ -121,7 +139,13 @@ TASKS = {  # the one registry of tasks, by config name
 
 def check_task(task: dict) -> None:
     """A task config names a known task and only the keys that task reads (a misspelt key would
-    otherwise be ignored silently)."""
+    otherwise be ignored silently).
+
+    Parameters
+    ----------
+    task
+        The task config.
+    """
     name = task.get("name")
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
@@ -130,7 +154,20 @@ def check_task(task: dict) -> None:
 
 
 def build_datasets(task: dict, data_dir=None) -> tuple[Dataset, Dataset, Dataset, dict]:
-    """(train, val, test, model dims) of a task config (see ``configs/classify/*.yaml``)."""
+    """(train, val, test, model dims) of a task config (see ``configs/classify/*.yaml``).
+
+    Parameters
+    ----------
+    task
+        The task config.
+    data_dir
+        Where the datasets are.
+
+    Returns
+    -------
+    tuple
+        (train, val, test, model dims).
+    """
     check_task(task)
     return TASKS[task["name"]].build(task, data_dir)
 
@@ -160,7 +197,19 @@ class ClassificationData(pl.LightningDataModule):
     its own lengths; the others, and task key ``length_batches: false``, draw random batches
     (:class:`~s4forecast.classification.batching.SeededBatches`). Both are seeded from torch's generator
     and the train loader keeps its position in Lightning's checkpoints
-    (:class:`~s4forecast.classification.batching.ResumableLoader`)."""
+    (:class:`~s4forecast.classification.batching.ResumableLoader`).
+
+    Parameters
+    ----------
+    task
+        The task config (``name`` and that task's keys).
+    batch_size
+        Sequences a batch.
+    data_dir
+        Where the datasets are; None: ``$S4FORECAST_DATA_DIR``.
+    num_workers
+        DataLoader workers.
+    """
 
     def __init__(self, task: dict, batch_size: int = 64, data_dir=None, num_workers: int = 0):
         super().__init__()

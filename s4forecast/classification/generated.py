@@ -22,13 +22,28 @@ from s4forecast.classification import listops, pathfinder
 
 
 def cache_dir() -> Path | None:
-    """Where generated data is kept; None when ``S4FORECAST_CACHE_DIR=off``."""
+    """Where generated data is kept; None when ``S4FORECAST_CACHE_DIR=off``.
+
+    Returns
+    -------
+    pathlib.Path or None
+    """
     location = os.environ.get("S4FORECAST_CACHE_DIR", str(Path.home() / ".cache" / "s4forecast"))
     return None if location.lower() in ("off", "") else Path(location) / "generated"
 
 
 def source_hash(module: ModuleType) -> str:
-    """A digest of a generator module's source: part of every cache key made from it."""
+    """A digest of a generator module's source: part of every cache key made from it.
+
+    Parameters
+    ----------
+    module
+        A generator module.
+
+    Returns
+    -------
+    str
+    """
     return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:16]
 
 
@@ -45,10 +60,38 @@ def _memory() -> Memory:
 
 
 def listops_splits(sizes: dict[str, int], seed: int = 0, **lengths) -> dict[str, list[tuple[list[str], int]]]:
-    """:func:`listops.generate_splits` (disjoint splits of generated expressions), cached."""
+    """:func:`listops.generate_splits` (disjoint splits of generated expressions), cached.
+
+    Parameters
+    ----------
+    sizes
+        Split name -> examples.
+    seed
+        The generator's seed.
+    **lengths
+        :func:`~s4forecast.classification.listops.generate`'s length bounds.
+
+    Returns
+    -------
+    dict
+    """
     return _memory().cache(_listops_splits)(dict(sizes), seed, dict(lengths), source_hash(listops))
 
 
 def pathfinder_images(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pathfinder.generate` (images (n, size, size) uint8, labels (n,)), cached."""
+    """:func:`pathfinder.generate` (images (n, size, size) uint8, labels (n,)), cached.
+
+    Parameters
+    ----------
+    n
+        Images.
+    size
+        Their side.
+    seed
+        The generator's seed.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+    """
     return _memory().cache(_pathfinder_images)(n, size, seed, source_hash(pathfinder))

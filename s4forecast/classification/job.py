@@ -37,7 +37,12 @@ def limit_heap_growth() -> bool:
     system when freed (``mallopt(M_MMAP_THRESHOLD)``; glibc otherwise raises its threshold as blocks are
     freed and keeps them in the heap). Batches of varying lengths (ListOps, Text) leave the heap
     fragmented: a ListOps run at the paper's size on one CPU thread grew to 11.8 GB resident, and stayed
-    within 3.6 GB with this threshold. Returns whether it was set (False off glibc)."""
+    within 3.6 GB with this threshold. Returns whether it was set (False off glibc).
+
+    Returns
+    -------
+    bool
+    """
     if not sys.platform.startswith("linux") or not (name := ctypes.util.find_library("c")):
         return False
     try:
@@ -47,7 +52,12 @@ def limit_heap_growth() -> bool:
 
 
 def runs_dir() -> Path:
-    """Where runs live by default: ``$S4FORECAST_RUNS_DIR``, else ``~/.cache/s4forecast/runs``."""
+    """Where runs live by default: ``$S4FORECAST_RUNS_DIR``, else ``~/.cache/s4forecast/runs``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(os.environ.get("S4FORECAST_RUNS_DIR") or Path.home() / ".cache" / "s4forecast" / "runs")
 
 
@@ -61,17 +71,53 @@ def _merged(path: Path) -> dict:
 
 def load_config(path: str | Path) -> dict:
     """A classification config, deep-merged over the file named by its ``base:`` key (relative to it), if
-    any; the merged keys are checked."""
+    any; the merged keys are checked.
+
+    Parameters
+    ----------
+    path
+        The config file.
+
+    Returns
+    -------
+    dict
+    """
     return check_keys(_merged(Path(path)), path, REQUIRED, OPTIONAL, sections=("task", "model", "trainer"))
 
 
 def run_dir_of(cfg: dict, output_dir=None) -> Path:
-    """``<output_dir, else the config's output_dir, else runs_dir()>/<name>``."""
+    """``<output_dir, else the config's output_dir, else runs_dir()>/<name>``.
+
+    Parameters
+    ----------
+    cfg
+        The config.
+    output_dir
+        An explicit parent, or None.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(output_dir or cfg.get("output_dir") or runs_dir()) / cfg["name"]
 
 
 def export(config: str | Path, path: str | Path, output_dir=None) -> str:
-    """Write the latest state of ``config``'s run to ``path`` (run_state.export_run); a one-line summary."""
+    """Write the latest state of ``config``'s run to ``path`` (run_state.export_run); a one-line summary.
+
+    Parameters
+    ----------
+    config
+        The run's config file.
+    path
+        The export file.
+    output_dir
+        The runs' parent, as given to :func:`classify`.
+
+    Returns
+    -------
+    str
+    """
     from s4forecast.classification.run_state import export_run
 
     done = export_run(run_dir_of(load_config(config), output_dir), Path(path))
@@ -170,7 +216,17 @@ def classify(
 
 def val_curve(run_dir: Path) -> list[float]:
     """Validation accuracy per epoch over every (resumed) run logged under ``run_dir``: an epoch logged
-    twice (re-run after a resume) keeps its last value."""
+    twice (re-run after a resume) keeps its last value.
+
+    Parameters
+    ----------
+    run_dir
+        The run's directory.
+
+    Returns
+    -------
+    list of float
+    """
     import pandas as pd
 
     logs = sorted((run_dir / "lightning_logs").glob("version_*/metrics.csv"), key=lambda f: int(f.parent.name[8:]))

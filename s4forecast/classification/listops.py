@@ -26,7 +26,18 @@ TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
 
 
 def evaluate(tokens: list[str]) -> int:
-    """Reference evaluation of a token sequence with an explicit stack (parentheses are ignored)."""
+    """Reference evaluation of a token sequence with an explicit stack (parentheses are ignored).
+
+    Parameters
+    ----------
+    tokens
+        An expression's tokens.
+
+    Returns
+    -------
+    int
+        Its value, 0..9.
+    """
     stack: list[list] = [[]]
     for tok in tokens:
         if tok in OPERATORS:
@@ -68,7 +79,26 @@ def generate(
 ) -> list[tuple[list[str], int]]:
     """``n`` distinct (tokens, label) examples with ``min_length < len(tokens) < max_length`` (the
     release's strict bounds), by rejection sampling. Generate the splits in one call and cut it (as
-    :func:`generate_splits` does) so that no expression is in two of them."""
+    :func:`generate_splits` does) so that no expression is in two of them.
+
+    Parameters
+    ----------
+    n
+        Examples.
+    seed
+        The generator's seed.
+    min_length, max_length
+        Strict bounds of the token count.
+    max_depth, max_args
+        Of the expression tree.
+    p_leaf
+        The probability of a leaf below the top level.
+
+    Returns
+    -------
+    list of tuple
+        (tokens, label).
+    """
     rng = np.random.default_rng(seed)
     out, seen = [], set()
     while len(out) < n:
@@ -81,14 +111,39 @@ def generate(
 
 def generate_splits(sizes: dict[str, int], seed: int = 0, **kwargs) -> dict[str, list[tuple[list[str], int]]]:
     """Disjoint splits, e.g. ``{"train": 20000, "val": 2000, "test": 2000}``, cut in that order from one
-    :func:`generate` call (``kwargs`` go to it), as the release cuts train / val / test."""
+    :func:`generate` call (``kwargs`` go to it), as the release cuts train / val / test.
+
+    Parameters
+    ----------
+    sizes
+        Split name -> examples.
+    seed
+        The generator's seed.
+    **kwargs
+        :func:`generate`'s.
+
+    Returns
+    -------
+    dict
+    """
     examples = generate(sum(sizes.values()), seed=seed, **kwargs)
     bounds = np.cumsum([0, *sizes.values()])
     return {name: examples[a:b] for name, a, b in zip(sizes, bounds[:-1], bounds[1:])}
 
 
 def read_tsv(path: str | Path) -> list[tuple[list[str], int]]:
-    """The official LRA release: a header, then ``Source<TAB>Target`` rows."""
+    """The official LRA release: a header, then ``Source<TAB>Target`` rows.
+
+    Parameters
+    ----------
+    path
+        A release TSV file.
+
+    Returns
+    -------
+    list of tuple
+        (tokens, label).
+    """
     with open(path, newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
     if not rows or rows[0][:2] != ["Source", "Target"]:
@@ -97,7 +152,13 @@ def read_tsv(path: str | Path) -> list[tuple[list[str], int]]:
 
 
 class ListOps(Dataset):
-    """(token ids (length,) int64, label, length) per example."""
+    """(token ids (length,) int64, label, length) per example.
+
+    Parameters
+    ----------
+    examples
+        (tokens, label) pairs.
+    """
 
     def __init__(self, examples: list[tuple[list[str], int]]):
         self.examples = examples
@@ -106,7 +167,12 @@ class ListOps(Dataset):
         return len(self.examples)
 
     def lengths(self) -> list[int]:
-        """Each expression's token count (what length batching sorts by)."""
+        """Each expression's token count (what length batching sorts by).
+
+        Returns
+        -------
+        list of int
+        """
         return [len(tokens) for tokens, _ in self.examples]
 
     def __getitem__(self, i):

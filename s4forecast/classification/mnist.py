@@ -31,7 +31,17 @@ FILES = {
 
 
 def parse_idx(data: bytes) -> np.ndarray:
-    """An IDX array (magic 0x0000 08 <ndim>, big-endian dims, uint8 payload)."""
+    """An IDX array (magic 0x0000 08 <ndim>, big-endian dims, uint8 payload).
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise ValueError("not an IDX file of unsigned bytes (bad magic number)")
     ndim = data[3]
@@ -43,7 +53,21 @@ def parse_idx(data: bytes) -> np.ndarray:
 
 
 def load_mnist(split: str, data_dir=None, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(images (n, 28, 28) uint8, labels (n,) uint8) of the ``train`` or ``test`` split."""
+    """(images (n, 28, 28) uint8, labels (n,) uint8) of the ``train`` or ``test`` split.
+
+    Parameters
+    ----------
+    split
+        ``train`` or ``test``.
+    data_dir
+        Where the files are.
+    download
+        Fetch missing files.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+    """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     images = parse_idx(fetch(FILES[(split, "images")], data_dir, download))
@@ -55,7 +79,17 @@ def load_mnist(split: str, data_dir=None, download: bool = True) -> tuple[np.nda
 
 class SequentialImages(Dataset):
     """Pixel sequences (n, L, channels) with values in [0, 255] as float (L, channels) items in [0, 1],
-    optionally under a fixed permutation of the positions."""
+    optionally under a fixed permutation of the positions.
+
+    Parameters
+    ----------
+    sequences
+        (n, L, channels).
+    labels
+        (n,).
+    permutation
+        (L,) or None.
+    """
 
     def __init__(self, sequences: np.ndarray, labels: np.ndarray, permutation: np.ndarray | None = None):
         if sequences.ndim != 3:
@@ -73,10 +107,32 @@ class SequentialImages(Dataset):
 
 
 def permutation(length: int = 784, seed: int = 0) -> np.ndarray:
-    """The fixed pixel permutation of psMNIST (seeded, identical for train and test)."""
+    """The fixed pixel permutation of psMNIST (seeded, identical for train and test).
+
+    Parameters
+    ----------
+    length
+        Positions.
+    seed
+        Its seed.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return np.random.default_rng(seed).permutation(length)
 
 
 def as_sequences(images: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) -> (n, 784, 1), row-major: the pixel-by-pixel order of sMNIST."""
+    """(n, 28, 28) -> (n, 784, 1), row-major: the pixel-by-pixel order of sMNIST.
+
+    Parameters
+    ----------
+    images
+        (n, 28, 28).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return images.reshape(len(images), -1, 1)

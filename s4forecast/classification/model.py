@@ -28,7 +28,22 @@ DEFAULTS = dataclasses.replace(S4_DEFAULTS, dropout=0.1)
 def pool(h: torch.Tensor, how: str, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """(B, L, H) -> (B, H). ``length-mean`` averages the first ``lengths[b]`` positions only and
     ``last`` takes position ``lengths[b] - 1``, so right-padding changes nothing (with an encoder given the
-    lengths, bidirectional too)."""
+    lengths, bidirectional too).
+
+    Parameters
+    ----------
+    h
+        (B, L, H).
+    how
+        ``mean``, ``length-mean`` or ``last``.
+    lengths
+        (B,) valid lengths, or None (all L).
+
+    Returns
+    -------
+    torch.Tensor
+        (B, H).
+    """
     if how == "mean":
         return h.mean(1)
     if lengths is None:
@@ -125,7 +140,15 @@ class S4Classifier(pl.LightningModule):
         self.metrics = nn.ModuleDict({s: MulticlassAccuracy(n_classes, average="micro") for s in ("train_", "val_", "test_")})
 
     def check_inputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
-        """Refuse inputs the model cannot read, naming what is wrong (not a torch error frames down)."""
+        """Refuse inputs the model cannot read, naming what is wrong (not a torch error frames down).
+
+        Parameters
+        ----------
+        x
+            What ``forward`` was given.
+        lengths
+            Its lengths, or None.
+        """
         hp = self.hparams
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"inputs must be a tensor; got {type(x).__name__}")
@@ -145,7 +168,15 @@ class S4Classifier(pl.LightningModule):
             raise ValueError(f"lengths must be shaped {tuple(x.shape[: (2 if hp.dual else 1)])}; got {tuple(lengths.shape)}")
 
     def check_labels(self, y: torch.Tensor, batch: int) -> None:
-        """Labels are class indices (B,) in [0, n_classes)."""
+        """Labels are class indices (B,) in [0, n_classes).
+
+        Parameters
+        ----------
+        y
+            The labels.
+        batch
+            The batch size they must match.
+        """
         n = self.hparams.n_classes
         if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
             got = y.dtype if isinstance(y, torch.Tensor) else type(y).__name__

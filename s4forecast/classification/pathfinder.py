@@ -60,7 +60,21 @@ def _curve(rng, size: int, length: int, blocked: np.ndarray, noise: float = 0.25
 
 
 def contour_pixels(paddles: int, paddle_length: int, paddle_margin: int) -> int:
-    """Pixels of a contour of ``paddles`` paddles with a gap of ``paddle_margin`` between neighbours."""
+    """Pixels of a contour of ``paddles`` paddles with a gap of ``paddle_margin`` between neighbours.
+
+    Parameters
+    ----------
+    paddles
+        Paddles in the contour.
+    paddle_length
+        Pixels a paddle.
+    paddle_margin
+        Pixels between neighbours.
+
+    Returns
+    -------
+    int
+    """
     return paddles * (paddle_length + paddle_margin) - paddle_margin
 
 
@@ -79,6 +93,23 @@ def generate(n: int, size: int = 32, seed: int = 0, max_tries: int = 400, **sett
     paddles per image, paddles of ``paddle_length`` pixels with gaps of ``paddle_margin``: the
     release's settings for the size (:data:`RELEASE_SETTINGS`) unless given. An image whose contours
     do not fit in ``max_tries`` draws each is discarded and drawn again.
+
+    Parameters
+    ----------
+    n
+        Images.
+    size
+        Their side in pixels.
+    seed
+        The generator's seed.
+    max_tries
+        Draws a contour may take to fit before the image is discarded and drawn again.
+    **settings
+        ``contour_length``, ``paddle_length``, ``paddle_margin``, ``distractors``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
     """
     names = set(RELEASE_SETTINGS[32])
     if set(settings) - names:
@@ -131,12 +162,32 @@ def _place(rng, size: int, lengths: list[int], max_tries: int) -> list[list[tupl
 
 
 def dots(img: np.ndarray) -> list[tuple[int, int]]:
-    """The (row, column) of every endpoint dot of a Pathfinder image."""
+    """The (row, column) of every endpoint dot of a Pathfinder image.
+
+    Parameters
+    ----------
+    img
+        (size, size) uint8.
+
+    Returns
+    -------
+    list of tuple
+    """
     return [tuple(p) for p in np.argwhere(img == DOT)]
 
 
 def connected(img: np.ndarray) -> bool:
-    """Flood fill over nonzero pixels (8-connectivity) from the first dot: does it reach the second?"""
+    """Flood fill over nonzero pixels (8-connectivity) from the first dot: does it reach the second?
+
+    Parameters
+    ----------
+    img
+        (size, size) uint8.
+
+    Returns
+    -------
+    bool
+    """
     (a, b) = dots(img)
     seen, queue = {a}, deque([a])
     while queue:
@@ -151,7 +202,17 @@ def connected(img: np.ndarray) -> bool:
 
 
 def read_release(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of an official Pathfinder release folder (``metadata/*.npy`` + PNG files)."""
+    """Images and labels of an official Pathfinder release folder (``metadata/*.npy`` + PNG files).
+
+    Parameters
+    ----------
+    root
+        The release's folder.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+    """
     from PIL import Image
 
     root = Path(root)

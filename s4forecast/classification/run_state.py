@@ -59,14 +59,31 @@ class RunState(pl.Callback):
         random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
 
     def curve(self) -> list[float]:
-        """Validation accuracy per epoch, in epoch order."""
+        """Validation accuracy per epoch, in epoch order.
+
+        Returns
+        -------
+        list of float
+        """
         return [self.val_acc_per_epoch[e] for e in sorted(self.val_acc_per_epoch)]
 
 
 def export_run(run_dir: Path, path: Path) -> dict:
     """Write ``run_dir/last.ckpt`` gzip-compressed to ``path``; returns {path, bytes, global_step, position}:
     position, where the train loader stood ("epoch E, batch B"; the loader's state that Lightning keeps,
-    :class:`~s4forecast.classification.batching.ResumableLoader`), or "epoch E" from a checkpoint without it."""
+    :class:`~s4forecast.classification.batching.ResumableLoader`), or "epoch E" from a checkpoint without it.
+
+    Parameters
+    ----------
+    run_dir
+        The run's directory.
+    path
+        The export file.
+
+    Returns
+    -------
+    dict
+    """
     last = Path(run_dir) / "last.ckpt"
     if not last.exists():
         raise FileNotFoundError(f"no run to export: {last} does not exist (train first)")
@@ -93,14 +110,36 @@ def _position(checkpoint: dict) -> str:
 
 
 def read_export(path: Path) -> dict:
-    """The checkpoint inside an export file."""
+    """The checkpoint inside an export file.
+
+    Parameters
+    ----------
+    path
+        An export file.
+
+    Returns
+    -------
+    dict
+    """
     with gzip.open(path, "rb") as f:
         return torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=False)
 
 
 def resume_from(path: Path, run_dir: Path) -> bool:
     """Make the export ``path`` the run's ``last.ckpt``, unless the run dir holds one at least as far along
-    (by global step). Returns whether it did."""
+    (by global step). Returns whether it did.
+
+    Parameters
+    ----------
+    path
+        An export file.
+    run_dir
+        The run's directory.
+
+    Returns
+    -------
+    bool
+    """
     exported = read_export(path)
     last = Path(run_dir) / "last.ckpt"
     if last.exists() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= exported["global_step"]:

@@ -42,7 +42,19 @@ def _bytes(text: str | bytes) -> bytes:
 
 
 def encode(text: str | bytes, max_length: int) -> torch.Tensor:
-    """The UTF-8 bytes of ``text`` (its first ``max_length``) as tokens 1..256 (0 is padding), (length,) int64."""
+    """The UTF-8 bytes of ``text`` (its first ``max_length``) as tokens 1..256 (0 is padding), (length,) int64.
+
+    Parameters
+    ----------
+    text
+        A string (UTF-8 encoded) or bytes.
+    max_length
+        Bytes kept.
+
+    Returns
+    -------
+    torch.Tensor
+    """
     return torch.frombuffer(bytearray(_bytes(text)[:max_length]), dtype=torch.uint8).long() + 1
 
 
@@ -50,7 +62,21 @@ def read_imdb_archive(data: bytes, split: str, limit: int | None = None) -> list
     """(review bytes, label) pairs of ``split`` (train/test) from an aclImdb tar archive; pos = 1.
 
     ``limit`` keeps a class-balanced subset: the first ``limit // 2`` negative and ``limit - limit // 2``
-    positive reviews in archive order."""
+    positive reviews in archive order.
+
+    Parameters
+    ----------
+    data
+        The archive's bytes.
+    split
+        ``train`` or ``test``.
+    limit
+        Reviews kept, or None.
+
+    Returns
+    -------
+    list of tuple
+    """
     quota = None if not limit else {0: limit // 2, 1: limit - limit // 2}
     out = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
@@ -71,7 +97,21 @@ def read_imdb_archive(data: bytes, split: str, limit: int | None = None) -> list
 
 
 def load_imdb(split: str, data_dir=None, limit: int | None = None) -> list[tuple[bytes, int]]:
-    """IMDB reviews of a split: the LRA repack if present, else the official tarball (downloaded)."""
+    """IMDB reviews of a split: the LRA repack if present, else the official tarball (downloaded).
+
+    Parameters
+    ----------
+    split
+        ``train`` or ``test``.
+    data_dir
+        Where the data are.
+    limit
+        Reviews kept, or None.
+
+    Returns
+    -------
+    list of tuple
+    """
     errors = []
     for remote in IMDB_FILES:
         try:
@@ -82,7 +122,17 @@ def load_imdb(split: str, data_dir=None, limit: int | None = None) -> list[tuple
 
 
 def read_aan_tsv(path: str | Path) -> list[tuple[str, str, int]]:
-    """(text1, text2, label) rows of the LRA retrieval release (``label id1 id2 text1 text2``)."""
+    """(text1, text2, label) rows of the LRA retrieval release (``label id1 id2 text1 text2``).
+
+    Parameters
+    ----------
+    path
+        A release TSV file.
+
+    Returns
+    -------
+    list of tuple
+    """
     csv.field_size_limit(sys.maxsize)
     rows = []
     with open(path, newline="") as f:
@@ -96,7 +146,15 @@ def read_aan_tsv(path: str | Path) -> list[tuple[str, str, int]]:
 
 
 class ByteSequences(Dataset):
-    """(token ids (length,), label, length) from (bytes or str, label) pairs."""
+    """(token ids (length,), label, length) from (bytes or str, label) pairs.
+
+    Parameters
+    ----------
+    examples
+        (bytes or str, label) pairs.
+    max_length
+        Bytes kept of each.
+    """
 
     def __init__(self, examples, max_length: int = 4096):
         self.examples, self.max_length = examples, max_length
@@ -105,7 +163,12 @@ class ByteSequences(Dataset):
         return len(self.examples)
 
     def lengths(self) -> list[int]:
-        """Each review's byte count, cut at ``max_length`` (what length batching sorts by)."""
+        """Each review's byte count, cut at ``max_length`` (what length batching sorts by).
+
+        Returns
+        -------
+        list of int
+        """
         return [min(len(_bytes(text)), self.max_length) for text, _ in self.examples]
 
     def __getitem__(self, i):
@@ -115,7 +178,15 @@ class ByteSequences(Dataset):
 
 
 class DocumentPairs(Dataset):
-    """(token ids (2, max_length) of both documents, label, lengths (2,)) for the dual encoder."""
+    """(token ids (2, max_length) of both documents, label, lengths (2,)) for the dual encoder.
+
+    Parameters
+    ----------
+    rows
+        (text1, text2, label) rows.
+    max_length
+        Bytes kept of each document.
+    """
 
     def __init__(self, rows, max_length: int = 4000):
         self.rows, self.max_length = rows, max_length
