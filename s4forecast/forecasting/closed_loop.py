@@ -10,8 +10,9 @@ predicted from its state by a learned feedback K (``ssm/closed_loop.py``)::
 and a linear map takes each rolled-out token (d_model) to its ``patch_len`` forecast steps. K is
 trained by an auxiliary loss, the one-step predictions ``K x_t`` over the context against the encoded
 inputs that followed (their mean squared error over their mean square, weighted
-:data:`ONE_STEP_WEIGHT`); the encoder is trained by the forecast loss alone (the targets are detached,
-so it cannot lower the auxiliary loss by flattening its outputs). Validation loss is the forecast's alone.
+:data:`ONE_STEP_WEIGHT`). The targets are detached: the auxiliary loss reaches the encoder only through
+the inputs of the predictions, so it cannot be lowered by moving the targets themselves. Validation loss is
+the forecast's alone.
 
 Against the lookback layout's flatten head, whose size grows with context x horizon, the horizon here
 is one recurrence read out by one per-token map: the head does not grow with the horizon.
