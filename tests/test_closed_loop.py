@@ -8,7 +8,14 @@ import torch
 from s4forecast.forecasting.closed_loop import ClosedLoopDecoder
 from s4forecast.nn import S4Options
 from s4forecast.ssm import discretize
-from s4forecast.ssm.closed_loop import closed_loop_outputs, final_state, krylov, one_step_kernel
+from s4forecast.ssm.closed_loop import (
+    closed_loop_outputs,
+    closed_loop_rows,
+    final_state,
+    krylov,
+    one_step_kernel,
+    state_columns,
+)
 
 
 def loop_reference(A_bar, B_bar, C, K, u, T):
@@ -49,9 +56,10 @@ def test_closed_loop_functions_match_the_loops(L, T):
     B_bar, C, K = r(H, N), r(H, N), r(H, N) / 4
     u = torch.randn(B, L, H, generator=g, dtype=torch.float64)
     outputs, predicted = loop_reference(A_bar, B_bar, C, K, u, T)
-    x = final_state(A_bar, B_bar, u)
-    torch.testing.assert_close(closed_loop_outputs(A_bar, B_bar, C, K, x, T), outputs)
-    kernel = one_step_kernel(A_bar, B_bar, K, L)
+    columns = state_columns(A_bar, B_bar, L)
+    x = final_state(columns, u)
+    torch.testing.assert_close(closed_loop_outputs(closed_loop_rows(A_bar, B_bar, C, K, T), x), outputs)
+    kernel = one_step_kernel(columns, K)
     by_kernel = torch.stack([sum(kernel[:, t - i] * u[:, i] for i in range(t + 1)) for t in range(L - 1)], 1)
     torch.testing.assert_close(by_kernel, predicted)
 
@@ -120,7 +128,7 @@ def test_zero_feedback_is_the_open_loop_system_without_input():
         outputs, _ = decoder(u, 4)
         A, B, C, dt = decoder.ssm.ssm_matrices()  # the dense complex system, discretised on its own
         A_bar, B_bar = discretize.dense(A, B, dt.to(A.dtype), decoder.ssm.discretization)
-        x = final_state(A_bar, B_bar, u)
+        x = final_state(state_columns(A_bar, B_bar, u.shape[1]), u)
         expected = torch.stack(
             [(C * (torch.linalg.matrix_power(A_bar, j) @ x[..., None])[..., 0]).sum(-1).real for j in range(1, 5)], 1
         )

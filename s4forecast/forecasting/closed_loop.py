@@ -23,13 +23,19 @@ from __future__ import annotations
 import math
 
 import torch
-from darts.utils.data.torch_datasets.utils import PLModuleOutput
 from torch import nn
 
 from s4forecast.forecasting.lookback import LookbackNetwork
 from s4forecast.nn import S4Options
 from s4forecast.nn.conv import conv
-from s4forecast.ssm.closed_loop import closed_loop_outputs, context_to_horizon, final_state, one_step_kernel
+from s4forecast.ssm.closed_loop import (
+    closed_loop_outputs,
+    closed_loop_rows,
+    context_to_horizon,
+    final_state,
+    one_step_kernel,
+    state_columns,
+)
 from s4forecast.ssm.systems import build_ssm
 
 ONE_STEP_WEIGHT = 1.0  # weight of the auxiliary one-step loss (SpaceTime adds it unweighted)
@@ -131,32 +137,17 @@ class ClosedLoopDecoder(nn.Module):
         if torch.compiler.is_exporting():
             raise RuntimeError("a closed-loop decoder is exported as a constant map: call freeze_kernel(L, T, rate) first")
         A, B, C, K = self.real_system(rate)
-        outputs = closed_loop_outputs(A, B, C, K, final_state(A, B, u), T)
-        L = u.shape[1]
-        if L == 1:  # a context of one token predicts nothing
-            return outputs.to(u.dtype), u[:, :0]
-        kernel = one_step_kernel(A, B, K, L - 1).to(u.dtype)  # (H, L-1): K Ā^j B̄
-        return outputs.to(u.dtype), conv(u[:, :-1].transpose(1, 2), kernel).transpose(1, 2)
+        columns = state_columns(A, B, u.shape[1])  # Ā^j B̄, read twice: the state and the one-step kernel
+        outputs = closed_loop_outputs(closed_loop_rows(A, B, C, K, T), final_state(columns, u)).to(u.dtype)
+        if u.shape[1] == 1:  # a context of one token predicts nothing
+            return outputs, u[:, :0]
+        kernel = one_step_kernel(columns[:, :-1], K).to(u.dtype)  # (H, L-1): K Ā^j B̄
+        return outputs, conv(u[:, :-1].transpose(1, 2), kernel).transpose(1, 2)
 
 
 class ClosedLoopNetwork(LookbackNetwork):
-    """The closed-loop layout's network (see :class:`~s4forecast.forecasting.lookback.LookbackNetwork`
-    for the arguments). Forward returns (batch, output_chunk_length, target_dim, nr_params).
-
-    Parameters
-    ----------
-    past_cov_dim, future_cov_dim, static_cov_dim
-        The covariates' widths (0: none).
-    encoder_kwargs
-        The S4 encoder's options (:class:`~s4forecast.nn.options.S4Options` fields, a plain dict so that
-        checkpoints keep it).
-    patch_len
-        Steps a token.
-    l_max
-        The length the S4 kernels are parametrised for; None: the encoder's positions.
-    **kwargs
-        :class:`~s4forecast.forecasting.network.ForecastNetwork`'s.
-    """
+    """The closed-loop layout's network (its arguments are :class:`~s4forecast.forecasting.lookback.LookbackNetwork`'s).
+    Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
 
     def make_head(self, d_model: int) -> nn.Linear:
         """The decoder, and the map of each rolled-out token to its ``patch_len`` steps."""
@@ -175,8 +166,17 @@ class ClosedLoopNetwork(LookbackNetwork):
         steps = steps.reshape(h.shape[0], self.n_out * self.patch_len, -1)
         return steps[:, self.output_chunk_shift : self.output_chunk_shift + self.output_chunk_length]
 
-    def _compute_loss(self, output: PLModuleOutput, target, criterion, sample_weight):
-        loss = super()._compute_loss(output, target, criterion, sample_weight)
-        if self.training and self.one_step_loss is not None:
-            loss = loss + ONE_STEP_WEIGHT * self.one_step_loss
-        return loss
+    def training_step(self, train_batch, batch_idx: int) -> torch.Tensor:
+        """Darts' training step, whose loss (the forecast's) gets the auxiliary one-step loss added.
+
+        Parameters
+        ----------
+        train_batch, batch_idx
+            Lightning's.
+
+        Returns
+        -------
+        torch.Tensor
+        """
+        loss = super().training_step(train_batch, batch_idx)
+        return loss if self.one_step_loss is None else loss + ONE_STEP_WEIGHT * self.one_step_loss

@@ -52,8 +52,9 @@ def krylov(M: torch.Tensor, v: torch.Tensor, L: int) -> torch.Tensor:
     return out[..., :L, :]
 
 
-def final_state(A_bar: torch.Tensor, B_bar: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """The state after the context, ``x_{L-1} = Σ_t Ā^{L-1-t} B̄ u_t``.
+def state_columns(A_bar: torch.Tensor, B_bar: torch.Tensor, L: int) -> torch.Tensor:
+    """The impulse response of the state, ``Ā^j B̄`` for j < L: what the state after the context and the
+    one-step predictions are both read from.
 
     Parameters
     ----------
@@ -61,6 +62,24 @@ def final_state(A_bar: torch.Tensor, B_bar: torch.Tensor, u: torch.Tensor) -> to
         (H, N, N).
     B_bar
         (H, N).
+    L
+        The context length.
+
+    Returns
+    -------
+    torch.Tensor
+        (H, L, N).
+    """
+    return krylov(A_bar, B_bar, L)
+
+
+def final_state(columns: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The state after the context, ``x_{L-1} = Σ_t Ā^{L-1-t} B̄ u_t``.
+
+    Parameters
+    ----------
+    columns
+        (H, L, N): :func:`state_columns`.
     u
         (B, L, H) real.
 
@@ -69,12 +88,11 @@ def final_state(A_bar: torch.Tensor, B_bar: torch.Tensor, u: torch.Tensor) -> to
     torch.Tensor
         (B, H, N).
     """
-    columns = krylov(A_bar, B_bar, u.shape[1])  # (H, L, N): Ā^j B̄
     return torch.einsum("hjn,bjh->bhn", columns.flip(-2), u.to(columns.dtype))
 
 
-def closed_loop_outputs(A_bar, B_bar, C, K, x: torch.Tensor, T: int) -> torch.Tensor:
-    """The horizon on the closed loop, ``y_{L-1+j} = Re C (Ā + B̄K)^j x``, j = 1..T.
+def closed_loop_rows(A_bar, B_bar, C, K, T: int) -> torch.Tensor:
+    """The rows ``C (Ā + B̄K)^j``, j = 1..T, that read the horizon off the state after the context.
 
     Parameters
     ----------
@@ -82,18 +100,33 @@ def closed_loop_outputs(A_bar, B_bar, C, K, x: torch.Tensor, T: int) -> torch.Te
         (H, N, N).
     B_bar, C, K
         (H, N).
-    x
-        (B, H, N): the state after the context.
     T
         Horizon steps.
 
     Returns
     -------
     torch.Tensor
-        (B, T, H) real.
+        (H, T, N).
     """
     closed = A_bar + B_bar[..., :, None] * K[..., None, :]
-    rows = krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]  # (H, T, N): C (Ā + B̄K)^j as rows
+    return krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]
+
+
+def closed_loop_outputs(rows: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The horizon on the closed loop, ``y_{L-1+j} = Re C (Ā + B̄K)^j x``, j = 1..T.
+
+    Parameters
+    ----------
+    rows
+        (H, T, N): :func:`closed_loop_rows`.
+    x
+        (B, H, N): the state after the context.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, T, H) real.
+    """
     return torch.einsum("htn,bhn->bth", rows, x).real
 
 
@@ -115,28 +148,23 @@ def context_to_horizon(A_bar, B_bar, C, K, L: int, T: int) -> torch.Tensor:
     torch.Tensor
         W (H, T, L) real.
     """
-    closed = A_bar + B_bar[..., :, None] * K[..., None, :]
-    rows = krylov(closed.transpose(-1, -2), C, T + 1)[..., 1:, :]  # (H, T, N)
-    columns = krylov(A_bar, B_bar, L).flip(-2)  # (H, L, N): Ā^{L-1-t} B̄
+    rows, columns = closed_loop_rows(A_bar, B_bar, C, K, T), state_columns(A_bar, B_bar, L).flip(-2)
     return (rows @ columns.transpose(-1, -2)).real
 
 
-def one_step_kernel(A_bar, B_bar, K, L: int) -> torch.Tensor:
+def one_step_kernel(columns: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """The kernel of the one-step predictions ``û_{t+1} = K x_t = Σ_{i<=t} k_{t-i} u_i``.
 
     Parameters
     ----------
-    A_bar
-        (H, N, N).
-    B_bar, K
+    columns
+        (H, L, N): :func:`state_columns`.
+    K
         (H, N).
-    L
-        The kernel length.
 
     Returns
     -------
     torch.Tensor
         ``k_j = Re K Ā^j B̄`` (H, L).
     """
-    rows = krylov(A_bar.transpose(-1, -2), K, L)  # (H, L, N): K Ā^j as rows
-    return (rows * B_bar[..., None, :]).sum(-1).real
+    return (columns * K[..., None, :]).sum(-1).real
