@@ -166,6 +166,11 @@ def test_context_layouts_learn_a_sine(layout):
         ({"layout": "lookahead"}, "unknown `layout` 'lookahead'"),
         ({"linear_init": "ridge", "linear_skip": False}, "needs linear_skip=True"),
         ({"linear_init": "ones", "linear_skip": True}, "unknown `linear_init` 'ones'"),
+        ({"decoder_dt_max": 1.0}, "needs layout='closed_loop'"),
+        ({"layout": "closed_loop", "decoder_dt_min": 0.0}, "`decoder_dt_min` must be a positive finite number"),
+        ({"layout": "closed_loop", "decoder_dt_max": float("nan")}, "`decoder_dt_max` must be a positive finite"),
+        ({"layout": "closed_loop", "decoder_dt_min": "0.1"}, "`decoder_dt_min` must be a positive finite number"),
+        ({"layout": "closed_loop", "decoder_dt_min": 5.0}, "need `decoder_dt_min` <= `decoder_dt_max`"),
     ],
 )
 def test_bad_layout_options_are_refused(kwargs, message):
@@ -203,6 +208,22 @@ def test_closed_loop_rolls_out_the_shift_and_the_horizon(series, shift, patch_le
     assert torch.isfinite(m.model.one_step_loss) and m.model.decoder.K.abs().sum() > 0
     pred = m.predict(6, series=series[:120])
     assert len(pred) == 6 and pred.start_time() == series.time_index[120 + shift]
+
+
+@pytest.mark.parametrize(
+    "decoder_dt, expected", [({}, (0.001, 0.1)), ({"decoder_dt_min": 0.5, "decoder_dt_max": 2.0}, (0.5, 2.0))]
+)
+def test_closed_loop_decoder_has_its_own_step_range(series, tmp_path, decoder_dt, expected):
+    """The decoder SSM's initial Δ lies in ``decoder_dt_min`` .. ``decoder_dt_max`` (None: the encoder's
+    range), while the encoder keeps its own; a saved model loads with the same decoder."""
+    m = S4Model(24, 6, layout="closed_loop", patch_len=1, dt_min=0.001, dt_max=0.1, n_epochs=1, **decoder_dt, **SMALL)
+    m.fit(series[:120])
+    decoder, encoder = m.model.decoder.ssm.dt().detach(), m.model.encoder.blocks[0].layer.ssm[0].dt().detach()
+    # log-uniform starts in the range; one epoch at lr 3e-4 moves them by far less than 10%
+    assert 0.9 * expected[0] <= decoder.min() and decoder.max() <= 1.1 * expected[1]
+    assert 0.9e-3 <= encoder.min() and encoder.max() <= 0.11
+    m.save(str(tmp_path / "m.pt"))
+    assert S4Model.load(str(tmp_path / "m.pt")).model.decoder_dt == expected
 
 
 def test_ridge_fixed_trains_only_the_s4_part(series, tmp_path):

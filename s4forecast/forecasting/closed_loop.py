@@ -1,8 +1,8 @@
 """A closed-loop layout (SpaceTime, Zhang et al., ICLR 2023): the horizon rolled out from an SSM's own state.
 
 The S4 encoder reads the context as in the lookback layout (``lookback.py``: by steps or patches, no
-horizon positions). A decoder SSM of the encoder's mode and options, one per channel of its output,
-runs open loop over the encoded context and then closed loop over the horizon, its next input
+horizon positions). A decoder SSM of the encoder's mode and options (its own initial Δ range when
+``decoder_dt`` is given), one per channel of its output, runs open loop over the encoded context and then closed loop over the horizon, its next input
 predicted from its state by a learned feedback K (``ssm/closed_loop.py``)::
 
     y_{L-1+j} = C (Ā + B̄K)^j x_{L-1},    j = 1..ceil((shift + output_chunk_length) / patch_len)
@@ -20,6 +20,7 @@ is one recurrence read out by one per-token map: the head does not grow with the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -55,7 +56,7 @@ class ClosedLoopDecoder(nn.Module):
     Parameters
     ----------
     options
-        The encoder's :class:`~s4forecast.nn.options.S4Options` (mode, d_model, d_state, init, Δ range).
+        The decoder's :class:`~s4forecast.nn.options.S4Options` (mode, d_model, d_state, init, Δ range).
     seed
         The random measure's seed.
     """
@@ -146,13 +147,26 @@ class ClosedLoopDecoder(nn.Module):
 
 
 class ClosedLoopNetwork(LookbackNetwork):
-    """The closed-loop layout's network (its arguments are :class:`~s4forecast.forecasting.lookback.LookbackNetwork`'s).
-    Forward returns (batch, output_chunk_length, target_dim, nr_params)."""
+    def __init__(self, decoder_dt: tuple[float, float] | None = None, **kwargs):
+        """The closed-loop layout's network. Forward returns (batch, output_chunk_length, target_dim, nr_params).
+
+        Parameters
+        ----------
+        decoder_dt
+            The decoder SSM's initial Δ range (dt_min, dt_max); None: the encoder's.
+        **kwargs
+            :class:`~s4forecast.forecasting.lookback.LookbackNetwork`'s.
+        """
+        self.decoder_dt = decoder_dt  # read by make_head, which the base constructor calls
+        super().__init__(**kwargs)
 
     def make_head(self, d_model: int) -> nn.Linear:
         """The decoder, and the map of each rolled-out token to its ``patch_len`` steps."""
         self.n_out = math.ceil((self.output_chunk_shift + self.output_chunk_length) / self.patch_len)
-        self.decoder = ClosedLoopDecoder(self.encoder.options)
+        options = self.encoder.options
+        if self.decoder_dt is not None:
+            options = dataclasses.replace(options, dt_min=self.decoder_dt[0], dt_max=self.decoder_dt[1])
+        self.decoder = ClosedLoopDecoder(options)
         self.activation = nn.GELU()
         self.one_step_loss: torch.Tensor | None = None  # the last training batch's auxiliary loss
         return nn.Linear(d_model, self.patch_len * self.series_dim * self.nr_params)

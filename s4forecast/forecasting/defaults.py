@@ -20,6 +20,8 @@ DEFAULTS = dataclasses.replace(S4_DEFAULTS, d_model=64, n_layers=2, dropout=0.1)
 # about the median of S4's studies' best trials, and lower val loss than Darts' 1e-3 at ETTh1-96 and
 # ETTh2-96 (benchmarks/informer/results/defaults.md)
 DEFAULT_LR = 3e-4
+# S4Model before 0.2 was d_model=128, n_layers=4, linear_skip=False, subtract_last=False,
+# use_reversible_instance_norm=False, ssm_lr=1e-3, optimizer_kwargs={"lr": 1e-3}
 # Reversible instance norm unless the user sets Darts' `use_reversible_instance_norm`: every best trial of
 # S4's eight Informer studies ran with it (benchmarks/informer/results/defaults.md)
 DEFAULT_REVERSIBLE_INSTANCE_NORM = True

@@ -57,6 +57,16 @@ def check_arguments(p: dict, layouts, linear_inits) -> None:
         p["linear_init"] == "zero" or p["linear_skip"] is True,
         f"`linear_init={p['linear_init']!r}` starts the linear skip, so it needs linear_skip=True",
     )
+    for name in ("decoder_dt_min", "decoder_dt_max"):
+        check(
+            p[name] is None or is_positive_finite(p[name]), f"`{name}` must be a positive finite number or None; got {p[name]!r}"
+        )
+        check(
+            p[name] is None or p["layout"] == "closed_loop",
+            f"`{name}` sets the closed-loop decoder's Δ, so it needs layout='closed_loop'",
+        )
+    low, high = p["decoder_dt_min"] or p["dt_min"], p["decoder_dt_max"] or p["dt_max"]  # None: the encoder's
+    check(low <= high, f"need `decoder_dt_min` <= `decoder_dt_max` (None: the encoder's dt_min / dt_max); got {low}, {high}")
     likelihood = p["kwargs"].get("likelihood")
     check(
         not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),

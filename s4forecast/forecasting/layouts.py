@@ -54,6 +54,7 @@ def build_network(model, train_sample: TorchTrainingSample, linear_start: RidgeF
         linear_fixed=model.linear_init == "ridge-fixed",
         patch_len=model.patch_len,
         rate=model.rate,
+        **({"decoder_dt": model.decoder_dt} if model.layout == "closed_loop" else {}),
         **model.pl_module_params,
     )
     if model.linear_init != "zero":

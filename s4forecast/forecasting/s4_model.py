@@ -54,6 +54,8 @@ class S4Model(MixedCovariatesTorchModel):
         linear_skip: bool = True,
         linear_init: str = "zero",
         layout: str = "masked",
+        decoder_dt_min: float | None = None,
+        decoder_dt_max: float | None = None,
         patch_len: int | None = None,
         rate: float = 1.0,
         use_static_covariates: bool = True,
@@ -63,16 +65,14 @@ class S4Model(MixedCovariatesTorchModel):
         over the lookback window with a linear head or a closed-loop decoder (``layout``).
 
         Supports past, future and static covariates, multiple and multivariate series, likelihoods, and
-        every argument of Darts' torch models (``likelihood``, ``pl_trainer_kwargs``, ``optimizer_kwargs``,
-        ``random_state``, ``n_epochs``, ``batch_size``, ``save_checkpoints``, ...).
+        every argument of Darts' torch models (``likelihood``, ``pl_trainer_kwargs``, ``n_epochs``, ...).
 
         The defaults are what S4's eight Informer studies (swept on val) favour across datasets: a width-64,
         two-layer encoder over patches of 16 steps, reversible instance norm (Darts'
         ``use_reversible_instance_norm``, on unless given), the window centred on its last value and a
         linear skip, so that a level outside the training range (a random walk) is forecast from where
-        the window ends, and learning rates of 3e-4 (benchmarks/informer/results/defaults.md). The model
-        of s4forecast before 0.2 is ``d_model=128, n_layers=4, linear_skip=False, subtract_last=False,
-        use_reversible_instance_norm=False, ssm_lr=1e-3, optimizer_kwargs={"lr": 1e-3}``.
+        the window ends, and learning rates of 3e-4 (benchmarks/informer/results/defaults.md; those before
+        0.2: ``forecasting/defaults.py``).
 
         Parameters
         ----------
@@ -102,13 +102,10 @@ class S4Model(MixedCovariatesTorchModel):
         bidirectional
             Let each position also read later positions (e.g. later future covariates).
         dropout, prenorm, norm
-            Dropout probability (Monte Carlo dropout supported); pre- or post-norm residual blocks;
-            ``layer`` or ``batch`` normalisation.
-        backend
-            Cauchy kernel backend: ``auto``, ``torch``, ``keops``, ``naive``.
-        convolution
-            How each layer applies its kernel: ``auto`` (a Toeplitz matrix product up to 64 encoder
-            positions, as S4 over patches has, else by FFT), ``fft`` or ``direct``; the same sums.
+            Dropout probability (Monte Carlo dropout too); pre- or post-norm blocks; ``layer`` or ``batch`` norm.
+        backend, convolution
+            The Cauchy kernel's backend (``auto``, ``torch``, ``keops``, ``triton``, ``naive``); how each layer
+            applies its kernel: ``fft``, ``direct`` (a Toeplitz product) or ``auto`` (direct up to 64 positions).
         activation, postact
             Each S4 layer's activation (``gelu``, ``silu``, ``relu``, ``tanh``, ``identity``) and output map
             (``glu``: Linear(H, 2H) + GLU; ``linear``: Linear(H, H)), as in S4Classifier.
@@ -135,6 +132,8 @@ class S4Model(MixedCovariatesTorchModel):
             linear head from the encoded window to the horizon. ``closed_loop`` (SpaceTime): the context
             only, the horizon rolled out by a decoder SSM with a learned feedback (``closed_loop.py``).
             ``stream`` and ``with_rate`` need ``masked``.
+        decoder_dt_min, decoder_dt_max
+            The closed-loop decoder SSM's initial Δ range; ``None``: the encoder's ``dt_min`` / ``dt_max``.
         patch_len
             Run the encoder over non-overlapping patches of this many steps (1: the paper's per-step
             layout): context and masked horizon zero-padded to whole patches, a patch one token whose
@@ -142,8 +141,7 @@ class S4Model(MixedCovariatesTorchModel):
             ``stream`` needs 1. ``None`` (default): 16 when ``input_chunk_length >= 128`` (PatchTST's
             patch at lookbacks of 336 and 512), else 1.
         rate
-            Multiplies every step size Δ (S4 Sec. 4.3); :meth:`with_rate` sets it on a fitted model, and
-            ``save``/``load`` and ``untrained_model()`` keep it.
+            Multiplies every step size Δ (S4 Sec. 4.3); :meth:`with_rate` sets it on a fitted model.
         use_static_covariates
             Whether to use the series' static covariates.
         """
@@ -161,6 +159,7 @@ class S4Model(MixedCovariatesTorchModel):
         self.linear_skip = linear_skip
         self.linear_init = linear_init
         self.layout = layout
+        self.decoder_dt = (decoder_dt_min or dt_min, decoder_dt_max or dt_max) if layout == "closed_loop" else None
         self._linear_start = None  # the ridge fit of the latest fit() call's series (linear_init='ridge')
         self.patch_len = patch_len
         self.rate = rate
