@@ -4,13 +4,18 @@
 
 Times ``steps`` optimiser steps (forward, cross-entropy, backward, AdamW step) on real batches of the
 task, after ``warmup`` untimed ones, on ``threads`` torch threads, and scales to one epoch of the
-training split. Uses only S4Classifier's and ClassificationData's public API, so the same script
-times an older checkout. Writes benchmarks/results/<stem>.csv and .md.
+training split; with ``limit_heap_growth: true`` under glibc's mmap threshold, as ``s4forecast classify``
+runs (each row records ``GLIBC_TUNABLES``, which glibc reads at start: set it in the environment, e.g.
+``glibc.malloc.hugetlb=1``), with the timed steps' share of system CPU time and the peak resident memory.
+Uses only S4Classifier's and ClassificationData's public API, so the same script times an older checkout.
+Writes benchmarks/results/<stem>.csv and .md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import time
 
 import pandas as pd
@@ -19,11 +24,13 @@ import torch.nn.functional as F
 
 from benchmarks.common import ROOT, load_config, write_results
 from s4forecast.classification.data import ClassificationData
+from s4forecast.classification.job import limit_heap_growth
 from s4forecast.classification.job import load_config as load_classify_config
 from s4forecast.classification.model import S4Classifier
 
 
-def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") -> tuple[float, int]:
+def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") -> tuple[float, int, float]:
+    """Mean seconds of a timed step, the batches of an epoch, and the timed steps' system share of CPU time."""
     cfg = load_classify_config(ROOT / run["config"])
     cfg["task"] = {**cfg["task"], **run.get("task", {})}  # e.g. fewer generated sequences: only steps are timed
     torch.manual_seed(0)
@@ -31,8 +38,10 @@ def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") ->
     model = S4Classifier(**data.dims, **cfg["model"]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = iter(data.train_dataloader())
-    times = []
+    times, cpu = [], {}
     for i in range(warmup + steps):
+        if i == warmup:
+            cpu["start"] = resource.getrusage(resource.RUSAGE_SELF)
         x, y, *lengths = (t.to(device) for t in next(batches))
         if device != "cpu":
             torch.cuda.synchronize()
@@ -45,7 +54,9 @@ def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") ->
             torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - start)
-    return sum(times) / len(times), len(data.train_dataloader())
+    end = resource.getrusage(resource.RUSAGE_SELF)
+    user, system = end.ru_utime - cpu["start"].ru_utime, end.ru_stime - cpu["start"].ru_stime
+    return sum(times) / len(times), len(data.train_dataloader()), system / (user + system)
 
 
 def main(argv=None) -> None:
@@ -55,9 +66,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     torch.set_num_threads(cfg["threads"])
+    heap_limited = cfg.get("limit_heap_growth", False) and limit_heap_growth()
     rows = []
     for run in cfg["runs"]:
-        step_s, n_batches = seconds_per_step(run, cfg["warmup"], cfg["steps"], cfg.get("device", "cpu"))
+        step_s, n_batches, system_share = seconds_per_step(run, cfg["warmup"], cfg["steps"], cfg.get("device", "cpu"))
         rows.append(
             {
                 "config": run["config"],
@@ -65,6 +77,10 @@ def main(argv=None) -> None:
                 "s_per_step": step_s,
                 "batches_per_epoch": n_batches,
                 "train_s_per_epoch": step_s * n_batches,
+                "heap_limited": heap_limited,
+                "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", ""),
+                "system_cpu_share": round(system_share, 3),
+                "max_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),  # KiB on Linux
             }
         )
         print(rows[-1], flush=True)

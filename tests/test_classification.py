@@ -331,3 +331,28 @@ def test_heap_growth_is_limited_under_glibc():
     from s4forecast.classification.job import limit_heap_growth
 
     assert limit_heap_growth() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
+def test_huge_pages_hint_only_where_the_tunable_applies_and_is_unset(monkeypatch, tmp_path):
+    """The hint names the tunable where glibc >= 2.35 and huge pages are not off, and is silent once it is
+    set, off glibc, on an older glibc, or with huge pages ``never``."""
+    import platform
+    from pathlib import Path
+
+    from s4forecast.classification import job
+
+    thp = tmp_path / "enabled"
+    monkeypatch.setattr(job, "Path", lambda p: thp if "transparent_hugepage" in str(p) else Path(p))
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    thp.write_text("always [madvise] never\n")
+    for libc, expected in [(("glibc", "2.36"), True), (("glibc", "2.31"), False), (("", ""), False)]:
+        monkeypatch.setattr(platform, "libc_ver", lambda libc=libc: libc)
+        hint = job.huge_pages_hint()
+        assert (hint is not None and "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in hint) == expected, libc
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
+    thp.write_text("always madvise [never]\n")
+    assert job.huge_pages_hint() is None
+    thp.write_text("[always] madvise never\n")
+    assert job.huge_pages_hint() is not None
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    assert job.huge_pages_hint() is None

@@ -18,6 +18,7 @@ import ctypes.util
 import datetime
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,32 @@ def limit_heap_growth() -> bool:
         return ctypes.CDLL(name).mallopt(-3, MMAP_THRESHOLD) == 1  # -3: M_MMAP_THRESHOLD (malloc.h)
     except (OSError, AttributeError):  # a libc without mallopt (musl)
         return False
+
+
+def huge_pages_hint() -> str | None:
+    """A one-line hint to run with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` where it would apply and is not
+    set: glibc >= 2.35 (the tunable's version) and the kernel's transparent huge pages not ``never``. With the
+    mmap threshold of :func:`limit_heap_growth` every large block is a fresh mapping whose pages the kernel
+    faults in and zeroes one 4 KiB page at a time; huge pages cut that system time (ListOps at the paper's
+    size: ``benchmarks/results/classifier_cost_hugepages_*.md``). glibc reads the tunable at process start
+    only, so the process cannot set it for itself. None where it is set or would not apply.
+
+    Returns
+    -------
+    str or None
+    """
+    if "glibc.malloc.hugetlb" in os.environ.get("GLIBC_TUNABLES", ""):
+        return None
+    name, version = platform.libc_ver()
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if name != "glibc" or tuple(int(v) for v in version.split(".")[:2]) < (2, 35) or not thp.exists():
+        return None
+    if "[never]" in thp.read_text():
+        return None
+    return (
+        "hint: GLIBC_TUNABLES=glibc.malloc.hugetlb=1 in the environment lets malloc use transparent huge pages, "
+        "which makes CPU steps over long sequences faster (less time faulting in fresh pages)"
+    )
 
 
 def runs_dir() -> Path:
@@ -171,7 +198,8 @@ def classify(
 
     if threads:
         torch.set_num_threads(threads)
-    limit_heap_growth()
+    if limit_heap_growth() and (hint := huge_pages_hint()):
+        print(hint)
     pl.seed_everything(cfg.get("seed", 0), workers=True)
     data = ClassificationData(cfg["task"], cfg["batch_size"], data_dir)
     model = S4Classifier(**data.dims, **cfg["model"])
