@@ -1,8 +1,9 @@
 """A closed-loop layout (SpaceTime, Zhang et al., ICLR 2023): the horizon rolled out from an SSM's own state.
 
 The S4 encoder reads the context as in the lookback layout (``lookback.py``: by steps or patches, no
-horizon positions). A decoder SSM of the encoder's mode and options (its own initial Δ range when
-``decoder_dt`` is given), one per channel of its output, runs open loop over the encoded context and then closed loop over the horizon, its next input
+horizon positions). A decoder SSM of the encoder's mode and options but its own initial Δ range
+(``decoder_dt``: S4Model's default range for the tokens, not the encoder's tuned one), one per channel of its
+output, runs open loop over the encoded context and then closed loop over the horizon, its next input
 predicted from its state by a learned feedback K (``ssm/closed_loop.py``)::
 
     y_{L-1+j} = C (Ā + B̄K)^j x_{L-1},    j = 1..ceil((shift + output_chunk_length) / patch_len)

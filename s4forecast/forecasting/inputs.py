@@ -9,6 +9,7 @@ import numpy as np
 from darts.logging import raise_log
 from darts.utils.likelihood_models import QuantileRegression
 
+from s4forecast.forecasting.defaults import window_defaults
 from s4forecast.nn import S4Options
 from s4forecast.nn.options import is_integer, is_positive_finite, require_bool
 from s4forecast.optim import check_optimiser_numbers
@@ -65,8 +66,8 @@ def check_arguments(p: dict, layouts, linear_inits) -> None:
             p[name] is None or p["layout"] == "closed_loop",
             f"`{name}` sets the closed-loop decoder's Δ, so it needs layout='closed_loop'",
         )
-    low, high = p["decoder_dt_min"] or p["dt_min"], p["decoder_dt_max"] or p["dt_max"]  # None: the encoder's
-    check(low <= high, f"need `decoder_dt_min` <= `decoder_dt_max` (None: the encoder's dt_min / dt_max); got {low}, {high}")
+    _, low, high = window_defaults(p["input_chunk_length"], p["patch_len"], p["decoder_dt_min"], p["decoder_dt_max"])
+    check(low <= high, f"need `decoder_dt_min` <= `decoder_dt_max` (None: the default for the patch length); got {low}, {high}")
     likelihood = p["kwargs"].get("likelihood")
     check(
         not p["subtract_last"] or likelihood is None or isinstance(likelihood, QuantileRegression),

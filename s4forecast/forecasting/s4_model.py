@@ -133,7 +133,8 @@ class S4Model(MixedCovariatesTorchModel):
             only, the horizon rolled out by a decoder SSM with a learned feedback (``closed_loop.py``).
             ``stream`` and ``with_rate`` need ``masked``.
         decoder_dt_min, decoder_dt_max
-            The closed-loop decoder SSM's initial Δ range; ``None``: the encoder's ``dt_min`` / ``dt_max``.
+            The closed-loop decoder SSM's initial Δ range; ``None``: the default range of its tokens (as for
+            ``dt_min`` / ``dt_max``), whatever the encoder's (lower val at 3 of 5 studies: informer/README.md).
         patch_len
             Run the encoder over non-overlapping patches of this many steps (1: the paper's per-step
             layout): context and masked horizon zero-padded to whole patches, a patch one token whose
@@ -159,7 +160,7 @@ class S4Model(MixedCovariatesTorchModel):
         self.linear_skip = linear_skip
         self.linear_init = linear_init
         self.layout = layout
-        self.decoder_dt = (decoder_dt_min or dt_min, decoder_dt_max or dt_max) if layout == "closed_loop" else None
+        self.decoder_dt = window_defaults(input_chunk_length, patch_len, decoder_dt_min, decoder_dt_max)[1:]  # closed_loop's
         self._linear_start = None  # the ridge fit of the latest fit() call's series (linear_init='ridge')
         self.patch_len = patch_len
         self.rate = rate
