@@ -38,10 +38,10 @@ def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") ->
     model = S4Classifier(**data.dims, **cfg["model"]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = iter(data.train_dataloader())
-    times, cpu = [], {}
+    times, start_usage = [], None
     for i in range(warmup + steps):
         if i == warmup:
-            cpu["start"] = resource.getrusage(resource.RUSAGE_SELF)
+            start_usage = resource.getrusage(resource.RUSAGE_SELF)
         x, y, *lengths = (t.to(device) for t in next(batches))
         if device != "cpu":
             torch.cuda.synchronize()
@@ -55,7 +55,7 @@ def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") ->
         if i >= warmup:
             times.append(time.perf_counter() - start)
     end = resource.getrusage(resource.RUSAGE_SELF)
-    user, system = end.ru_utime - cpu["start"].ru_utime, end.ru_stime - cpu["start"].ru_stime
+    user, system = end.ru_utime - start_usage.ru_utime, end.ru_stime - start_usage.ru_stime
     return sum(times) / len(times), len(data.train_dataloader()), system / (user + system)
 
 

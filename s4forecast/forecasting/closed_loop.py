@@ -154,7 +154,8 @@ class ClosedLoopNetwork(LookbackNetwork):
         Parameters
         ----------
         decoder_dt
-            The decoder SSM's initial Δ range (dt_min, dt_max); None: the encoder's.
+            The decoder SSM's initial Δ range (dt_min, dt_max), which S4Model resolves; None: the encoder's
+            (networks saved before the option existed).
         **kwargs
             :class:`~s4forecast.forecasting.lookback.LookbackNetwork`'s.
         """
