@@ -315,6 +315,44 @@ def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupt
     assert result["epochs"] == 2 and len(result["val_acc_per_epoch"]) == 2  # the curve travels in the export
 
 
+def test_bfloat16_export_resumes_to_the_uninterrupted_run_within_its_rounding(data_dir, tmp_path, monkeypatch):
+    """The compact export: weights and Adam's moments stored as bfloat16 (step counts exact), put back as
+    float32; after the second epoch the weights equal the uninterrupted run's to bfloat16's rounding
+    (8 significant bits: 2**-8 relative, plus what 3 steps make of it), and not exactly (it did round)."""
+    from s4forecast.classification.job import classify, export
+    from s4forecast.classification.run_state import read_export
+
+    monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_a"))
+    classify(_tiny_config(tmp_path, "straight"), data_dir, progress=False)
+    classify(_tiny_config(tmp_path, "split", max_steps=3), data_dir, progress=False)
+    assert "bfloat16" in export(_tiny_config(tmp_path, "split"), tmp_path / "bf16.ckpt.gz", dtype="bfloat16")
+    exported = read_export(tmp_path / "bf16.ckpt.gz")
+    assert {v.dtype for v in exported["state_dict"].values() if v.is_floating_point()} == {torch.bfloat16}
+    moments = [m for s in exported["optimizer_states"][0]["state"].values() for k, m in s.items() if k != "step"]
+    assert moments and {m.dtype for m in moments} == {torch.bfloat16}
+    monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_b"))
+    classify(_tiny_config(tmp_path, "split"), data_dir, progress=False, resume_from=tmp_path / "bf16.ckpt.gz")
+    straight = torch.load(tmp_path / "machine_a" / "straight" / "last.ckpt", weights_only=False)["state_dict"]
+    resumed = torch.load(tmp_path / "machine_b" / "split" / "last.ckpt", weights_only=False)["state_dict"]
+    assert all(resumed[k].dtype == straight[k].dtype for k in straight)  # float32 again
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=2e-2, atol=2e-3, msg=key)
+    assert any(not torch.equal(resumed[k], straight[k]) for k in straight if straight[k].is_floating_point())
+
+
+def test_export_dtype_is_checked(tmp_path, monkeypatch, capsys):
+    from s4forecast.classification.job import export
+    from s4forecast.cli import main
+
+    monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="export dtype must be one of float32, bfloat16; got 'float16'"):
+        export(_tiny_config(tmp_path, "never"), tmp_path / "x.gz", dtype="float16")
+    with pytest.raises(SystemExit):  # the precision of an export, asked for without one: not silently ignored
+        main(["classify", "--config", str(_tiny_config(tmp_path, "never")), "--export-dtype", "bfloat16"])
+    err = capsys.readouterr().err
+    assert "--export-dtype is the precision of --export FILE" in err and "Traceback" not in err
+
+
 def test_export_without_a_run_names_the_missing_checkpoint(tmp_path, monkeypatch):
     from s4forecast.classification.job import export
 

@@ -129,7 +129,7 @@ def run_dir_of(cfg: dict, output_dir=None) -> Path:
     return Path(output_dir or cfg.get("output_dir") or runs_dir()) / cfg["name"]
 
 
-def export(config: str | Path, path: str | Path, output_dir=None) -> str:
+def export(config: str | Path, path: str | Path, output_dir=None, dtype: str = "float32") -> str:
     """Write the latest state of ``config``'s run to ``path`` (run_state.export_run); a one-line summary.
 
     Parameters
@@ -140,6 +140,8 @@ def export(config: str | Path, path: str | Path, output_dir=None) -> str:
         The export file.
     output_dir
         The runs' parent, as given to :func:`classify`.
+    dtype
+        ``"float32"`` (exact) or ``"bfloat16"`` (weights and optimiser moments rounded: under half the size).
 
     Returns
     -------
@@ -147,8 +149,8 @@ def export(config: str | Path, path: str | Path, output_dir=None) -> str:
     """
     from s4forecast.classification.run_state import export_run
 
-    done = export_run(run_dir_of(load_config(config), output_dir), Path(path))
-    return f"exported step {done['global_step']} ({done['position']}) to {done['path']} ({done['bytes'] / 1e6:.2f} MB)"
+    done = export_run(run_dir_of(load_config(config), output_dir), Path(path), dtype)
+    return f"exported step {done['global_step']} ({done['position']}) to {done['path']} ({done['bytes'] / 1e6:.2f} MB, {dtype})"
 
 
 def classify(

@@ -9,8 +9,10 @@ its epoch the train loader stood travels in the same checkpoint as the loader's 
 (:class:`~s4forecast.classification.batching.ResumableLoader`).
 
 :func:`export_run` writes a run's latest checkpoint (weights, optimiser, scheduler, loop position,
-callbacks, this state; float32) gzip-compressed to one file small enough to commit; :func:`resume_from`
-puts such a file back as a run's ``last.ckpt`` on any machine, unless the run there is further along.
+callbacks, this state) gzip-compressed to one file small enough to commit: exact (float32), or with the
+weights and the optimiser's moments rounded to bfloat16 (``dtype="bfloat16"``: under half the size, the run
+continuing from the rounded state, ~0.4% relative change a value); :func:`resume_from` puts such a file back
+as a run's ``last.ckpt`` (in float32) on any machine, unless the run there is further along.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import gzip
 import io
 import random
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+
+EXPORT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # export_run's dtype -> the tensors' dtype
 
 
 class RunState(pl.Callback):
@@ -68,7 +71,7 @@ class RunState(pl.Callback):
         return [self.val_acc_per_epoch[e] for e in sorted(self.val_acc_per_epoch)]
 
 
-def export_run(run_dir: Path, path: Path) -> dict:
+def export_run(run_dir: Path, path: Path, dtype: str = "float32") -> dict:
     """Write ``run_dir/last.ckpt`` gzip-compressed to ``path``; returns {path, bytes, global_step, position}:
     position, where the train loader stood ("epoch E, batch B"; the loader's state that Lightning keeps,
     :class:`~s4forecast.classification.batching.ResumableLoader`), or "epoch E" from a checkpoint without it.
@@ -79,20 +82,27 @@ def export_run(run_dir: Path, path: Path) -> dict:
         The run's directory.
     path
         The export file.
+    dtype
+        ``"float32"``: the checkpoint as it is (a resumed run equals the uninterrupted one); ``"bfloat16"``:
+        its float32 weights and optimiser state (Adam's moments; not its step counts) rounded to bfloat16.
 
     Returns
     -------
     dict
     """
+    if dtype not in EXPORT_DTYPES:
+        raise ValueError(f"export dtype must be one of {', '.join(EXPORT_DTYPES)}; got {dtype!r}")
     last = Path(run_dir) / "last.ckpt"
     if not last.exists():
         raise FileNotFoundError(f"no run to export: {last} does not exist (train first)")
     checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    checkpoint["export_dtype"] = dtype
+    _cast_training_state(checkpoint, torch.float32, EXPORT_DTYPES[dtype])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(last, "rb") as src, gzip.open(tmp, "wb", compresslevel=9) as dst:
-        shutil.copyfileobj(src, dst)
+    with gzip.open(tmp, "wb", compresslevel=9) as dst:
+        torch.save(checkpoint, dst)
     tmp.replace(path)
     return {
         "path": str(path),
@@ -100,6 +110,20 @@ def export_run(run_dir: Path, path: Path) -> dict:
         "global_step": checkpoint["global_step"],
         "position": _position(checkpoint),
     }
+
+
+def _cast_training_state(checkpoint: dict, source: torch.dtype, target: torch.dtype) -> None:
+    """In place: the weights and the optimisers' per-parameter state of dtype ``source`` (not a step count)
+    as ``target``."""
+    weights = checkpoint["state_dict"]
+    for key, value in weights.items():
+        if value.dtype == source:
+            weights[key] = value.to(target)
+    for optimizer in checkpoint.get("optimizer_states", []):
+        for state in optimizer["state"].values():
+            for key, value in state.items():
+                if key != "step" and torch.is_tensor(value) and value.dtype == source:
+                    state[key] = value.to(target)
 
 
 def _position(checkpoint: dict) -> str:
@@ -141,6 +165,7 @@ def resume_from(path: Path, run_dir: Path) -> bool:
     bool
     """
     exported = read_export(path)
+    _cast_training_state(exported, EXPORT_DTYPES[exported.pop("export_dtype", "float32")], torch.float32)
     last = Path(run_dir) / "last.ckpt"
     if last.exists() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= exported["global_step"]:
         return False
