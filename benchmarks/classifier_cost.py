@@ -4,7 +4,9 @@
 
 Times ``steps`` optimiser steps (forward, cross-entropy, backward, AdamW step) on real batches of the
 task, after ``warmup`` untimed ones, on ``threads`` torch threads, and scales to one epoch of the
-training split; with ``limit_heap_growth: true`` under glibc's mmap threshold, as ``s4forecast classify``
+training split. A run may override its config's ``task`` and ``model`` keys (e.g. ``mode: diag``) and set
+``precision`` as Lightning's Trainer takes it (``bf16-mixed``: the forward under torch's bfloat16 autocast,
+as that Trainer runs it on a CPU); with ``limit_heap_growth: true`` under glibc's mmap threshold, as ``s4forecast classify``
 runs (each row records ``GLIBC_TUNABLES``, which glibc reads at start: set it in the environment, e.g.
 ``glibc.malloc.hugetlb=1``), with the timed steps' share of system CPU time and the peak resident memory.
 Uses only S4Classifier's and ClassificationData's public API, so the same script times an older checkout.
@@ -33,6 +35,8 @@ def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") ->
     """Mean seconds of a timed step, the batches of an epoch, and the timed steps' system share of CPU time."""
     cfg = load_classify_config(ROOT / run["config"])
     cfg["task"] = {**cfg["task"], **run.get("task", {})}  # e.g. fewer generated sequences: only steps are timed
+    cfg["model"] = {**cfg["model"], **run.get("model", {})}
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=run.get("precision", "32-true") == "bf16-mixed")
     torch.manual_seed(0)
     data = ClassificationData(cfg["task"], cfg["batch_size"])
     model = S4Classifier(**data.dims, **cfg["model"]).to(device)
@@ -46,7 +50,8 @@ def seconds_per_step(run: dict, warmup: int, steps: int, device: str = "cpu") ->
         if device != "cpu":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        loss = F.cross_entropy(model(x, *lengths), y)
+        with autocast:
+            loss = F.cross_entropy(model(x, *lengths), y)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -74,6 +79,8 @@ def main(argv=None) -> None:
             {
                 "config": run["config"],
                 "task overrides": ", ".join(f"{k}={v}" for k, v in run.get("task", {}).items()),
+                "model overrides": ", ".join(f"{k}={v}" for k, v in run.get("model", {}).items()),
+                "precision": run.get("precision", "32-true"),
                 "s_per_step": step_s,
                 "batches_per_epoch": n_batches,
                 "train_s_per_epoch": step_s * n_batches,
