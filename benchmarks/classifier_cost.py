@@ -7,8 +7,9 @@ task, after ``warmup`` untimed ones, on ``threads`` torch threads, and scales to
 training split. A run may override its config's ``task`` and ``model`` keys (e.g. ``mode: diag``) and set
 ``precision`` as Lightning's Trainer takes it (``bf16-mixed``: the forward under torch's bfloat16 autocast,
 as that Trainer runs it on a CPU); with ``limit_heap_growth: true`` under glibc's mmap threshold, as ``s4forecast classify``
-runs (each row records ``GLIBC_TUNABLES``, which glibc reads at start: set it in the environment, e.g.
-``glibc.malloc.hugetlb=1``), with the timed steps' share of system CPU time and the peak resident memory.
+runs. Each row records the allocator serving malloc (``LD_PRELOAD`` a tcmalloc or jemalloc library to change
+it) and ``GLIBC_TUNABLES`` (e.g. ``glibc.malloc.hugetlb=1``), both read at process start: set them in the
+environment; with the timed steps' share of system CPU time and the peak resident memory.
 Uses only S4Classifier's and ClassificationData's public API, so the same script times an older checkout.
 Writes benchmarks/results/<stem>.csv and .md.
 """
@@ -25,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import ROOT, load_config, write_results
+from s4forecast.classification.allocator import limit_heap_growth, malloc_library
 from s4forecast.classification.data import ClassificationData
-from s4forecast.classification.job import limit_heap_growth
 from s4forecast.classification.job import load_config as load_classify_config
 from s4forecast.classification.model import S4Classifier
 
@@ -85,6 +86,7 @@ def main(argv=None) -> None:
                 "batches_per_epoch": n_batches,
                 "train_s_per_epoch": step_s * n_batches,
                 "heap_limited": heap_limited,
+                "malloc": malloc_library(),
                 "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", ""),
                 "system_cpu_share": round(system_share, 3),
                 "max_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),  # KiB on Linux

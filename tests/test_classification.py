@@ -361,36 +361,61 @@ def test_export_without_a_run_names_the_missing_checkpoint(tmp_path, monkeypatch
         export(_tiny_config(tmp_path, "never"), tmp_path / "x.gz")
 
 
-def test_heap_growth_is_limited_under_glibc():
+def test_malloc_library_is_the_preloaded_allocator_else_the_c_librarys(monkeypatch, tmp_path):
+    import platform
+
+    from s4forecast.classification import allocator
+
+    maps = tmp_path / "maps"
+    monkeypatch.setattr(allocator, "PROC_MAPS", maps)
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    assert allocator.malloc_library() == platform.libc_ver()[0]
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4\n")
+    assert allocator.malloc_library() == "tcmalloc"
+    assert allocator.limit_heap_growth() is False  # glibc's threshold would not reach tcmalloc's blocks
+
+
+def test_heap_growth_is_limited_under_glibc(monkeypatch, tmp_path):
     """The classify job sets glibc's mmap threshold (variable-length batches fragment the heap); elsewhere
     it says it did nothing."""
     import platform
 
-    from s4forecast.classification.job import limit_heap_growth
+    from s4forecast.classification import allocator
 
-    assert limit_heap_growth() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    monkeypatch.setattr(allocator, "PROC_MAPS", tmp_path / "absent")
+    assert allocator.limit_heap_growth() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
 
 
-def test_huge_pages_hint_only_where_the_tunable_applies_and_is_unset(monkeypatch, tmp_path):
-    """The hint names the tunable where glibc >= 2.35 and huge pages are not off, and is silent once it is
-    set, off glibc, on an older glibc, or with huge pages ``never``."""
+def test_allocator_hint_names_tcmalloc_else_huge_pages_where_they_apply(monkeypatch, tmp_path):
+    """Under glibc's malloc: tcmalloc where the system has it; otherwise the huge-pages tunable where glibc
+    >= 2.35 and huge pages are not off, silent once it is set, off glibc, on an older glibc, or with huge
+    pages ``never``. Silent under a preloaded allocator."""
+    import ctypes.util
     import platform
-    from pathlib import Path
 
-    from s4forecast.classification import job
+    from s4forecast.classification import allocator
 
-    thp = tmp_path / "enabled"
-    monkeypatch.setattr(job, "Path", lambda p: thp if "transparent_hugepage" in str(p) else Path(p))
+    thp, maps = tmp_path / "enabled", tmp_path / "maps"
+    monkeypatch.setattr(allocator, "TRANSPARENT_HUGE_PAGES", thp)
+    monkeypatch.setattr(allocator, "PROC_MAPS", maps)
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n")
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libtcmalloc_minimal.so.4" if "tcmalloc" in name else None)
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
+    assert "LD_PRELOAD=libtcmalloc_minimal.so.4" in allocator.allocator_hint()
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4\n")
+    assert allocator.allocator_hint() is None
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # no tcmalloc here
     thp.write_text("always [madvise] never\n")
     for libc, expected in [(("glibc", "2.36"), True), (("glibc", "2.31"), False), (("", ""), False)]:
         monkeypatch.setattr(platform, "libc_ver", lambda libc=libc: libc)
-        hint = job.huge_pages_hint()
+        hint = allocator.allocator_hint()
         assert (hint is not None and "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in hint) == expected, libc
     monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
     thp.write_text("always madvise [never]\n")
-    assert job.huge_pages_hint() is None
+    assert allocator.allocator_hint() is None
     thp.write_text("[always] madvise never\n")
-    assert job.huge_pages_hint() is not None
+    assert allocator.allocator_hint() is not None
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
-    assert job.huge_pages_hint() is None
+    assert allocator.allocator_hint() is None

@@ -13,69 +13,20 @@ The runs dir is ``--output-dir``, else the config's ``output_dir``, else ``$S4FO
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import datetime
 import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from s4forecast.classification.allocator import allocator_hint, limit_heap_growth
 from s4forecast.config_files import check_keys, merge, read_yaml
 
 REQUIRED = ("name", "task", "batch_size", "model")
 OPTIONAL = ("seed", "trainer", "output_dir", "sweep", "checkpoint_minutes")  # sweep: where a sweep-report config came from
 CHECKPOINT_MINUTES = 5.0  # default wall-clock interval of last.ckpt: a killed run loses at most this much training
-MMAP_THRESHOLD = 256 * 1024  # bytes: larger blocks are mapped and unmapped on their own (limit_heap_growth)
-
-
-def limit_heap_growth() -> bool:
-    """Under glibc, serve every allocation above :data:`MMAP_THRESHOLD` by its own mapping, returned to the
-    system when freed (``mallopt(M_MMAP_THRESHOLD)``; glibc otherwise raises its threshold as blocks are
-    freed and keeps them in the heap). Batches of varying lengths (ListOps, Text) leave the heap
-    fragmented: a ListOps run at the paper's size on one CPU thread grew to 11.8 GB resident, and stayed
-    within 3.6 GB with this threshold. Returns whether it was set (False off glibc).
-
-    Returns
-    -------
-    bool
-    """
-    if not sys.platform.startswith("linux") or not (name := ctypes.util.find_library("c")):
-        return False
-    try:
-        return ctypes.CDLL(name).mallopt(-3, MMAP_THRESHOLD) == 1  # -3: M_MMAP_THRESHOLD (malloc.h)
-    except (OSError, AttributeError):  # a libc without mallopt (musl)
-        return False
-
-
-def huge_pages_hint() -> str | None:
-    """A one-line hint to run with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` where it would apply and is not
-    set: glibc >= 2.35 (the tunable's version) and the kernel's transparent huge pages not ``never``. With the
-    mmap threshold of :func:`limit_heap_growth` every large block is a fresh mapping whose pages the kernel
-    faults in and zeroes one 4 KiB page at a time; huge pages cut that system time (ListOps at the paper's
-    size: ``benchmarks/results/classifier_cost_hugepages_*.md``). glibc reads the tunable at process start
-    only, so the process cannot set it for itself. None where it is set or would not apply.
-
-    Returns
-    -------
-    str or None
-    """
-    if "glibc.malloc.hugetlb" in os.environ.get("GLIBC_TUNABLES", ""):
-        return None
-    name, version = platform.libc_ver()
-    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-    if name != "glibc" or tuple(int(v) for v in version.split(".")[:2]) < (2, 35) or not thp.exists():
-        return None
-    if "[never]" in thp.read_text():
-        return None
-    return (
-        "hint: GLIBC_TUNABLES=glibc.malloc.hugetlb=1 in the environment lets malloc use transparent huge pages, "
-        "which makes CPU steps over long sequences faster (less time faulting in fresh pages)"
-    )
 
 
 def runs_dir() -> Path:
@@ -200,7 +151,8 @@ def classify(
 
     if threads:
         torch.set_num_threads(threads)
-    if limit_heap_growth() and (hint := huge_pages_hint()):
+    limit_heap_growth()
+    if hint := allocator_hint():
         print(hint)
     pl.seed_everything(cfg.get("seed", 0), workers=True)
     data = ClassificationData(cfg["task"], cfg["batch_size"], data_dir)
