@@ -3,6 +3,7 @@
 import gzip
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -287,12 +288,13 @@ def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupt
     """2 epochs straight (3 batches each) == stopped after ``stop`` steps (at the end of the first epoch,
     or killed inside an epoch after a checkpoint at every step), export, resume from the file in another
     runs dir, the rest: same batches (a run stopped inside an epoch reads that epoch's remaining batches),
-    same dropout draws, same schedule, so the same float32 weights."""
+    same dropout draws, same schedule, so the same float32 weights; the best val checkpoint travels in the
+    export, so the resumed run tests the same weights as the straight one, from its own run dir."""
     from s4forecast.classification.job import classify, export
     from s4forecast.classification.run_state import read_export
 
     monkeypatch.setenv("S4FORECAST_RUNS_DIR", str(tmp_path / "machine_a"))
-    classify(_tiny_config(tmp_path, "straight"), data_dir, progress=False)
+    straight_result = classify(_tiny_config(tmp_path, "straight"), data_dir, progress=False)
     if stop % 3 == 0:  # the schedule of 2 epochs, stopped after the first
         half = _tiny_config(tmp_path, "split", max_steps=stop)
         classify(half, data_dir, progress=False)
@@ -313,6 +315,9 @@ def test_run_resumed_from_an_export_on_a_fresh_machine_trains_as_the_uninterrupt
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
     assert result["epochs"] == 2 and len(result["val_acc_per_epoch"]) == 2  # the curve travels in the export
+    assert Path(result["checkpoint"]).parent == (tmp_path / "machine_b" / "split").resolve()
+    assert Path(result["checkpoint"]).name == Path(straight_result["checkpoint"]).name  # the same best epoch
+    assert result["test_acc"] == straight_result["test_acc"]
 
 
 def test_bfloat16_export_resumes_to_the_uninterrupted_run_within_its_rounding(data_dir, tmp_path, monkeypatch):

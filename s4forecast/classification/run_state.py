@@ -9,16 +9,19 @@ its epoch the train loader stood travels in the same checkpoint as the loader's 
 (:class:`~s4forecast.classification.batching.ResumableLoader`).
 
 :func:`export_run` writes a run's latest checkpoint (weights, optimiser, scheduler, loop position,
-callbacks, this state) gzip-compressed to one file small enough to commit: exact (float32), or with the
-weights and the optimiser's moments rounded to bfloat16 (``dtype="bfloat16"``: under half the size, the run
-continuing from the rounded state, ~0.4% relative change a value); :func:`resume_from` puts such a file back
-as a run's ``last.ckpt`` (in float32) on any machine, unless the run there is further along.
+callbacks, this state) gzip-compressed to one file small enough to commit, with the best val checkpoint's
+weights (which the run's test reads): exact (float32), or with the weights and the optimiser's moments
+rounded to bfloat16 (``dtype="bfloat16"``: under half the size, the run continuing from the rounded state,
+~0.4% relative change a value); :func:`resume_from` puts such a file back as a run's ``last.ckpt`` and best
+checkpoint (in float32) on any machine, unless the run there is further along, with the checkpoint
+callbacks' paths moved into the run dir there (so the best score so far carries over too).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 from pathlib import Path
 
@@ -98,6 +101,11 @@ def export_run(run_dir: Path, path: Path, dtype: str = "float32") -> dict:
     checkpoint = torch.load(last, map_location="cpu", weights_only=False)
     checkpoint["export_dtype"] = dtype
     _cast_training_state(checkpoint, torch.float32, EXPORT_DTYPES[dtype])
+    if (best := _best_path(checkpoint)) is not None and best.exists():  # for the run's test: weights and callbacks
+        kept = torch.load(best, map_location="cpu", weights_only=False)
+        kept.pop("optimizer_states", None)
+        _cast_training_state(kept, torch.float32, EXPORT_DTYPES[dtype])
+        checkpoint["best_checkpoint"] = {"name": best.name, "checkpoint": kept}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -110,6 +118,31 @@ def export_run(run_dir: Path, path: Path, dtype: str = "float32") -> dict:
         "global_step": checkpoint["global_step"],
         "position": _position(checkpoint),
     }
+
+
+def _checkpoint_states(checkpoint: dict) -> list[dict]:
+    """The states of the checkpoint's ModelCheckpoint callbacks (those that keep a ``dirpath``)."""
+    return [state for state in checkpoint.get("callbacks", {}).values() if isinstance(state, dict) and "dirpath" in state]
+
+
+def _best_path(checkpoint: dict) -> Path | None:
+    """The best checkpoint of the monitoring ModelCheckpoint (the val accuracy's), if it has one."""
+    paths = [
+        state["best_model_path"] for state in _checkpoint_states(checkpoint) if state.get("monitor") and state["best_model_path"]
+    ]
+    return Path(paths[0]) if paths else None
+
+
+def _moved_into(checkpoint: dict, run_dir: Path) -> None:
+    """In place: the ModelCheckpoint callbacks' directory and file paths re-rooted in ``run_dir``, as
+    Lightning resolves it, so that Lightning reloads their best scores and the best checkpoint is found."""
+    root = Path(os.path.realpath(run_dir))
+    for state in _checkpoint_states(checkpoint):
+        state["dirpath"] = str(root)
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            if state.get(key):
+                state[key] = str(root / Path(state[key]).name)
+        state["best_k_models"] = {str(root / Path(k).name): v for k, v in state.get("best_k_models", {}).items()}
 
 
 def _cast_training_state(checkpoint: dict, source: torch.dtype, target: torch.dtype) -> None:
@@ -165,12 +198,22 @@ def resume_from(path: Path, run_dir: Path) -> bool:
     bool
     """
     exported = read_export(path)
-    _cast_training_state(exported, EXPORT_DTYPES[exported.pop("export_dtype", "float32")], torch.float32)
+    dtype, best = EXPORT_DTYPES[exported.pop("export_dtype", "float32")], exported.pop("best_checkpoint", None)
     last = Path(run_dir) / "last.ckpt"
     if last.exists() and torch.load(last, map_location="cpu", weights_only=False)["global_step"] >= exported["global_step"]:
         return False
     last.parent.mkdir(parents=True, exist_ok=True)
-    tmp = last.with_name("last.ckpt.tmp")
-    torch.save(exported, tmp)
-    tmp.replace(last)
+    if best is not None:
+        _cast_training_state(best["checkpoint"], dtype, torch.float32)
+        _saved(best["checkpoint"], Path(run_dir) / best["name"])
+    _cast_training_state(exported, dtype, torch.float32)
+    _moved_into(exported, Path(run_dir))
+    _saved(exported, last)
     return True
+
+
+def _saved(checkpoint: dict, path: Path) -> None:
+    """``torch.save`` to ``path`` atomically (a temporary file beside it, then renamed)."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    tmp.replace(path)
