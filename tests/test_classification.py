@@ -52,6 +52,8 @@ def test_listops_spec_lengths_depth_and_tsv_reader(tmp_path):
     assert 500 <= len(tokens) <= 2000
     depth = max(np.cumsum([(t in listops.OPERATORS) - (t == "]") for t in tokens]))
     assert depth <= 10
+    # the vocabulary's string objects, shared: a new string a token made 100,000 expressions take 5.6 GB
+    assert len({id(t) for t in tokens}) <= len(listops.VOCAB)
     path = tmp_path / "basic_test.tsv"
     path.write_text("Source\tTarget\n( ( [MAX 2 9 ) 3 ] )\t9\n[SM 5 6 ]\t1\n")
     assert listops.read_tsv(path) == [(["(", "(", "[MAX", "2", "9", ")", "3", "]", ")"], 9), (["[SM", "5", "6", "]"], 1)]

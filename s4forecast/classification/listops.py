@@ -23,6 +23,8 @@ from torch.utils.data import Dataset
 OPERATORS = {"[MAX": max, "[MIN": min, "[MED": lambda a: int(np.median(a)), "[SM": lambda a: sum(a) % 10}
 VOCAB = ["<pad>", *map(str, range(10)), *OPERATORS, "]", "(", ")"]
 TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
+_DIGITS = VOCAB[1:11]  # one string object per digit, shared by every expression: str(np.int64) makes a new one
+# each time, which took 5.6 GB of 100,000 expressions' token lists (and an 18 GB peak while caching them)
 
 
 def evaluate(tokens: list[str]) -> int:
@@ -61,7 +63,7 @@ def _tree(rng: np.random.Generator, depth: int, max_depth: int, max_args: int, p
     """One subtree at ``depth`` (the root is at 1 and always an operator: a digit alone is never
     long enough to be kept)."""
     if depth >= max_depth or (depth > 1 and rng.random() < p_leaf):
-        return [str(rng.integers(10))]
+        return [_DIGITS[rng.integers(10)]]
     tokens = [_OPERATOR_TOKENS[rng.integers(len(OPERATORS))]]
     for _ in range(rng.integers(2, max_args + 1)):
         tokens += _tree(rng, depth + 1, max_depth, max_args, p_leaf)
