@@ -59,6 +59,25 @@ def read_yaml(path: str | Path) -> dict:
     return cfg
 
 
+def read_with_base(path: str | Path) -> dict:
+    """A YAML mapping deep-merged (:func:`merge`) over the file its ``base:`` key names, relative to it,
+    recursively: a config that states only what it changes.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    dict
+    """
+    path = Path(path)
+    cfg = read_yaml(path)
+    base = cfg.pop("base", None)
+    return cfg if base is None else merge(read_with_base(path.parent / base), cfg)
+
+
 def merge(*configs: dict) -> dict:
     """Later configs over earlier ones, deep: a mapping value merges key by key (recursively) with what is
     there, anything else replaces. The result shares no mapping with its inputs.

@@ -42,3 +42,21 @@ def test_every_informer_setting_builds_each_of_its_models(dataset, features, hor
     for name in cfg["models"]:
         model = build(name, cfg, horizon, tmp_path, progress=False)
         assert (model.input_chunk_length, model.output_chunk_length) == (cfg["lookback"], horizon)
+
+
+def test_a_config_with_a_base_states_only_what_it_changes(tmp_path):
+    """``base:`` chains merge deep, relative to the file that names them: the S4 re-run's sweep config is
+    the sweep config with one more S4 parameter, and every S4 study's space is valid."""
+    from s4forecast.config_files import read_with_base, read_yaml
+    from s4forecast.tune import space
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yaml").write_text("x: {p: 1, q: 2}\ny: 1\n")
+    (tmp_path / "sub" / "b.yaml").write_text("base: ../a.yaml\nx: {q: 3}\n")
+    (tmp_path / "c.yaml").write_text("base: sub/b.yaml\ny: 4\n")
+    assert read_with_base(tmp_path / "c.yaml") == {"x": {"p": 1, "q": 3}, "y": 4}
+    layouts = read_with_base(CONFIGS / "benchmarks" / "informer_sweep_s4_layouts.yaml")
+    swept = read_yaml(CONFIGS / "informer" / "sweep.yaml")
+    assert layouts["spaces"]["s4"] == {**swept["spaces"]["s4"], "layout": ["masked", "closed_loop"]}
+    assert {k: v for k, v in layouts.items() if k != "spaces"} == {k: v for k, v in swept.items() if k != "spaces"}
+    space.validate(layouts["spaces"]["s4"])

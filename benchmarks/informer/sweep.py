@@ -38,7 +38,7 @@ from optuna.trial import TrialState
 from benchmarks.informer import config as configs
 from benchmarks.informer.models import BASE_OF, missing_dependency, resolved
 from benchmarks.informer.run import ALL_DATASETS, RESULTS, append, fit, read_results, run_setting, setting_arguments
-from s4forecast.config_files import read_yaml
+from s4forecast.config_files import read_with_base
 from s4forecast.data.informer import load_informer
 from s4forecast.tune import space as search_space
 from s4forecast.tune.pruning import OptunaPruning
@@ -285,7 +285,9 @@ def main(argv=None) -> None:
         "one study per dataset and features, refined per horizon",
     )
     p.add_argument("--studies-dir", type=Path, default=STUDIES, help="SQLite studies and their plots")
-    p.add_argument("--sweep-config", type=Path, default=SWEEP_CONFIG)
+    p.add_argument(
+        "--sweep-config", type=Path, default=SWEEP_CONFIG, help="the sweep config (a `base:` key merges it over another)"
+    )
     p.add_argument("--config-dir", type=Path, default=configs.CONFIG_DIR)
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--data-dir", default=None, help="default: $S4FORECAST_DATA_DIR")
@@ -301,7 +303,7 @@ def main(argv=None) -> None:
         p.error("give --dataset (with optional --features/--horizon) or --all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    sweep_config = read_yaml(args.sweep_config)
+    sweep_config = read_with_base(args.sweep_config)
     for model in args.models or sweep_config["models"]:
         if BASE_OF.get(model, model) not in sweep_config["spaces"]:
             p.error(f"{args.sweep_config} has no space for model {model!r}; spaces: {', '.join(sweep_config['spaces'])}")

@@ -117,7 +117,7 @@ def test_a_feature_sets_section_of_the_sweep_config_goes_over_the_rest():
 
 
 def test_the_epoch_cap_comparison_changes_the_trainer_alone():
-    capped = epoch_cap.trainers(sweep.read_yaml(sweep.SWEEP_CONFIG), "M")
+    capped = epoch_cap.trainers(sweep.read_with_base(sweep.SWEEP_CONFIG), "M")
     assert {k: v for k, v in capped["batches"].items() if k != "trainer"} == {
         k: v for k, v in capped["sequences"].items() if k != "trainer"
     }
@@ -127,7 +127,7 @@ def test_the_epoch_cap_comparison_changes_the_trainer_alone():
 def test_the_univariate_studies_searched_what_the_sweep_config_gives_s_settings_now():
     """The multivariate section must not touch what the finished, capped univariate studies searched: a
     change there would refuse their resumption (and mean their rows came from another config)."""
-    real = configs.for_features(sweep.read_yaml(sweep.SWEEP_CONFIG), "S")
+    real = configs.for_features(sweep.read_with_base(sweep.SWEEP_CONFIG), "S")
     for pair in ("ETTm1-S", "WTH-S"):
         url = sweep.storage_url(*pair.split("-"))
         for summary in optuna.get_all_study_summaries(url):
@@ -183,7 +183,7 @@ def test_each_study_runs_its_models_setting_config_as_one_more_trial(tmp_path, d
 def test_the_setting_trial_of_the_real_sweep_is_the_benchmark_tables_s4_config(horizon):
     """Built the sweep's way (trial base + sampled parameters) from :func:`setting_params`, S4's config is
     the one ``run`` gives the benchmark table at ETTm1-S (per step at 96; patched, lookback 720 at 24)."""
-    sweep_cfg = sweep.read_yaml(sweep.SWEEP_CONFIG)
+    sweep_cfg = sweep.read_with_base(sweep.SWEEP_CONFIG)
     setting = ("ETTm1", "S", horizon)
     params = sweep.sample(optuna.trial.FixedTrial(sweep.setting_params(setting, sweep_cfg, "s4")), sweep_cfg, "s4")
     trial = sweep.trial_config(sweep.trial_base(setting), sweep_cfg, "s4", params)

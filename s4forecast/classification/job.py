@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from s4forecast.classification.allocator import allocator_hint, limit_heap_growth
-from s4forecast.config_files import check_keys, merge, read_yaml
+from s4forecast.config_files import check_keys, read_with_base
 
 REQUIRED = ("name", "task", "batch_size", "model")
 OPTIONAL = ("seed", "trainer", "output_dir", "sweep", "checkpoint_minutes")  # sweep: where a sweep-report config came from
@@ -39,14 +39,6 @@ def runs_dir() -> Path:
     return Path(os.environ.get("S4FORECAST_RUNS_DIR") or Path.home() / ".cache" / "s4forecast" / "runs")
 
 
-def _merged(path: Path) -> dict:
-    cfg = read_yaml(path)
-    base = cfg.pop("base", None)
-    if base is None:
-        return cfg
-    return merge(_merged(path.parent / base), cfg)
-
-
 def load_config(path: str | Path) -> dict:
     """A classification config, deep-merged over the file named by its ``base:`` key (relative to it), if
     any; the merged keys are checked.
@@ -60,7 +52,7 @@ def load_config(path: str | Path) -> dict:
     -------
     dict
     """
-    return check_keys(_merged(Path(path)), path, REQUIRED, OPTIONAL, sections=("task", "model", "trainer"))
+    return check_keys(read_with_base(path), path, REQUIRED, OPTIONAL, sections=("task", "model", "trainer"))
 
 
 def run_dir_of(cfg: dict, output_dir=None) -> Path:
