@@ -27,7 +27,7 @@ from benchmarks.informer import config as configs
 from benchmarks.informer.models import with_epoch_cap
 from benchmarks.informer.run import RESULTS, append, fit
 from benchmarks.informer.sweep import SWEEP_CONFIG, sample, setting_params, trial_base, trial_config
-from s4forecast.config_files import read_yaml
+from s4forecast.config_files import read_with_base
 from s4forecast.data.informer import load_informer
 
 EPOCH_CAP = RESULTS.parent / "epoch_cap.csv"
@@ -101,7 +101,7 @@ def main(argv=None) -> None:
     compare(
         setting,
         args.models,
-        read_yaml(args.sweep_config),
+        read_with_base(args.sweep_config),
         args.seeds,
         args.results,
         args.caps,

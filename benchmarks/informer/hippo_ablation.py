@@ -34,7 +34,7 @@ from benchmarks.informer.sweep import (
     trial_base,
     trial_config,
 )
-from s4forecast.config_files import read_yaml
+from s4forecast.config_files import read_with_base
 from s4forecast.tune.space import CONDITIONAL
 
 ABLATION = RESULTS.parent / "hippo_ablation.csv"
@@ -129,7 +129,7 @@ def main(argv=None) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)
     setting = (args.dataset, args.features, args.horizon)
-    sweep = configs.for_features(read_yaml(args.sweep_config), args.features)
+    sweep = configs.for_features(read_with_base(args.sweep_config), args.features)
     name = study_name(*setting, "s4")
     url = storage_url(args.dataset, args.features, args.storage, args.studies_dir)
     try:

@@ -21,7 +21,7 @@ from benchmarks.informer import config as configs
 from benchmarks.informer import cost, findings
 from benchmarks.informer.run import read_results
 from benchmarks.informer.sweep import SWEEP_CONFIG
-from s4forecast.config_files import read_yaml
+from s4forecast.config_files import read_with_base
 
 HERE = Path(__file__).resolve().parent
 KEY = ["dataset", "features", "horizon"]
@@ -388,7 +388,7 @@ def main(argv=None) -> None:
     results = read_results(args.results)
     s4_configs = current_configs(published, args.config_dir)
     out = table(results, published, s4_configs)
-    spent = cost.lines(args.studies_dir, results, read_yaml(args.sweep_config), args.data_dir)
+    spent = cost.lines(args.studies_dir, results, read_with_base(args.sweep_config), args.data_dir)
     sections = [*swept(results, published), "", *spent, "", *findings.lines(args.studies_dir, args.ablation, args.accuracy_kept)]
     sections += ["", *refinement(results, s4_configs)]
     print(write(out, args.out, args.results.parent / "comparison.png", sections))

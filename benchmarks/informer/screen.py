@@ -27,7 +27,7 @@ from benchmarks.informer import config as configs
 from benchmarks.informer import sweep
 from benchmarks.informer.models import n_parameters
 from benchmarks.informer.run import append, fit, keys_done
-from s4forecast.config_files import read_yaml
+from s4forecast.config_files import read_with_base, read_yaml
 from s4forecast.data.informer import load_informer
 
 SCREEN_CONFIG = configs.CONFIG_DIR.parent / "benchmarks" / "informer_screen.yaml"
@@ -138,7 +138,7 @@ def main(argv=None) -> None:
         return
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sweep_config = read_yaml(sweep.SWEEP_CONFIG)
+    sweep_config = read_with_base(sweep.SWEEP_CONFIG)
     levers = args.levers or list(screen["levers"])
     if unknown := set(levers) - set(screen["levers"]):
         p.error(f"unknown lever(s) {sorted(unknown)}; the config has {', '.join(screen['levers'])}")
